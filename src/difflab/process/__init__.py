@@ -1,0 +1,1 @@
+"""The unified forward process (GUD): bases, priors, schedules, process, oracles."""

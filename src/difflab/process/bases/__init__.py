@@ -1,0 +1,1 @@
+"""Orthonormal bases between data layout and components."""

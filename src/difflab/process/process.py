@@ -1,0 +1,147 @@
+"""The forward process: basis + prior scale + per-component schedule.
+
+GUD (Gerdes, Welling, Cheng, arXiv 2410.02667). Diffusion runs in whitened
+components ``w = S⁻¹ U x``:
+
+    w_t = α(t) ⊙ w_0 + σ(t) ⊙ ε,   α² = sigmoid(-γ(t)),  σ² = sigmoid(γ(t)).
+
+Standard VP diffusion is "pixel basis, unit scale, one γ for all components".
+All conversions (ε, x̂₀, v, score) are in whitened component space, shape
+``(B, D)``; networks see data layout ``(B, *shape)``.
+"""
+
+import torch
+from torch import Tensor, nn
+
+from difflab.errors import DifflabError
+from difflab.process.bases.base import Basis
+from difflab.process.noise import NoiseLike, standard_normal
+from difflab.process.schedules.base import Schedule
+
+
+class Process(nn.Module):
+    """A variance-preserving, component-wise diffusion process.
+
+    Args:
+        basis: orthonormal basis (fitted already, if it needs fitting).
+        schedule: per-component (or scalar) γ(t).
+        scale: per-component prior std ``S`` of shape ``(D,)``; ``None`` means
+            white (all ones), the usual N(0, I) prior.
+    """
+
+    def __init__(self, basis: Basis, schedule: Schedule, scale: Tensor | None = None):
+        super().__init__()
+        self.basis = basis
+        self.schedule = schedule
+        if scale is None:
+            scale = torch.ones(basis.dim, dtype=torch.float64)
+        scale = torch.as_tensor(scale, dtype=torch.float64).reshape(-1)
+        if scale.numel() != basis.dim:
+            raise DifflabError(f"prior scale has {scale.numel()} entries, the basis has {basis.dim} components")
+        if not torch.isfinite(scale).all() or (scale <= 0).any():
+            raise DifflabError("prior scale must be finite and positive for every component")
+        self.register_buffer("scale", scale)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.basis.shape
+
+    @property
+    def dim(self) -> int:
+        return self.basis.dim
+
+    # -- spaces -----------------------------------------------------------
+    def to_white(self, x: Tensor) -> Tensor:
+        """Data layout ``(B, *shape)`` -> whitened components ``(B, D)``."""
+        u = self.basis.to_components(x)
+        return u / self.scale.to(u.dtype)
+
+    def from_white(self, w: Tensor) -> Tensor:
+        """Whitened components ``(B, D)`` -> data layout ``(B, *shape)``."""
+        return self.basis.from_components(w * self.scale.to(w.dtype))
+
+    def white_noise_to_data(self, e: Tensor) -> Tensor:
+        """Map unit noise in component space ``(B, D)`` to data layout, *without* the prior scale.
+
+        Networks that predict ε or v output this orthonormal image of it, which
+        keeps their targets unit-variance in every basis.
+        """
+        return self.basis.from_components(e)
+
+    def data_noise_to_white(self, e: Tensor) -> Tensor:
+        """Inverse of :meth:`white_noise_to_data`."""
+        return self.basis.to_components(e)
+
+    # -- schedule ---------------------------------------------------------
+    def _times(self, t: Tensor | float, batch: int | None = None) -> Tensor:
+        t = torch.as_tensor(t, dtype=torch.float64, device=self.scale.device)
+        if t.ndim == 0 and batch is not None:
+            t = t.expand(batch)
+        return t
+
+    def gamma(self, t: Tensor | float) -> Tensor:
+        """γ(t) broadcast to ``(*t.shape, D)``, float64."""
+        t = self._times(t)
+        g = self.schedule.gamma(t)
+        return g.expand(*t.shape, self.dim)
+
+    def alpha_sigma(self, t: Tensor | float) -> tuple[Tensor, Tensor]:
+        """α(t), σ(t), each ``(*t.shape, D)`` float64."""
+        g = self.gamma(t)
+        return torch.sigmoid(-g).sqrt(), torch.sigmoid(g).sqrt()
+
+    def logsnr(self, t: Tensor | float) -> Tensor:
+        """λ = log(α²/σ²) = -γ, ``(*t.shape, D)`` float64."""
+        return -self.gamma(t)
+
+    # -- forward noising ----------------------------------------------------
+    def noise(self, x0: Tensor, t: Tensor, eps: Tensor | None = None, noise: NoiseLike = None) -> tuple[Tensor, Tensor]:
+        """Draw x_t given x_0.
+
+        Args:
+            x0: clean data ``(B, *shape)``.
+            t: times ``(B,)`` in [0, 1].
+            eps: whitened noise ``(B, D)``; drawn from ``noise`` when ``None``.
+            noise: a generator or per-sample noise source.
+
+        Returns:
+            ``(x_t, eps)``: noisy data ``(B, *shape)`` and the whitened noise ``(B, D)``.
+        """
+        w0 = self.to_white(x0)
+        if eps is None:
+            eps = standard_normal(noise, w0.shape, dtype=w0.dtype, device=w0.device)
+        alpha, sigma = self.alpha_sigma(self._times(t, w0.shape[0]))
+        wt = alpha.to(w0.dtype) * w0 + sigma.to(w0.dtype) * eps
+        return self.from_white(wt), eps
+
+    def prior_sample(self, n: int, noise: NoiseLike = None, dtype: torch.dtype = torch.float32) -> Tensor:
+        """x_T in data layout from the terminal distribution N(0, Uᵀ S² U), ``(n, *shape)``."""
+        w = standard_normal(noise, (n, self.dim), dtype=dtype, device=self.scale.device)
+        return self.from_white(w)
+
+    # -- conversions in whitened space (all (B, D); α, σ broadcastable) -------
+    @staticmethod
+    def eps_to_x0(wt: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+        return (wt - sigma * eps) / alpha
+
+    @staticmethod
+    def x0_to_eps(wt: Tensor, w0: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+        return (wt - alpha * w0) / sigma
+
+    @staticmethod
+    def v_to_x0(wt: Tensor, v: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+        return alpha * wt - sigma * v
+
+    @staticmethod
+    def x0_to_v(wt: Tensor, w0: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+        eps = (wt - alpha * w0) / sigma
+        return alpha * eps - sigma * w0
+
+    @staticmethod
+    def x0_to_score(wt: Tensor, w0: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+        """∇ log p(w_t) = -(w_t - α ŵ₀) / σ² (Tweedie)."""
+        return -(wt - alpha * w0) / sigma**2
+
+    @staticmethod
+    def score_to_x0(wt: Tensor, score: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+        return (wt + sigma**2 * score) / alpha

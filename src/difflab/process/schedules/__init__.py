@@ -1,0 +1,1 @@
+"""Per-component noise schedules γ_i(t)."""
