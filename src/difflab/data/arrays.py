@@ -1,0 +1,149 @@
+"""A user's own array file (``.npy`` / ``.npz``) as a dataset.
+
+Files are read with ``allow_pickle=False``: nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from difflab.data._common import (
+    as_float_tensor,
+    as_label_tensor,
+    check_fraction,
+    check_int,
+    split_indices,
+)
+from difflab.data.base import Dataset, Normaliser
+from difflab.errors import DifflabError
+
+LABEL_KEYS = ("labels", "y")
+
+
+def _read(path: Path, what: str) -> np.ndarray | dict[str, np.ndarray]:
+    """Load a .npy array or all arrays of a .npz (in file order), as one-line errors."""
+    if not path.is_file():
+        raise DifflabError(f"npy: {what} file not found: {path}")
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if isinstance(loaded, np.lib.npyio.NpzFile):
+            with loaded:
+                return {key: loaded[key] for key in loaded.files}
+        return loaded
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise DifflabError(
+            f"npy: cannot read {what} file {path} ({reason}); save it with numpy.save / numpy.savez"
+        ) from None
+
+
+def _split_npz(arrays: dict[str, np.ndarray], path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    data_keys = [k for k in arrays if k not in LABEL_KEYS]
+    if not data_keys:
+        raise DifflabError(f"npy: {path} holds no data array (only {', '.join(arrays) or 'nothing'})")
+    labels = next((arrays[k] for k in LABEL_KEYS if k in arrays), None)
+    return arrays[data_keys[0]], labels
+
+
+def _read_labels(spec: str, npz: dict[str, np.ndarray] | None) -> np.ndarray:
+    """Labels from a key of the data .npz, or from a separate .npy/.npz file."""
+    if npz is not None and spec in npz:
+        return npz[spec]
+    file = Path(spec).expanduser()
+    if npz is not None and not file.is_file():
+        raise DifflabError(
+            f"npy: labels={spec!r} is neither a key of the data file ({', '.join(npz)}) nor a file"
+        )
+    loaded = _read(file, "labels")
+    if not isinstance(loaded, dict):
+        return loaded
+    key = next((k for k in LABEL_KEYS if k in loaded), next(iter(loaded), None))
+    if key is None:
+        raise DifflabError(f"npy: labels file {file} holds no arrays")
+    return loaded[key]
+
+
+def _check_labels(labels: np.ndarray, n: int) -> np.ndarray:
+    labels = np.asarray(labels).reshape(-1) if np.ndim(labels) == 2 and np.shape(labels)[1] == 1 else labels
+    if labels.ndim != 1 or len(labels) != n:
+        raise DifflabError(f"npy: label count mismatch: {n} examples but labels have shape {labels.shape}")
+    if labels.dtype.kind not in "biu" and not (
+        labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))
+    ):
+        raise DifflabError(f"npy: labels must be integers, got dtype {labels.dtype}")
+    if labels.min() < 0:
+        raise DifflabError(f"npy: labels must be >= 0, found {labels.min()}")
+    return labels.astype(np.int64)
+
+
+def _check_data(data: np.ndarray, path: Path) -> np.ndarray:
+    """Validate and bring to ``(N, D)`` or ``(N, C, H, W)`` float64."""
+    if data.dtype.kind not in "biuf":
+        raise DifflabError(f"npy: {path} has non-numeric dtype {data.dtype}; need ints or floats")
+    if data.ndim not in (2, 3, 4):
+        raise DifflabError(
+            f"npy: {path} has shape {data.shape}; expected (N, D), (N, H, W) or (N, C, H, W) with C <= 4"
+        )
+    if data.size == 0:
+        raise DifflabError(f"npy: {path} is empty (shape {data.shape})")
+    if data.ndim == 4 and data.shape[1] > 4:
+        if data.shape[3] > 4:
+            raise DifflabError(f"npy: {path} has shape {data.shape}; images need (N, C, H, W) with C <= 4")
+        data = data.transpose(0, 3, 1, 2)  # channels-last (N, H, W, C) -> (N, C, H, W)
+    data = data.astype(np.float64)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        n_nan = int(np.isnan(data).sum())
+        raise DifflabError(
+            f"npy: {path} contains {int(bad.sum())} non-finite values ({n_nan} NaN, "
+            f"{int(bad.sum()) - n_nan} Inf); remove or replace them"
+        )
+    return data[:, None] if data.ndim == 3 else data
+
+
+def load_npy(*, path: str, labels: str | None = None, test_fraction: float = 0.1, seed: int = 0) -> Dataset:
+    """Examples from ``path`` split randomly into train/test.
+
+    Shapes ``(N, D)`` give vectors standardised per feature (train statistics);
+    ``(N, H, W)`` and ``(N, C, H, W)`` (``C <= 4``; channels-last is transposed)
+    give images whose min/max range maps to [-1, 1].
+
+    Args:
+        path: ``.npy`` file, or ``.npz`` whose first array is the data and whose
+            ``labels`` or ``y`` array (if any) holds integer labels.
+        labels: Key in the ``.npz`` or path to a ``.npy``/``.npz`` of ``(N,)`` labels.
+        test_fraction: Share of examples held out for test.
+        seed: Seed of the train/test split.
+    """
+    test_fraction = check_fraction("npy", "test_fraction", test_fraction)
+    seed = check_int("npy", "seed", seed, minimum=0)
+    file = Path(path).expanduser()
+    loaded = _read(file, "data")
+    npz = loaded if isinstance(loaded, dict) else None
+    data, y = _split_npz(loaded, file) if npz is not None else (loaded, None)
+    data = _check_data(data, file)
+    if labels is not None:
+        y = _read_labels(str(labels), npz)
+    y = None if y is None else _check_labels(np.asarray(y), len(data))
+    tr, te = split_indices("npy", len(data), test_fraction, seed)
+    if data.ndim == 4:
+        low, high = float(data.min()), float(data.max())
+        if high == low:
+            raise DifflabError(f"npy: {file} is constant ({low}); nothing to learn")
+        norm = Normaliser(shift=(low + high) / 2, scale=(high - low) / 2, value_range=(low, high))
+    else:
+        std = data[tr].std(axis=0)
+        norm = Normaliser(shift=data[tr].mean(axis=0), scale=np.where(std > 0, std, 1.0))
+    return Dataset(
+        name="npy",
+        train=as_float_tensor(norm.encode(data[tr])),
+        test=as_float_tensor(norm.encode(data[te])),
+        train_labels=as_label_tensor(None if y is None else y[tr]),
+        test_labels=as_label_tensor(None if y is None else y[te]),
+        num_classes=0 if y is None else int(y.max()) + 1,
+        normaliser=norm,
+        meta={"path": str(file)},
+    )

@@ -1,0 +1,74 @@
+"""Name -> loader table; ``load_dataset`` validates options before calling a loader.
+
+Loaders are imported lazily (by dotted path) so that, e.g., loading ``digits``
+never imports scikit-image.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable
+from typing import Any
+
+from difflab.data.base import Dataset
+from difflab.errors import DifflabError
+
+DEFAULT_DATASET = "digits"
+
+# name -> "module:function"; every loader takes keyword-only options.
+_LOADERS: dict[str, str] = {
+    "digits": "difflab.data.digits:load_digits",
+    "patches": "difflab.data.patches:load_patches",
+    "toy2d": "difflab.data.toy2d:load_toy2d",
+    "gmm": "difflab.data.gmm:load_gmm",
+    "npy": "difflab.data.arrays:load_npy",
+    "folder": "difflab.data.folder:load_folder",
+    "mnist": "difflab.data.idx:load_mnist",
+    "fashion-mnist": "difflab.data.idx:load_fashion_mnist",
+    "cifar10": "difflab.data.cifar:load_cifar10",
+}
+
+
+def dataset_names() -> list[str]:
+    """All registered dataset names, default first."""
+    return list(_LOADERS)
+
+
+def _loader(name: str) -> Callable[..., Dataset]:
+    key = name.lower().replace("_", "-") if isinstance(name, str) else name
+    if key not in _LOADERS:
+        raise DifflabError(f"unknown dataset {name!r}; valid datasets: {', '.join(_LOADERS)}")
+    module, func = _LOADERS[key].split(":")
+    return getattr(importlib.import_module(module), func)
+
+
+def dataset_options(name: str) -> dict[str, Any]:
+    """Options a dataset accepts, mapped to their defaults (``inspect.Parameter.empty`` if required)."""
+    params = inspect.signature(_loader(name)).parameters.values()
+    return {p.name: p.default for p in params}
+
+
+def load_dataset(name: str = DEFAULT_DATASET, **options: Any) -> Dataset:
+    """Build a dataset by name.
+
+    Args:
+        name: One of :func:`dataset_names` (case-insensitive, ``_`` == ``-``).
+        **options: Dataset-specific options (see each loader's docstring).
+
+    Returns:
+        A :class:`Dataset` with normalised float32 ``(N, *shape)`` tensors.
+
+    Raises:
+        DifflabError: Unknown name, unknown or missing option, or bad data.
+    """
+    loader = _loader(name)
+    valid = dataset_options(name)
+    unknown = sorted(set(options) - set(valid))
+    if unknown:
+        listed = ", ".join(valid) if valid else "(none)"
+        raise DifflabError(f"dataset {name!r} has no option {', '.join(unknown)}; valid options: {listed}")
+    missing = [k for k, v in valid.items() if v is inspect.Parameter.empty and k not in options]
+    if missing:
+        raise DifflabError(f"dataset {name!r} needs option {', '.join(missing)} (e.g. {missing[0]}=...)")
+    return loader(**options)
