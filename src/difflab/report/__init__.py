@@ -1,0 +1,15 @@
+"""Report helpers: sample grids, quality-vs-steps curves, scatter plots, markdown."""
+
+from difflab.report.image_grid import make_grid, save_image_grid
+from difflab.report.markdown import markdown_table, write_report
+from difflab.report.plots import plot_quality_vs_steps, save_figure, save_scatter
+
+__all__ = [
+    "make_grid",
+    "markdown_table",
+    "plot_quality_vs_steps",
+    "save_figure",
+    "save_image_grid",
+    "save_scatter",
+    "write_report",
+]
