@@ -1,0 +1,1 @@
+"""Training objectives: unreduced per-sample losses (regression and scoring rules)."""
