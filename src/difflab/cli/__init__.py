@@ -1,0 +1,1 @@
+"""The ``difflab`` command line: thin wiring over :mod:`difflab.pipeline`."""

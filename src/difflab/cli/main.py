@@ -1,0 +1,50 @@
+"""``difflab`` entry point: sub-commands, one-line errors, exit codes.
+
+A :class:`~difflab.errors.DifflabError` prints ``difflab: error: ...`` on one line
+and exits 2 (a traceback only with ``--debug``); Ctrl-C exits 130 after the
+trainer has saved a checkpoint.
+"""
+
+import argparse
+import sys
+import traceback
+
+from difflab.errors import DifflabError
+
+COMMANDS = ["demo", "train", "sample", "evaluate"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from importlib import import_module
+
+    parser = argparse.ArgumentParser(prog="difflab", description=__doc__.splitlines()[0].strip("`"))
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMANDS:
+        module = import_module(f"difflab.cli.cmd_{name}")
+        p = sub.add_parser(name, help=module.HELP, description=module.__doc__)
+        p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+        module.add_arguments(p)
+        p.set_defaults(run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        args.run(args)
+    except DifflabError as exc:
+        if args.debug:
+            traceback.print_exc()
+        print(f"difflab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("difflab: interrupted; the last completed step was checkpointed — rerun the same command to resume",
+              file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,152 @@
+"""The run config: one dataclass tree that a YAML file and ``key=value`` overrides fill.
+
+The resolved config is written next to every checkpoint; a checkpoint plus its
+config rebuilds the model with no other input (see :mod:`difflab.models.build`).
+"""
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from difflab.errors import DifflabError
+
+BasisName = Literal["pixel", "pca", "dct", "fourier", "haar"]
+ScheduleName = Literal["linear", "cosine", "ddpm", "soft", "sequential"]
+SamplerName = Literal["ddpm", "ddim", "euler", "heun", "dpmpp2m", "distributional"]
+
+
+@dataclass
+class DataConfig:
+    """Which dataset and its loader options (see ``difflab.data.load_dataset``)."""
+
+    name: str = "digits"
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ProcessConfig:
+    """The GUD design space: basis, prior and per-component schedule."""
+
+    basis: BasisName = "pixel"
+    levels: int = 1  # Haar wavelet levels
+    prior: Literal["white", "data"] = "white"
+    schedule: ScheduleName = "cosine"
+    softness: float = float("inf")  # soft conditioning / sequential: inf = standard diffusion
+    ordering: Literal["basis", "variance"] = "basis"
+    axis: Literal["row", "column"] = "column"
+    gamma_min: float | None = None
+    gamma_max: float | None = None
+
+    def validate(self) -> None:
+        if self.softness <= 0:
+            raise DifflabError(f"process.softness must be > 0 (inf = standard diffusion), got {self.softness}")
+        if self.levels < 1:
+            raise DifflabError(f"process.levels must be >= 1, got {self.levels}")
+
+
+@dataclass
+class NetworkConfig:
+    """Network family and size. ``unet`` for images, ``mlp`` for vectors."""
+
+    kind: Literal["unet", "mlp"] = "unet"
+    base_channels: int = 32
+    channel_mults: list[int] = field(default_factory=lambda: [1, 2])
+    num_res_blocks: int = 1
+    attention_levels: list[int] = field(default_factory=lambda: [1])
+    dropout: float = 0.0
+    hidden: int = 256  # mlp
+    depth: int = 4  # mlp
+    class_conditional: bool = False
+
+    def validate(self) -> None:
+        if self.base_channels < 1 or self.num_res_blocks < 1 or not self.channel_mults:
+            raise DifflabError("network.base_channels, network.num_res_blocks and network.channel_mults must be positive")
+        bad = [lvl for lvl in self.attention_levels if not 0 <= lvl < len(self.channel_mults)]
+        if bad:
+            raise DifflabError(
+                f"network.attention_levels {bad} out of range for {len(self.channel_mults)} levels (0..{len(self.channel_mults) - 1})"
+            )
+
+
+@dataclass
+class MethodConfig:
+    """What the network learns.
+
+    ``regression``: the mean E[x₀|x_t] through an ε/x₀/v target and MSE.
+    ``distributional``: a generator of x₀ given x_t trained with a scoring rule
+    (De Bortoli et al., arXiv 2502.02483); ``m`` samples per data point.
+    """
+
+    kind: Literal["regression", "distributional"] = "regression"
+    prediction: Literal["eps", "x0", "v"] = "v"
+    m: int = 8
+    lam: float = 1.0
+    beta: float = 1.0
+    rule: Literal["energy", "kernel"] = "energy"
+    kernel: Literal["rbf", "imq"] = "rbf"
+    bandwidth: float | None = None
+    noise_injection: Literal["concat", "gated"] = "concat"
+
+    def validate(self) -> None:
+        if self.kind == "distributional":
+            if self.m < 2 and self.lam > 0:
+                raise DifflabError("method.m must be >= 2 for a distributional model with method.lam > 0")
+            if not 0 < self.beta <= 2:
+                raise DifflabError(f"method.beta must be in (0, 2], got {self.beta}")
+            if not 0 <= self.lam <= 1:
+                raise DifflabError(f"method.lam must be in [0, 1], got {self.lam}")
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation, checkpointing and device."""
+
+    steps: int = 2000
+    batch_size: int = 128
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    warmup_steps: int = 100
+    grad_clip: float = 1.0
+    grad_accum: int = 1
+    ema_decay: float = 0.999
+    checkpoint_every: int = 1000
+    keep_last: int = 2
+    log_every: int = 50
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: Literal["fp32", "bf16"] = "bf16"  # bf16 autocast on CUDA only; CPU always fp32
+    label_dropout: float = 0.0  # drop class labels for classifier-free guidance
+
+    def validate(self) -> None:
+        for key in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every"):
+            if getattr(self, key) < 1:
+                raise DifflabError(f"train.{key} must be >= 1, got {getattr(self, key)}")
+        if not 0 <= self.ema_decay < 1:
+            raise DifflabError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
+        if self.lr <= 0:
+            raise DifflabError(f"train.lr must be > 0, got {self.lr}")
+
+
+@dataclass
+class SampleConfig:
+    """Defaults for ``sample`` and ``evaluate``."""
+
+    sampler: SamplerName = "ddim"
+    steps: int = 32
+    grid: Literal["uniform", "logsnr", "edm"] = "uniform"
+    eta: float = 0.0
+    churn: float = 0.0  # distributional sampler: 0 = DDIM bridge, 1 = DDPM posterior
+    n_eval: int = 1000
+    batch_size: int = 500
+
+
+@dataclass
+class RunConfig:
+    """Everything needed to train and rebuild a model."""
+
+    seed: int = 0
+    data: DataConfig = field(default_factory=DataConfig)
+    process: ProcessConfig = field(default_factory=ProcessConfig)
+    network: NetworkConfig = field(default_factory=NetworkConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    sample: SampleConfig = field(default_factory=SampleConfig)
+

@@ -1,0 +1,83 @@
+"""Build a model from the run config, and rebuild it from a checkpoint with no other input.
+
+The data-dependent parts of the process (PCA matrix, prior scale, soft-
+conditioning variances) are fitted from the training data at build time and
+live in buffers, so a checkpoint's state_dict restores them.
+"""
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import Tensor
+
+from difflab.config.schema import RunConfig
+from difflab.errors import DifflabError
+from difflab.models.denoiser import Denoiser
+from difflab.nn import build_network
+from difflab.process.factory import build_process, empty_process
+
+
+@dataclass
+class DataInfo:
+    """What a checkpoint needs to know about its data to rebuild and decode."""
+
+    name: str
+    shape: tuple[int, ...]
+    num_classes: int
+    normaliser: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "shape": list(self.shape), "num_classes": self.num_classes,
+                "normaliser": self.normaliser}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
+        try:
+            return cls(name=str(d["name"]), shape=tuple(int(s) for s in d["shape"]),
+                       num_classes=int(d["num_classes"]), normaliser=dict(d["normaliser"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise DifflabError(f"checkpoint data info is missing or malformed ({exc}); the checkpoint is corrupt") from None
+
+
+def network_kwargs(cfg: RunConfig, info: DataInfo) -> dict[str, Any]:
+    """Constructor arguments of the network for this config and data."""
+    net = cfg.network
+    num_classes = info.num_classes if net.class_conditional else 0
+    generator = cfg.method.kind == "distributional"
+    if net.kind == "unet":
+        return dict(base_channels=net.base_channels, channel_mults=tuple(net.channel_mults),
+                    num_res_blocks=net.num_res_blocks, attention_levels=tuple(net.attention_levels),
+                    dropout=net.dropout, num_classes=num_classes,
+                    extra_channels=info.shape[0] if generator else 0)
+    return dict(hidden=net.hidden, depth=net.depth, dropout=net.dropout, num_classes=num_classes,
+                extra_dim=info.shape[0] if generator else 0)
+
+
+def build_denoiser(cfg: RunConfig, info: DataInfo, train_data: Tensor | None) -> Denoiser:
+    """A fresh denoiser; ``train_data`` fits the process (``None``: unfitted, for loading weights)."""
+    p = cfg.process
+    options = dict(basis=p.basis, prior=p.prior, schedule=p.schedule, levels=p.levels, softness=p.softness,
+                   ordering=p.ordering, axis=p.axis, gamma_min=p.gamma_min, gamma_max=p.gamma_max)
+    if train_data is None:
+        process = empty_process(info.shape, **options)
+    else:
+        process = build_process(info.shape, data=train_data, **options)
+    network = build_network(cfg.network.kind, info.shape, **network_kwargs(cfg, info))
+    generator = cfg.method.kind == "distributional"
+    prediction = "x0" if generator else cfg.method.prediction
+    return Denoiser(network, process, prediction=prediction, generator_noise=generator)
+
+
+def load_weights(denoiser: Denoiser, state: dict[str, Tensor], source: str) -> None:
+    """Load a state_dict, turning a mismatch into one clear line."""
+    try:
+        denoiser.load_state_dict(state)
+    except RuntimeError as exc:
+        first = str(exc).splitlines()[0:2]
+        raise DifflabError(f"checkpoint {source} does not match its config ({' '.join(first)})") from None
+
+
+def seeded_init(seed: int) -> None:
+    """Seed the global RNG before building, so initial weights depend only on the seed."""
+    torch.manual_seed(seed)

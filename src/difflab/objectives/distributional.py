@@ -1,0 +1,34 @@
+"""Training loss of a distributional denoiser (De Bortoli et al., arXiv 2502.02483).
+
+For each data point one x_t is drawn, the generator produces m samples of x₀
+from m independent noises ξ in ONE batched forward pass, and a scoring rule
+compares them with the true x₀ in whitened component space.
+"""
+
+from torch import Tensor
+
+from difflab.models.denoiser import Denoiser
+from difflab.objectives.scoring import scoring_loss
+
+
+def distributional_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, xi: Tensor, *, m: int,
+                        rule: str = "energy", **rule_options) -> Tensor:
+    """Per-sample scoring-rule loss ``(B,)``.
+
+    Args:
+        denoiser: a generator denoiser (``generator_noise=True``, x₀ output).
+        x0: clean data ``(B, *shape)``; t: ``(B,)``; eps: whitened forward noise ``(B, D)``.
+        xi: generator noise ``(B * m, *shape)``.
+        m: samples per data point.
+        rule: ``"energy"`` or ``"kernel"``; ``rule_options`` go to the scoring rule
+            (beta, lam, kernel, bandwidth) — plus ``labels``/``z`` conditioning.
+    """
+    cond = {k: rule_options.pop(k) for k in ("labels", "z") if k in rule_options}
+    cond = {k: v.repeat_interleave(m, dim=0) for k, v in cond.items() if v is not None}
+    process = denoiser.process
+    x_t, _ = process.noise(x0, t, eps=eps)
+    x_t_rep = x_t.repeat_interleave(m, dim=0)
+    t_rep = t.repeat_interleave(m, dim=0)
+    samples = denoiser(x_t_rep, t_rep, xi=xi, **cond)  # (B*m, *shape) samples of x₀
+    w_samples = process.to_white(samples).reshape(x0.shape[0], m, -1)
+    return scoring_loss(w_samples.float(), process.to_white(x0).float(), rule=rule, **rule_options)

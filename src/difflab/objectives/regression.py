@@ -1,0 +1,47 @@
+"""Mean-squared-error objectives for regression denoisers (ε, x₀ or v target).
+
+The loss is taken in whitened component space, where every component has unit
+prior variance, so the weighting does not depend on the basis. Returns the
+unreduced per-sample loss ``(B,)``; the trainer reduces it.
+"""
+
+import torch
+from torch import Tensor
+
+from difflab.models.denoiser import Denoiser
+from difflab.process.process import Process
+
+
+def regression_target(prediction: str, w0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+    """The whitened target ``(B, D)`` for an ε, x₀ or v network."""
+    if prediction == "eps":
+        return eps
+    if prediction == "x0":
+        return w0
+    return alpha * eps - sigma * w0  # v
+
+
+def regression_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, **cond) -> Tensor:
+    """Per-sample MSE ``(B,)`` (sum over components, mean over nothing else).
+
+    Args:
+        denoiser: wraps the network and the process.
+        x0: clean data ``(B, *shape)``.
+        t: times ``(B,)``.
+        eps: whitened noise ``(B, D)``.
+        **cond: labels / z forwarded to the network.
+    """
+    process = denoiser.process
+    x_t, _ = process.noise(x0, t, eps=eps)
+    out = denoiser.raw(x_t, t, **cond)
+    w0 = process.to_white(x0)
+    alpha, sigma = (a.to(w0.dtype) for a in process.alpha_sigma(t))
+    target = regression_target(denoiser.prediction, w0, eps, alpha, sigma)
+    pred = process.to_white(out) if denoiser.prediction == "x0" else process.data_noise_to_white(out)
+    return (pred.float() - target.float()).pow(2).sum(dim=1)
+
+
+def stratified_times(batch: int, generator: torch.Generator | None = None, device=None) -> Tensor:
+    """Stratified uniform times in [0, 1): one draw per stratum, lower variance than i.i.d."""
+    u = torch.rand(batch, generator=generator, device="cpu")
+    return ((torch.arange(batch) + u) / batch).to(device)

@@ -1,0 +1,210 @@
+"""The training loop: AdamW, warm-up, clipping, accumulation, EMA, checkpoints, resume.
+
+Runs unchanged on one CPU, one GPU (bf16 autocast) or under ``torchrun``
+(DistributedDataParallel). Only rank 0 writes files. Each rank draws its own
+batches from a generator seeded by (seed, rank), so a run is deterministic
+under a seed on CPU.
+"""
+
+import math
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+from torch.nn.parallel import DistributedDataParallel
+
+from difflab.config.schema import TrainConfig
+from difflab.errors import DifflabError
+from difflab.io import JsonlLogger, flatten_optimizer_state, latest_checkpoint, load_checkpoint, save_checkpoint
+from difflab.io import unflatten_optimizer_state
+from difflab.training.distributed import DistInfo, all_reduce_mean, barrier
+from difflab.training.ema import EMA
+
+# objective(model, x0, labels, generator) -> per-sample loss (B,)
+Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor]
+
+
+class _LossModule(nn.Module):
+    """Puts the objective inside ``forward`` so DDP sees (and syncs) the whole step."""
+
+    def __init__(self, model: nn.Module, objective: Objective):
+        super().__init__()
+        self.model = model
+        self.objective = objective
+
+    def forward(self, x0: Tensor, labels: Tensor | None, generator: torch.Generator) -> Tensor:
+        return self.objective(self.model, x0, labels, generator)
+
+
+class Trainer:
+    """Train ``model`` on ``train_x`` with ``objective``.
+
+    Args:
+        model: the module to optimise (a denoiser, or a denoiser plus encoder).
+        objective: per-sample loss function, see :data:`Objective`.
+        train_x: training data ``(N, *shape)`` (normalised).
+        train_labels: ``(N,)`` int64 or None.
+        cfg: the ``train`` section of the run config.
+        ckpt_dir: folder for ``step_*`` checkpoints (rank 0 writes).
+        config: the resolved run config (dict), saved with every checkpoint.
+        meta: extra JSON-safe metadata saved with every checkpoint (data shape, normaliser...).
+        seed: run seed.
+        dist: distributed info; ``device``: where to train.
+    """
+
+    def __init__(self, model: nn.Module, objective: Objective, train_x: Tensor, train_labels: Tensor | None,
+                 cfg: TrainConfig, ckpt_dir: Path, *, config: dict, meta: dict, seed: int,
+                 dist: DistInfo | None = None, device: torch.device | None = None, log_path: Path | None = None,
+                 progress: bool = True):
+        if train_x.shape[0] == 0:
+            raise DifflabError("the training set is empty")
+        self.cfg, self.config, self.meta, self.seed = cfg, config, meta, seed
+        self.dist = dist or DistInfo()
+        self.device = device or torch.device("cpu")
+        self.model = model.to(self.device)
+        self.train_x = train_x
+        self.train_labels = train_labels
+        self.ckpt_dir = Path(ckpt_dir)
+        self.log_path = log_path
+        self.progress = progress and self.dist.is_main
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        warm = max(cfg.warmup_steps, 0)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda step: min(1.0, (step + 1) / warm) if warm else 1.0
+        )
+        self.ema = EMA(self.model, cfg.ema_decay)
+        self.generator = torch.Generator().manual_seed(seed * 1_000_003 + self.dist.rank)
+        self.step = 0
+        loss_module = _LossModule(self.model, objective)
+        self.loss_module: nn.Module = (
+            DistributedDataParallel(loss_module, device_ids=[self.device] if self.device.type == "cuda" else None)
+            if self.dist.enabled else loss_module
+        )
+
+    # -- checkpoints -----------------------------------------------------------
+    def state_tensors(self) -> tuple[dict[str, dict[str, Tensor]], dict[str, Any]]:
+        optim_tensors, skeleton = flatten_optimizer_state(self.optimizer.state_dict())
+        tensors = {
+            "model": {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()},
+            "ema": {k: v.detach().cpu().contiguous() for k, v in self.ema.model.state_dict().items()},
+            "optim": {k: v.detach().cpu().contiguous() for k, v in optim_tensors.items()},
+            "rng": {"train": self.generator.get_state()},
+        }
+        extra = {"optim_skeleton": skeleton, "scheduler": self.scheduler.state_dict(), "ema_updates": self.ema.updates}
+        return tensors, extra
+
+    def save(self) -> Path | None:
+        """Write a checkpoint for the current step (rank 0 only)."""
+        path = None
+        if self.dist.is_main:
+            tensors, extra = self.state_tensors()
+            path = save_checkpoint(self.ckpt_dir, tensors, config=self.config,
+                                   meta={"step": self.step, **self.meta, **extra}, keep_last=self.cfg.keep_last)
+        barrier(self.dist)
+        return path
+
+    def resume(self) -> bool:
+        """Load the latest checkpoint in ``ckpt_dir`` if there is one."""
+        latest = latest_checkpoint(self.ckpt_dir)
+        if latest is None:
+            return False
+        ckpt = load_checkpoint(latest)
+        try:
+            self.model.load_state_dict(ckpt.tensors["model"])
+            self.ema.model.load_state_dict(ckpt.tensors["ema"])
+            self.optimizer.load_state_dict(unflatten_optimizer_state(ckpt.tensors["optim"], ckpt.meta["optim_skeleton"]))
+        except (KeyError, RuntimeError) as exc:
+            raise DifflabError(f"checkpoint {latest} does not match this model ({str(exc).splitlines()[0]}); "
+                               "use a fresh --out folder") from None
+        self.scheduler.load_state_dict(ckpt.meta["scheduler"])
+        self.ema.updates = int(ckpt.meta.get("ema_updates", 0))
+        if self.dist.is_main:  # other ranks keep their own stream, offset by rank
+            self.generator.set_state(ckpt.tensors["rng"]["train"])
+        else:
+            self.generator.manual_seed(self.seed * 1_000_003 + self.dist.rank + 7919 * ckpt.step)
+        self.step = ckpt.step
+        return True
+
+    # -- the loop ---------------------------------------------------------------
+    def _batch(self) -> tuple[Tensor, Tensor | None]:
+        idx = torch.randint(self.train_x.shape[0], (self.cfg.batch_size,), generator=self.generator)
+        x0 = self.train_x[idx].to(self.device, non_blocking=True)
+        labels = self.train_labels[idx].to(self.device) if self.train_labels is not None else None
+        return x0, labels
+
+    def _autocast(self):
+        if self.device.type == "cuda" and self.cfg.precision == "bf16":
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return nullcontext()
+
+    def train_step(self) -> float:
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        total = 0.0
+        for micro in range(self.cfg.grad_accum):
+            last = micro == self.cfg.grad_accum - 1
+            sync = nullcontext() if (last or not self.dist.enabled) else self.loss_module.no_sync()
+            x0, labels = self._batch()
+            with sync, self._autocast():
+                loss = self.loss_module(x0, labels, self.generator).float().mean() / self.cfg.grad_accum
+            with sync:
+                loss.backward()
+            total += float(loss.detach())
+        if not math.isfinite(total):
+            raise DifflabError(f"training loss became {total} at step {self.step}; lower train.lr or check the data")
+        if self.cfg.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.scheduler.step()
+        self.ema.update(self.model)
+        self.step += 1
+        return total
+
+    def fit(self) -> Path | None:
+        """Train to ``cfg.steps`` (resuming if a checkpoint exists); returns the last checkpoint.
+
+        Ctrl-C saves a checkpoint at the last completed step, then re-raises
+        ``KeyboardInterrupt`` for the caller to report.
+        """
+        self.resume()
+        logger = JsonlLogger(self.log_path) if (self.log_path and self.dist.is_main) else None
+        bar = None
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            bar = tqdm(total=self.cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
+        images = self.cfg.batch_size * self.cfg.grad_accum * self.dist.world_size
+        last_path = latest_checkpoint(self.ckpt_dir)
+        window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
+        try:
+            while self.step < self.cfg.steps:
+                loss = self.train_step()
+                window_loss, window_n = window_loss + loss, window_n + 1
+                if bar is not None:
+                    bar.update(1)
+                if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
+                    mean_loss = float(all_reduce_mean(torch.tensor(window_loss / window_n), self.dist))
+                    rate = images * window_n / (time.perf_counter() - t_window)
+                    if bar is not None:
+                        bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{rate:.0f}")
+                    if logger is not None:
+                        logger.log(step=self.step, loss=mean_loss, lr=self.scheduler.get_last_lr()[0],
+                                   images_per_s=rate, time=time.time())
+                    window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
+                if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                    last_path = self.save()
+        except KeyboardInterrupt:
+            if self.step > 0:
+                last_path = self.save()
+            raise
+        finally:
+            if bar is not None:
+                bar.close()
+            if logger is not None:
+                logger.close()
+        return last_path
