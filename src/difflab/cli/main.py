@@ -25,7 +25,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=module.HELP, description=module.__doc__)
         p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
         module.add_arguments(p)
-        p.set_defaults(run=module.run)
+        p.set_defaults(handler=module.run)
     return parser
 
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
-        args.run(args)
+        args.handler(args)
     except DifflabError as exc:
         if args.debug:
             traceback.print_exc()

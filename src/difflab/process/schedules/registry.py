@@ -1,0 +1,83 @@
+"""Build a schedule by name, scalar or component-wise (GUD, arXiv 2410.02667)."""
+
+import math
+from typing import Literal, get_args
+
+import torch
+from torch import Tensor
+
+from difflab.errors import DifflabError
+from difflab.process.schedules.base import Schedule
+from difflab.process.schedules.scalar import CosineSchedule, DDPMLinearBeta, LinearGamma
+from difflab.process.schedules.sequential import Sequential
+from difflab.process.schedules.soft import SoftConditioning
+
+ScheduleName = Literal["linear", "cosine", "ddpm", "soft", "sequential"]
+Ordering = Literal["basis", "variance"]
+SCHEDULE_NAMES: tuple[str, ...] = get_args(ScheduleName)
+
+
+def variance_labels(component_var: Tensor, floor: float = 1e-12) -> Tensor:
+    """Variance-adjusted ordering l_i = −log Σ_i ``(D,)``: large variance is generated first."""
+    return -torch.as_tensor(component_var, dtype=torch.float64).clamp_min(floor).log()
+
+
+def build_schedule(
+    name: ScheduleName,
+    *,
+    labels: Tensor | None = None,
+    data_var: Tensor | None = None,
+    positions: Tensor | None = None,
+    softness: float = math.inf,
+    ordering: Ordering = "basis",
+    axis: Literal["row", "column"] = "column",
+    gamma_min: float | None = None,
+    gamma_max: float | None = None,
+    component_var: Tensor | None = None,
+) -> Schedule:
+    """A schedule by name.
+
+    Args:
+        name: ``linear``/``cosine``/``ddpm`` (scalar), ``soft`` or ``sequential``.
+        labels: basis labels ``(D,)`` (``soft`` with ``ordering='basis'``).
+        data_var: Σ_i in whitened space ``(D,)`` (``soft``); see :class:`SoftConditioning`.
+        positions: ``(D, 2)`` component positions (``sequential``).
+        softness: 1/a for ``soft``; sets τ_max = min(1/softness, 0.99) for ``sequential``.
+        ordering: ``basis`` uses ``labels``; ``variance`` uses −log ``component_var``.
+        axis: ``row`` or ``column`` (``sequential``).
+        gamma_min, gamma_max: γ endpoints (for ``soft``: γ̃_denoise and γ̃_noise);
+            ``None`` keeps each schedule's default; ``ddpm`` rejects them.
+        component_var: raw per-component second moment E[u_i²] ``(D,)``, for
+            ``ordering='variance'`` (defaults to ``data_var``). Raw, not whitened:
+            under the data prior every whitened Σ_i is 1, which would order nothing.
+    """
+    ends = {k: v for k, v in (("gamma_min", gamma_min), ("gamma_max", gamma_max)) if v is not None}
+    if name not in SCHEDULE_NAMES:
+        raise DifflabError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULE_NAMES)}")
+    if ordering not in get_args(Ordering):
+        raise DifflabError(f"unknown ordering {ordering!r}; choose 'basis' or 'variance'")
+    if name in ("linear", "cosine", "ddpm"):
+        if not math.isinf(softness) or ordering != "basis":
+            raise DifflabError(f"softness and ordering apply to 'soft'/'sequential' schedules, not {name!r}")
+        if name == "linear":
+            return LinearGamma(**ends)
+        if name == "cosine":
+            return CosineSchedule(**ends)
+        if ends:
+            raise DifflabError("the ddpm schedule is set by beta_min/beta_max; drop gamma_min/gamma_max")
+        return DDPMLinearBeta()
+    if name == "sequential":
+        if positions is None:
+            raise DifflabError("sequential schedule needs component positions: use the pixel or haar basis on (C, H, W) data")
+        if ordering != "basis":
+            raise DifflabError("ordering='variance' applies to the soft schedule only")
+        return Sequential(positions, axis=axis, softness=softness, **ends)
+    if data_var is None:
+        raise DifflabError("soft schedule needs per-component data variances (data_var); pass training data")
+    if ordering == "variance":
+        labels = variance_labels(component_var if component_var is not None else data_var)
+    elif labels is None:
+        raise DifflabError("soft schedule with ordering='basis' needs the basis labels")
+    soft_ends = {"gamma_denoise": ends["gamma_min"]} if "gamma_min" in ends else {}
+    soft_ends |= {"gamma_noise": ends["gamma_max"]} if "gamma_max" in ends else {}
+    return SoftConditioning(labels, data_var, softness=softness, **soft_ends)
