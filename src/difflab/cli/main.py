@@ -11,18 +11,28 @@ import traceback
 
 from difflab.errors import DifflabError
 
-COMMANDS = ["demo", "train", "sample", "evaluate"]
+
+
+def command_names() -> list[str]:
+    """Sub-commands are the ``cmd_<name>.py`` modules of this package (main job first)."""
+    import pkgutil
+
+    import difflab.cli as pkg
+
+    found = sorted(m.name[4:] for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("cmd_"))
+    first = [c for c in ("demo", "train", "sample", "evaluate") if c in found]
+    return first + [c for c in found if c not in first]
 
 
 def build_parser() -> argparse.ArgumentParser:
     from importlib import import_module
 
-    parser = argparse.ArgumentParser(prog="difflab", description=__doc__.splitlines()[0].strip("`"))
+    parser = argparse.ArgumentParser(prog="difflab", description="difflab: diffusion models that are cheap to sample, easy to take apart, and useful beyond generation.")
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in command_names():
         module = import_module(f"difflab.cli.cmd_{name}")
-        p = sub.add_parser(name, help=module.HELP, description=module.__doc__)
+        p = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.__doc__)
         p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
         module.add_arguments(p)
         p.set_defaults(handler=module.run)
