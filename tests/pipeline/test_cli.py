@@ -1,0 +1,171 @@
+"""The CLI: commands write what they promise; bad input gives one line and a non-zero exit."""
+
+import json
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from difflab.cli.main import main
+from difflab.io import latest_checkpoint
+from difflab.pipeline.run import CKPT_DIR
+from tests_pipeline_helpers import ROOT, TINY
+
+CONFIG = str(ROOT / "configs" / "digits.yaml")
+
+
+def run_cli(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def assert_one_line_error(code, err, *needles):
+    assert code == 2
+    lines = [line for line in err.strip().splitlines() if line]
+    assert len(lines) == 1 and lines[0].startswith("difflab: error:"), err
+    for needle in needles:
+        assert needle in lines[0], (needle, lines[0])
+
+
+def test_help_of_every_command(capsys):
+    from difflab.cli.main import command_names
+
+    for name in command_names():
+        with pytest.raises(SystemExit) as exc:
+            main([name.replace("_", "-"), "--help"])
+        assert exc.value.code == 0
+        assert "usage" in capsys.readouterr().out
+
+
+def test_dry_run_prints_resolved_config(capsys):
+    code, out, _ = run_cli(capsys, "train", CONFIG, "train.lr=0.01", "process.basis=dct", "--dry-run")
+    assert code == 0
+    assert "lr: 0.01" in out and "basis: dct" in out
+
+
+def test_sample_npy_keeps_data_shape_and_range(capsys, tiny_run, tmp_path):
+    out = tmp_path / "s.npy"
+    code, stdout, _ = run_cli(capsys, "sample", tiny_run, "--n", 5, "--steps", 3, "--sampler", "ddim", "--seed", 1,
+                              "--out", out)
+    assert code == 0 and str(out) in stdout
+    x = np.load(out)
+    assert x.shape == (5, 1, 8, 8) and x.min() >= 0.0 and x.max() <= 16.0
+
+
+def test_sample_png_and_evaluate(capsys, tiny_run, tmp_path):
+    code, _, _ = run_cli(capsys, "sample", tiny_run, "--n", 4, "--steps", 2, "--out", tmp_path / "g.png")
+    assert code == 0 and (tmp_path / "g.png").stat().st_size > 0
+    code, out, _ = run_cli(capsys, "evaluate", tiny_run, "--steps", "2,4", "--sampler", "ddim,heun", "--n", 64,
+                           "--out", tmp_path / "eval")
+    assert code == 0 and "classifier_fd" in out
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    assert set(metrics["samplers"]) == {"ddim", "heun"} and set(metrics["samplers"]["ddim"]) == {"2", "4"}
+    assert metrics["samplers"]["heun"]["2"]["nfe"] == 3  # Heun: 2 calls per step, Euler on the last
+    assert (tmp_path / "eval" / "quality_vs_steps.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("argv", "needles"),
+    [
+        (["train", "missing.yaml", "--out", "{tmp}/r"], ["config file not found"]),
+        (["train", CONFIG, "train.lrr=1", "--out", "{tmp}/r"], ["train.lrr"]),
+        (["train", CONFIG, "train.steps=abc", "--out", "{tmp}/r"], ["train.steps"]),
+        (["train", CONFIG, "process.basis=wavelet", "--out", "{tmp}/r"], ["process.basis"]),
+        (["train", CONFIG, "data.name=imagenet", "--out", "{tmp}/r"], ["imagenet"]),
+        (["train", CONFIG, "process.basis=haar", "process.levels=4", "--out", "{tmp}/r"], ["8"]),
+        (["train", CONFIG, "network.channel_mults=[1,2,2,2,2]", "--out", "{tmp}/r"], ["8"]),
+        (["train", CONFIG, "network.kind=mlp", "--out", "{tmp}/r"], ["mlp"]),
+        (["sample", "{tmp}/nope", "--out", "{tmp}/x.npy"], ["run not found"]),
+        (["sample", "{run}", "--sampler", "magic", "--out", "{tmp}/x.npy"], ["magic"]),
+        (["sample", "{run}", "--out", "{tmp}/x.jpg"], [".npy or .png"]),
+    ],
+)
+def test_bad_input_is_one_clear_line(capsys, tmp_path, tiny_run, argv, needles):
+    argv = [a.format(tmp=tmp_path, run=tiny_run) for a in argv]
+    code, _, err = run_cli(capsys, *argv)
+    assert_one_line_error(code, err, *needles)
+    assert not (tmp_path / "r" / "checkpoints").exists()
+    assert not (tmp_path / "x.npy").exists()
+
+
+def _npy_config(tmp_path, array, name="bad.npy") -> list[str]:
+    path = tmp_path / name
+    np.save(path, array)
+    return ["train", CONFIG, "data.name=npy", f"data.options={{path: {path}}}", *TINY, "--out", tmp_path / "r"]
+
+
+@pytest.mark.parametrize(
+    ("array", "needles"),
+    [
+        (np.full((20, 8, 8), np.nan, dtype=np.float32), ["NaN"]),
+        (np.zeros((20, 2, 2, 8, 8), dtype=np.float32), ["(20, 2, 2, 8, 8)", "expected"]),
+        (np.zeros((0, 8, 8), dtype=np.float32), ["empty"]),
+        (np.random.default_rng(0).random((20, 9, 9)).astype(np.float32), ["9x9"]),
+    ],
+)
+def test_bad_data_is_one_clear_line(capsys, tmp_path, array, needles):
+    code, _, err = run_cli(capsys, *_npy_config(tmp_path, array))
+    assert_one_line_error(code, err, *needles)
+    assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+def test_missing_and_corrupt_data_files(capsys, tmp_path):
+    argv = ["train", CONFIG, "data.name=npy", f"data.options={{path: {tmp_path}/none.npy}}", "--out", tmp_path / "r"]
+    code, _, err = run_cli(capsys, *argv)
+    assert_one_line_error(code, err, "none.npy")
+    (tmp_path / "junk.npy").write_bytes(b"not an array")
+    argv[3] = f"data.options={{path: {tmp_path}/junk.npy}}"
+    code, _, err = run_cli(capsys, *argv)
+    assert_one_line_error(code, err, "junk.npy")
+
+
+def test_corrupt_and_mismatched_checkpoints(capsys, tmp_path, tiny_run):
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_run, bad)
+    ckpt = latest_checkpoint(bad / CKPT_DIR)
+    data = bytearray((ckpt / "model.safetensors").read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    (ckpt / "model.safetensors").write_bytes(bytes(data))
+    code, _, err = run_cli(capsys, "sample", ckpt, "--out", tmp_path / "x.npy")
+    assert_one_line_error(code, err, "corrupt")
+
+    other = tmp_path / "other"
+    shutil.copytree(tiny_run, other)
+    ckpt = latest_checkpoint(other / CKPT_DIR)
+    cfg = (ckpt / "config.yaml").read_text().replace("base_channels: 16", "base_channels: 24")
+    meta = json.loads((ckpt / "meta.json").read_text())
+    (ckpt / "config.yaml").write_text(cfg)
+    meta["files"].pop("config.yaml")  # a hand-edited config: skip its checksum, keep the weights check
+    (ckpt / "meta.json").write_text(json.dumps(meta))
+    code, _, err = run_cli(capsys, "sample", ckpt, "--out", tmp_path / "x.npy")
+    assert_one_line_error(code, err, "does not match")
+
+
+def test_ctrl_c_saves_a_checkpoint_and_resumes(capsys, tmp_path, monkeypatch):
+    from difflab.training import trainer as trainer_mod
+
+    real_step = trainer_mod.Trainer.train_step
+
+    def interrupted(self):
+        if self.step == 5:
+            raise KeyboardInterrupt
+        return real_step(self)
+
+    monkeypatch.setattr(trainer_mod.Trainer, "train_step", interrupted)
+    out = tmp_path / "r"
+    code, _, err = run_cli(capsys, "train", CONFIG, *TINY, "train.checkpoint_every=100", "--no-progress", "--out", out)
+    assert code == 130 and "interrupted" in err
+    assert latest_checkpoint(out / CKPT_DIR).name == "step_000005"
+    assert not [p for p in (out / CKPT_DIR).iterdir() if p.name.startswith(".tmp")]
+    monkeypatch.setattr(trainer_mod.Trainer, "train_step", real_step)
+    code, _, _ = run_cli(capsys, "train", CONFIG, *TINY, "train.checkpoint_every=100", "--no-progress", "--out", out)
+    assert code == 0 and latest_checkpoint(out / CKPT_DIR).name == "step_000012"
+
+
+def test_out_dir_with_a_different_run_is_refused(capsys, tiny_run):
+    code, _, err = run_cli(capsys, "train", CONFIG, *TINY, "network.base_channels=24", "--out", tiny_run)
+    assert_one_line_error(code, err, "different config")
