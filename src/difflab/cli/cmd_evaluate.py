@@ -18,9 +18,11 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default: RUN/eval)")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--shortcuts", default=None, metavar="FILE", help="shortcut schedule JSON from `difflab shortcuts`")
 
 
 def run(args):
+    from difflab.analysis.shortcuts import shortcut_denoiser
     from difflab.cli.cmd_sample import sampler_options
     from difflab.pipeline import evaluate_run, load_run
     from difflab.pipeline.evaluate import primary_metric
@@ -28,8 +30,10 @@ def run(args):
     loaded = load_run(args.run, device=args.device)
     samplers = args.sampler or [loaded.cfg.sample.sampler]
     out = Path(args.out) if args.out else Path(args.run) / "eval"
-    results = evaluate_run(loaded, steps=args.steps, samplers=samplers, out_dir=out, n=args.n, seed=args.seed,
-                           grid=args.grid, sampler_options={s: sampler_options(args, s) for s in samplers})
+    with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
+        results = evaluate_run(loaded, steps=args.steps, samplers=samplers, out_dir=out, n=args.n, seed=args.seed,
+                               grid=args.grid, sampler_options={s: sampler_options(args, s) for s in samplers},
+                               denoiser=denoiser)
     metric = primary_metric(results["dataset"])
     print(f"{metric} (floor {results['floor'][metric]:.3f}):")
     for sampler, per in results["samplers"].items():

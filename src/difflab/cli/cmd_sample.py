@@ -18,6 +18,8 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output .npy or .png")
     p.add_argument("--device", default="cpu")
+    p.add_argument("--shortcuts", default=None, metavar="FILE",
+                   help="shortcut schedule JSON from `difflab shortcuts` (reuse cached blocks to sample faster)")
 
 
 def sampler_options(args, sampler: str) -> dict:
@@ -36,6 +38,7 @@ def run(args):
     import numpy as np
     import torch
 
+    from difflab.analysis.shortcuts import shortcut_denoiser
     from difflab.io import atomic_open
     from difflab.pipeline import generate, load_run
     from difflab.pipeline.evaluate import save_samples_picture
@@ -43,8 +46,9 @@ def run(args):
     loaded = load_run(args.run, device=args.device)
     sampler = args.sampler or loaded.cfg.sample.sampler
     steps = args.steps or loaded.cfg.sample.steps
-    samples, nfe = generate(loaded, args.n, steps=steps, sampler=sampler, seed=args.seed,
-                            grid=args.grid or loaded.cfg.sample.grid, sampler_options=sampler_options(args, sampler))
+    with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
+        samples, nfe = generate(loaded, args.n, steps=steps, sampler=sampler, seed=args.seed, denoiser=denoiser,
+                                grid=args.grid or loaded.cfg.sample.grid, sampler_options=sampler_options(args, sampler))
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         data = loaded.normaliser.decode(samples)

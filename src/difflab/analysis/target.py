@@ -1,0 +1,125 @@
+"""What an impact study or a shortcut search samples from, and the exact DDIM replay it relies on.
+
+Prasad et al. (arXiv 2312.14965) ablate a component inside one window of the
+sampling run and compare the final sample with the unablated one. DDIM with
+η = 0 is deterministic, so the unablated state at the start of a window is
+cached once (through the sampler callback) and an ablated run only needs the
+steps from that window on: :func:`ddim_trajectory` keeps the states in float64
+(the sampler's own precision) so a replay starts from the state itself.
+
+:class:`DiffusersAdapter` wraps a ``diffusers.UNet2DModel`` to difflab's
+network contract (its timestep is ``1000 · t``), so the same study runs on it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from difflab.analysis.registry import component_registry
+from difflab.process.noise import PerSampleNoise
+from difflab.process.process import Process
+from difflab.sampling import build_grid, sample_ddim
+
+
+class DiffusersAdapter(nn.Module):
+    """``diffusers.UNet2DModel`` as a difflab network ``net(x, t, *, labels, z, extra) -> out``.
+
+    Args:
+        unet: the diffusers model (``sample_size`` = data size, channels = data channels).
+        timesteps: the scale of its time input: it is called with ``timesteps · t``.
+
+    ``components()`` exposes the diffusers registry (blocks and skip slots), so
+    :func:`difflab.analysis.intervene` can target the adapter as the root model
+    and read diffusion time t in [0, 1] directly.
+    """
+
+    def __init__(self, unet: nn.Module, timesteps: float = 1000.0) -> None:
+        super().__init__()
+        self.unet, self.timesteps = unet, float(timesteps)
+        self._registry: dict[str, nn.Module] | None = None
+
+    def components(self) -> dict[str, nn.Module]:
+        """The diffusers registry, built once (skip slots must stay the same objects)."""
+        if self._registry is None:
+            self._registry = component_registry(self.unet)
+        return self._registry
+
+    def forward(self, x: Tensor, t: Tensor, *, labels: Tensor | None = None, z: Tensor | None = None,
+                extra: Tensor | None = None) -> Tensor:
+        """``x (B, C, H, W)``, ``t (B,)`` in [0, 1] -> ``(B, C, H, W)``; labels, z, extra are unused."""
+        return self.unet(x, t * self.timesteps).sample
+
+
+@dataclass
+class SamplingTarget:
+    """A denoiser with the network to intervene on.
+
+    Attributes:
+        denoiser: ``denoiser(x_t, t) -> x̂₀`` in data layout (e.g. ``LoadedRun.denoiser``).
+        network: the root network inside it (the model :func:`intervene` hooks).
+        process: the forward process.
+    """
+
+    denoiser: nn.Module
+    network: nn.Module
+    process: Process
+
+    @classmethod
+    def from_denoiser(cls, denoiser: nn.Module) -> SamplingTarget:
+        """From a :class:`difflab.models.denoiser.Denoiser` (network and process are its attributes)."""
+        return cls(denoiser, denoiser.network, denoiser.process)
+
+    def start(self, n: int, seed: int = 0) -> Tensor:
+        """Fixed-seed start states ``(n, *shape)`` float64 (sample i uses seed ``(seed, i)`` as in ``generate``)."""
+        from difflab.pipeline.generate import sample_seeds
+
+        noise = PerSampleNoise(sample_seeds(seed, n), device=self.process.scale.device)
+        return self.process.prior_sample(n, noise).double()
+
+    def grid(self, steps: int, grid: str = "uniform") -> Tensor:
+        """The time grid ``(steps + 1,)``."""
+        return build_grid(grid, self.process, steps)
+
+    def fp64_denoiser(self, dtype: torch.dtype = torch.float32):
+        """The denoiser behind a float64 interface: the sampler's state stays float64, the network sees ``dtype``."""
+        def call(x: Tensor, t: Tensor, **cond) -> Tensor:
+            return self.denoiser(x.to(dtype), t, **cond).double()
+        return call
+
+
+@torch.no_grad()
+def ddim_trajectory(target: SamplingTarget, x_start: Tensor, times: Tensor) -> tuple[Tensor, list[Tensor]]:
+    """Deterministic DDIM from ``x_start`` over ``times``, recording the state before every step.
+
+    Args:
+        target: what to sample.
+        x_start: ``(B, *shape)`` float64 state at ``times[0]``.
+        times: decreasing grid ``(n + 1,)``.
+
+    Returns:
+        ``(x_0, states)``: final samples ``(B, *shape)`` float32 and ``states[i]``
+        ``(B, *shape)`` float64, the state entering step i (``states[0]`` is ``x_start``).
+        Replaying from ``states[k]`` over ``times[k:]`` reproduces the run's
+        steps k.. (up to float64 round-off of one basis round trip).
+    """
+    states: list[Tensor] = []
+    x0 = sample_ddim(target.fp64_denoiser(), target.process, x_start, times,
+                     callback=lambda i, t, s, x_t, x0_hat: states.append(x_t.detach().clone()))
+    return x0.float(), states
+
+
+@torch.no_grad()
+def ddim_sample(target: SamplingTarget, x_start: Tensor, times: Tensor, callback=None) -> Tensor:
+    """Deterministic DDIM from a float64 state; returns ``(B, *shape)`` float32."""
+    return sample_ddim(target.fp64_denoiser(), target.process, x_start, times, callback=callback).float()
+
+
+def run_target(loaded) -> tuple[SamplingTarget, Tensor, str]:
+    """``(target, held-out test split, dataset name)`` of a :class:`difflab.pipeline.LoadedRun`."""
+    from difflab.pipeline.run import load_data
+
+    dataset = load_data(loaded.cfg)
+    return SamplingTarget.from_denoiser(loaded.denoiser), dataset.test, dataset.name
