@@ -139,6 +139,38 @@ class SampleConfig:
 
 
 @dataclass
+class EncoderConfig:
+    """A code z = E(x₀) that conditions the denoiser (DMZ, arXiv 2506.00136; DRL, Abstreiter et al.).
+
+    ``none``: a plain model. ``binary``: d bits through Gumbel-softmax, trained by the
+    denoising loss alone. ``gaussian``: a reparameterised N(μ, σ²) code with
+    ``kl_weight`` × KL to N(0, I). ``drl``: a time-conditioned encoder E(x₀, t)
+    with ``penalty_weight`` × L1 (or KL) on the code. ``channels``: the stride-2 conv
+    stack; ``norm``: GroupNorm (per-sample, deterministic, DDP-safe) or BatchNorm (as in the paper).
+    """
+
+    kind: Literal["none", "binary", "gaussian", "drl"] = "none"
+    dim: int = 16
+    z_mode: Literal["cross_attn", "adagn", "time"] = "cross_attn"
+    z_levels: list[int] | None = None  # attention levels that cross-attend to z (None: all)
+    channels: list[int] = field(default_factory=lambda: [32, 64])
+    norm: Literal["group", "batch"] = "group"
+    tau: float = 1.0
+    kl_weight: float = 1e-3
+    penalty: Literal["l1", "kl"] = "l1"
+    penalty_weight: float = 1e-5
+    prior: Literal["fair", "marginal"] = "fair"  # default source of z for `difflab sample` (binary)
+
+    def validate(self) -> None:
+        if self.kind == "none":
+            return
+        if self.dim < 1 or not self.channels or min(self.channels) < 1:
+            raise DifflabError("encoder.dim and every encoder.channels entry must be >= 1")
+        if self.tau <= 0 or self.kl_weight < 0 or self.penalty_weight < 0:
+            raise DifflabError("encoder.tau must be > 0 and encoder.kl_weight / penalty_weight >= 0")
+
+
+@dataclass
 class RunConfig:
     """Everything needed to train and rebuild a model."""
 
@@ -149,4 +181,5 @@ class RunConfig:
     method: MethodConfig = field(default_factory=MethodConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
+    encoder: EncoderConfig = field(default_factory=EncoderConfig)
 

@@ -45,17 +45,27 @@ def network_kwargs(cfg: RunConfig, info: DataInfo) -> dict[str, Any]:
     net = cfg.network
     num_classes = info.num_classes if net.class_conditional else 0
     generator = cfg.method.kind == "distributional"
+    # How a generator's noise ξ enters the network (only generators take the argument).
+    injection = dict(noise_injection=cfg.method.noise_injection) if generator else {}
+    enc = cfg.encoder
+    coded = enc.kind != "none"  # a code z from difflab.dmz conditions the network
     if net.kind == "unet":
+        code = dict(z_dim=enc.dim, z_mode=enc.z_mode,
+                    z_levels=None if enc.z_levels is None else tuple(enc.z_levels)) if coded else {}
         return dict(base_channels=net.base_channels, channel_mults=tuple(net.channel_mults),
                     num_res_blocks=net.num_res_blocks, attention_levels=tuple(net.attention_levels),
                     dropout=net.dropout, num_classes=num_classes,
-                    extra_channels=info.shape[0] if generator else 0)
+                    extra_channels=info.shape[0] if generator else 0, **injection, **code)
     return dict(hidden=net.hidden, depth=net.depth, dropout=net.dropout, num_classes=num_classes,
-                extra_dim=info.shape[0] if generator else 0)
+                extra_dim=info.shape[0] if generator else 0, **injection,
+                **(dict(z_dim=enc.dim) if coded else {}))  # the MLP adds z to its embedding
 
 
 def build_denoiser(cfg: RunConfig, info: DataInfo, train_data: Tensor | None) -> Denoiser:
-    """A fresh denoiser; ``train_data`` fits the process (``None``: unfitted, for loading weights)."""
+    """A fresh denoiser; ``train_data`` fits the process (``None``: unfitted, for loading weights).
+
+    With ``cfg.encoder.kind != "none"`` it is a ``difflab.dmz.CodedDenoiser`` (encoder + denoiser).
+    """
     p = cfg.process
     options = dict(basis=p.basis, prior=p.prior, schedule=p.schedule, levels=p.levels, softness=p.softness,
                    ordering=p.ordering, axis=p.axis, gamma_min=p.gamma_min, gamma_max=p.gamma_max)
@@ -66,7 +76,12 @@ def build_denoiser(cfg: RunConfig, info: DataInfo, train_data: Tensor | None) ->
     network = build_network(cfg.network.kind, info.shape, **network_kwargs(cfg, info))
     generator = cfg.method.kind == "distributional"
     prediction = "x0" if generator else cfg.method.prediction
-    return Denoiser(network, process, prediction=prediction, generator_noise=generator)
+    denoiser = Denoiser(network, process, prediction=prediction, generator_noise=generator)
+    if cfg.encoder.kind == "none":
+        return denoiser
+    from difflab.dmz import CodedDenoiser, build_encoder  # lazy: dmz imports this module's users
+
+    return CodedDenoiser(build_encoder(cfg.encoder, info.shape), denoiser)
 
 
 def load_weights(denoiser: Denoiser, state: dict[str, Tensor], source: str) -> None:

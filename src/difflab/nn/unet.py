@@ -40,6 +40,7 @@ from difflab.errors import DifflabError
 from difflab.nn.attention import AttentionBlock
 from difflab.nn.blocks import Downsample, ResBlock, Skip, Upsample
 from difflab.nn.embeddings import CondEmbedding, broadcast_time, check_conditioning
+from difflab.nn.noise_injection import GatedNoise, NoiseInjection
 
 ZMode = Literal["cross_attn", "adagn", "time"]
 
@@ -96,7 +97,9 @@ class UNet(nn.Module):
         attention_levels: levels with self-attention (the middle always has it).
         dropout: dropout in every ResBlock.
         num_classes: 0 for unconditional; else labels in ``[0, num_classes]``, ``num_classes`` = null.
-        extra_channels: channels of ``extra`` concatenated to ``x`` (generator noise ξ).
+        extra_channels: channels of ``extra`` (generator noise ξ, shaped like ``x``).
+        noise_injection: ``"concat"`` feeds ``extra`` as input channels; ``"gated"`` adds it at the
+            start of every decoder level through a time-dependent gate (:mod:`difflab.nn.noise_injection`).
         z_dim: size of the code z (0: none).
         z_mode: how z conditions the network.
         z_levels: levels whose attention blocks cross-attend to z (default: all attention levels).
@@ -108,8 +111,11 @@ class UNet(nn.Module):
                  channel_mults: Sequence[int] = (1, 2, 2), num_res_blocks: int = 2,
                  attention_levels: Sequence[int] = (1,), dropout: float = 0.0, num_classes: int = 0,
                  extra_channels: int = 0, z_dim: int = 0, z_mode: ZMode = "cross_attn",
-                 z_levels: Sequence[int] | None = None, norm_groups: int = 8, heads: int = 4) -> None:
+                 z_levels: Sequence[int] | None = None, norm_groups: int = 8, heads: int = 4,
+                 noise_injection: NoiseInjection = "concat") -> None:
         super().__init__()
+        if noise_injection not in ("concat", "gated"):
+            raise DifflabError(f"noise_injection must be 'concat' or 'gated', got {noise_injection!r}")
         attention_levels = tuple(attention_levels)
         _validate(in_channels, base_channels, channel_mults, num_res_blocks, attention_levels, z_dim, z_mode,
                   z_levels, norm_groups, heads, num_classes, extra_channels)
@@ -119,7 +125,7 @@ class UNet(nn.Module):
                            channel_mults=tuple(channel_mults), num_res_blocks=num_res_blocks,
                            attention_levels=attention_levels, dropout=dropout, num_classes=num_classes,
                            extra_channels=extra_channels, z_dim=z_dim, z_mode=z_mode, z_levels=z_levels,
-                           norm_groups=norm_groups, heads=heads)
+                           norm_groups=norm_groups, heads=heads, noise_injection=noise_injection)
         self.in_channels, self.out_channels, self.extra_channels = in_channels, out_channels, extra_channels
         self.num_classes, self.z_dim, self.z_mode = num_classes, z_dim, z_mode
         self.num_levels, self.num_res_blocks = len(channel_mults), num_res_blocks
@@ -143,7 +149,11 @@ class UNet(nn.Module):
 
         chans = [base_channels * m for m in channel_mults]
         last = self.num_levels - 1
-        self.in_conv = nn.Conv2d(in_channels + extra_channels, base_channels, 3, padding=1)
+        gated = noise_injection == "gated" and extra_channels > 0
+        self.in_conv = nn.Conv2d(in_channels + (0 if gated else extra_channels), base_channels, 3, padding=1)
+        # Gated ξ enters each decoder level (level l sees the channels of level min(l + 1, last)).
+        self.noise_gate = nn.ModuleList([GatedNoise(extra_channels, chans[min(lvl + 1, last)], emb_dim, spatial=True)
+                                         for lvl in range(self.num_levels)]) if gated else None
         skip_chs, ch = [base_channels], base_channels
         down = []
         for lvl, c in enumerate(chans):
@@ -237,7 +247,8 @@ class UNet(nn.Module):
         self._check_inputs(x, extra)
         check_conditioning(x.shape[0], labels, z, num_classes=self.num_classes, z_dim=self.z_dim)
         dtype = self.in_conv.weight.dtype
-        x = x.to(dtype) if extra is None else torch.cat([x, extra], dim=1).to(dtype)
+        xi = extra if self.noise_gate is not None else None
+        x = x.to(dtype) if extra is None or xi is not None else torch.cat([x, extra], dim=1).to(dtype)
         emb = self.cond(broadcast_time(t, x.shape[0], x.device), labels, z if self.z_mode == "time" else None)
         z_emb = self.z_embed(z.to(dtype)) if self.z_embed is not None and z is not None else None
         context = None
@@ -262,6 +273,8 @@ class UNet(nn.Module):
         h = self.mid.res[1](h, emb, ada)
         for lvl in reversed(range(self.num_levels)):
             level = self.up[lvl]
+            if xi is not None:
+                h = self.noise_gate[lvl](h, xi, emb)
             for i, block in enumerate(level.res):
                 h = block(torch.cat([h, self.skip[lvl][i](hs.pop())], dim=1), emb, ada)
                 if len(level.attn):

@@ -69,7 +69,11 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
         trainer = Trainer(denoiser, objective, dataset.train, labels, cfg.train, out / CKPT_DIR,
                           config=config_to_dict(cfg), meta={"data": info.to_dict()}, seed=cfg.seed, dist=dist,
                           device=device, log_path=out / LOG_NAME, progress=progress)
-        trainer.fit()
+        last = trainer.fit()
+        if dist.is_main and last is not None and hasattr(denoiser, "encoder"):
+            from difflab.dmz.codes import store_marginals  # per-bit marginals for generation
+
+            store_marginals(last, trainer.ema.model, dataset.train)
     finally:
         shutdown(dist)
     return out
@@ -77,10 +81,10 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
 
 @dataclass
 class LoadedRun:
-    """A trained model ready to sample: config, EMA denoiser, data info."""
+    """A trained model ready to sample: config, EMA denoiser (a ``CodedDenoiser`` for DMZ/DRL runs), data info."""
 
     cfg: RunConfig
-    denoiser: Denoiser
+    denoiser: Denoiser  # or difflab.dmz.CodedDenoiser (same sampling contract)
     info: DataInfo
     step: int
     path: Path

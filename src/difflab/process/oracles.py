@@ -89,6 +89,17 @@ class GMMOracle:
         self.white_means = (means @ u.T) * s_inv
         self.white_covs = s_inv[:, None] * (u @ covs @ u.T) * s_inv[None, :]
 
+    def white_marginal(self, t: float) -> tuple[Tensor, Tensor]:
+        """Mean ``(D,)`` and covariance ``(D, D)`` of w_t (whitened); single-mode oracles only.
+
+        ``N(A m, A K A + Σ²)``: the exact start distribution for a sampler at ``t``.
+        """
+        if self.white_means.shape[0] != 1:
+            raise DifflabError("white_marginal is defined for a single Gaussian; a mixture's marginal is a mixture")
+        alpha, sigma = (c.cpu() for c in self.process.alpha_sigma(torch.tensor(float(t), dtype=torch.float64)))
+        m, k = self.white_means[0], self.white_covs[0]
+        return alpha * m, alpha[:, None] * k * alpha[None, :] + torch.diag(sigma**2)
+
     def _per_time(self, x_t: Tensor, t: Tensor | float):
         """Yield ``(rows, w_t rows, [(post_mean, post_cov, log_marg) per mode])`` per unique time."""
         w_t = self.process.to_white(x_t.detach().to(torch.float64)).cpu()
