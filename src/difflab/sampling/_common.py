@@ -1,0 +1,131 @@
+"""Shared machinery for the samplers: spaces, denoiser calls, checks, callbacks.
+
+The contract (see ``docs`` and DESIGN.md): a denoiser maps data-layout
+``x_t (B, *shape)`` and times ``t (B,)`` to ``x̂₀`` in data layout. Samplers
+keep their state in whitened components ``w (B, D)`` in float64, compute every
+step coefficient per component from ``process.alpha_sigma`` in float64, and
+call the denoiser in the dtype of ``x_T`` only.
+
+End of the grid: when the last time is exactly 0, the last step returns the
+denoiser's x̂₀ at the previous time (the DDIM/DDPM/Euler/DPM-Solver step to the
+idealised α = 1, σ = 0, as in k-diffusion's final step to σ = 0). When the
+grid ends at t > 0 the sampler returns the state x_t at that time.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from difflab.errors import DifflabError
+from difflab.process.noise import NoiseLike, standard_normal
+from difflab.process.process import Process
+from difflab.sampling.grids import user as validate_grid
+
+Denoiser = Callable[..., Tensor]
+Callback = Callable[[int, float, float, Tensor, Tensor], None]
+
+
+@dataclass
+class Run:
+    """One sampling run: the pieces every step needs.
+
+    Attributes:
+        denoiser: ``denoiser(x_t, t, **cond) -> x̂₀`` in data layout.
+        process: the forward process.
+        dtype: dtype of ``x_T``; the denoiser sees this dtype.
+        batch: number of samples B.
+        times: validated float64 grid ``(n + 1,)`` on the CPU.
+        noise: source of fresh Gaussian noise.
+        cond: keyword arguments for the denoiser.
+        callback: ``callback(step_index, t, s, x_t, x0_hat)`` or ``None``.
+    """
+
+    denoiser: Denoiser
+    process: Process
+    dtype: torch.dtype
+    batch: int
+    times: Tensor
+    noise: NoiseLike
+    cond: dict
+    callback: Callback | None
+
+    @property
+    def device(self) -> torch.device:
+        return self.process.scale.device
+
+    def steps(self):
+        """Yield ``(i, t, s, last)``: step i goes from ``t`` to ``s``; ``last`` means s == 0 at the end."""
+        n = self.times.numel() - 1
+        for i in range(n):
+            t, s = float(self.times[i]), float(self.times[i + 1])
+            yield i, t, s, (i == n - 1 and s == 0.0)
+
+    def coeffs(self, t: float) -> tuple[Tensor, Tensor]:
+        """α(t), σ(t) as float64 ``(D,)``."""
+        return self.process.alpha_sigma(torch.tensor(t, dtype=torch.float64))
+
+    def beta(self, t: float) -> Tensor:
+        """β(t) = σ² dγ/dt per component, float64 ``(D,)``; zero where a component is frozen."""
+        tt = torch.tensor(t, dtype=torch.float64, device=self.device)
+        dgamma = self.process.schedule.dgamma_dt(tt).expand(self.process.dim)
+        return self.coeffs(t)[1] ** 2 * dgamma
+
+    def to_data(self, w: Tensor) -> Tensor:
+        """Whitened float64 ``(B, D)`` -> data layout in the run's dtype."""
+        return self.process.from_white(w).to(self.dtype)
+
+    def denoise(self, w: Tensor, t: float, index: int) -> Tensor:
+        """Call the denoiser on state ``w`` at time ``t``; return ŵ₀ ``(B, D)`` float64.
+
+        Raises:
+            DifflabError: if the denoiser returns NaN/Inf or the wrong shape.
+        """
+        x = self.to_data(w)
+        tt = torch.full((self.batch,), t, dtype=torch.float64, device=x.device)
+        x0 = self.denoiser(x, tt, **self.cond)
+        if tuple(x0.shape) != tuple(x.shape):
+            raise DifflabError(
+                f"the denoiser returned shape {tuple(x0.shape)} at step {index} (t={t:.4g}); expected {tuple(x.shape)}"
+            )
+        if not torch.isfinite(x0).all():
+            raise DifflabError(
+                f"the denoiser returned NaN/Inf at step {index} (t={t:.4g}); check the model, its dtype and the time grid"
+            )
+        return self.process.to_white(x0.to(device=w.device, dtype=torch.float64))
+
+    def randn(self) -> Tensor:
+        """Fresh N(0, I) noise ``(B, D)`` float64 from the run's noise source."""
+        return standard_normal(self.noise, (self.batch, self.process.dim), dtype=torch.float64, device=self.device)
+
+    def report(self, i: int, t: float, s: float, w: Tensor, w0: Tensor) -> None:
+        """Invoke the callback (if any) with data-layout tensors."""
+        if self.callback is not None:
+            self.callback(i, t, s, self.to_data(w), self.to_data(w0))
+
+
+def start(
+    denoiser: Denoiser,
+    process: Process,
+    x_T: Tensor,
+    times: Tensor,
+    noise: NoiseLike,
+    callback: Callback | None,
+    cond: dict | None,
+) -> tuple[Run, Tensor]:
+    """Validate inputs, build the :class:`Run` and return it with the initial state ``w (B, D)`` float64."""
+    if tuple(x_T.shape[1:]) != tuple(process.shape):
+        raise DifflabError(f"x_T must be shaped (B, {', '.join(map(str, process.shape))}), got {tuple(x_T.shape)}")
+    run = Run(
+        denoiser=denoiser,
+        process=process,
+        dtype=x_T.dtype,
+        batch=x_T.shape[0],
+        times=validate_grid(times),
+        noise=noise,
+        cond=dict(cond or {}),
+        callback=callback,
+    )
+    w = process.to_white(x_T.to(device=run.device, dtype=torch.float64))
+    return run, w
