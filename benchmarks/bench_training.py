@@ -1,0 +1,132 @@
+"""Training and sampling throughput of difflab's UNet against diffusers.UNet2DModel
+of matched parameter count, measured in the same process on the same batches.
+
+For each dataset shape (digits 1x8x8, patches 1x16x16) it times full training
+steps (forward, v-MSE loss, backward, AdamW step) and sampling forward passes
+(no grad), interleaving the two models so machine load affects both alike,
+and records peak memory (CUDA: max allocated; CPU: peak RSS growth).
+
+Usage: python benchmarks/bench_training.py [--device cpu|cuda] [--repeats 20] [--json out.json]
+"""
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import time
+
+import torch
+
+from difflab.nn import UNet, count_parameters
+
+SHAPES = {"digits": (1, 8, 8), "patches": (1, 16, 16)}
+OURS = {"digits": dict(base_channels=32, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,)),
+        "patches": dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=1, attention_levels=(2,))}
+
+
+def diffusers_unet(shape, ours_kwargs):
+    """A UNet2DModel with the same widths, depth and attention placement as ours."""
+    from diffusers import UNet2DModel
+
+    widths = tuple(ours_kwargs["base_channels"] * m for m in ours_kwargs["channel_mults"])
+    att = set(ours_kwargs["attention_levels"])
+    down = tuple("AttnDownBlock2D" if i in att else "DownBlock2D" for i in range(len(widths)))
+    up = tuple("AttnUpBlock2D" if i in att else "UpBlock2D" for i in reversed(range(len(widths))))
+    return UNet2DModel(sample_size=shape[1], in_channels=shape[0], out_channels=shape[0], block_out_channels=widths,
+                       layers_per_block=ours_kwargs["num_res_blocks"], down_block_types=down, up_block_types=up,
+                       norm_num_groups=8, attention_head_dim=8)
+
+
+class DiffusersAdapter(torch.nn.Module):
+    """Call a UNet2DModel with difflab's (x, t) signature (timestep = 1000 t)."""
+
+    def __init__(self, unet):
+        super().__init__()
+        self.unet = unet
+
+    def forward(self, x, t):
+        return self.unet(x, 1000 * t, return_dict=False)[0]
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def bench(models: dict, shape, batch: int, repeats: int, device) -> dict:
+    x = torch.randn(batch, *shape, device=device)
+    t = torch.rand(batch, device=device)
+    target = torch.randn_like(x)
+    opts = {k: torch.optim.AdamW(m.parameters(), lr=1e-4) for k, m in models.items()}
+    train_times = {k: [] for k in models}
+    sample_times = {k: [] for k in models}
+    memory = {}
+
+    def sync():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
+    for r in range(repeats + 2):  # two warm-up rounds
+        for name, model in models.items():
+            if device.type == "cuda":
+                torch.cuda.reset_peak_memory_stats()
+            rss0 = peak_rss_mb()
+            sync()
+            t0 = time.perf_counter()
+            loss = (model(x, t) - target).pow(2).mean()
+            loss.backward()
+            opts[name].step()
+            opts[name].zero_grad(set_to_none=True)
+            sync()
+            t1 = time.perf_counter()
+            with torch.no_grad():
+                model(x, t)
+            sync()
+            t2 = time.perf_counter()
+            if r >= 2:
+                train_times[name].append(t1 - t0)
+                sample_times[name].append(t2 - t1)
+            mem = torch.cuda.max_memory_allocated() / 2**20 if device.type == "cuda" else peak_rss_mb() - rss0
+            memory[name] = max(memory.get(name, 0.0), mem)
+    out = {}
+    for name in models:
+        tr, sa = statistics.median(train_times[name]), statistics.median(sample_times[name])
+        out[name] = {"params": count_parameters(models[name]), "train_images_per_s": batch / tr,
+                     "sample_images_per_s": batch / sa, "train_ms": 1e3 * tr, "forward_ms": 1e3 * sa,
+                     "peak_memory_mb": memory[name]}
+    out["ratio_train"] = out["difflab"]["train_images_per_s"] / out["diffusers"]["train_images_per_s"]
+    out["ratio_sample"] = out["difflab"]["sample_images_per_s"] / out["diffusers"]["sample_images_per_s"]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=128)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args()
+    device = torch.device(args.device)
+    torch.manual_seed(0)
+    results = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
+               "machine": platform.processor() or platform.machine(), "batch": args.batch}
+    print(f"device {device}, {torch.get_num_threads()} threads, batch {args.batch}\n")
+    print("| data | model | params | train img/s | sample img/s | peak MB | train ratio | sample ratio |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for data, shape in SHAPES.items():
+        ours = UNet(in_channels=shape[0], **OURS[data]).to(device)
+        theirs = DiffusersAdapter(diffusers_unet(shape, OURS[data])).to(device)
+        r = bench({"difflab": ours, "diffusers": theirs}, shape, args.batch, args.repeats, device)
+        results[data] = r
+        for name in ("difflab", "diffusers"):
+            m = r[name]
+            ratio = (f"{r['ratio_train']:.2f}", f"{r['ratio_sample']:.2f}") if name == "difflab" else ("", "")
+            print(f"| {data} | {name} | {m['params']:,} | {m['train_images_per_s']:.0f} | "
+                  f"{m['sample_images_per_s']:.0f} | {m['peak_memory_mb']:.0f} | {ratio[0]} | {ratio[1]} |")
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=2)
+
+
+if __name__ == "__main__":
+    main()
