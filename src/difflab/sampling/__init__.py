@@ -10,6 +10,7 @@ from difflab.sampling.ddim import sample_ddim, sample_ddpm
 from difflab.sampling.dpm_solver import sample_dpmpp_2m
 from difflab.sampling.grids import build_grid, edm, uniform, uniform_logsnr, user
 from difflab.sampling.heun import sample_heun
+from difflab.sampling.moments import sampler_output_moments
 from difflab.sampling.registry import SAMPLERS, get_sampler
 from difflab.sampling.sde import sample_euler_maruyama
 
@@ -24,6 +25,7 @@ __all__ = [
     "sample_dpmpp_2m",
     "sample_euler_maruyama",
     "sample_heun",
+    "sampler_output_moments",
     "uniform",
     "uniform_logsnr",
     "user",
