@@ -169,3 +169,11 @@ def test_ctrl_c_saves_a_checkpoint_and_resumes(capsys, tmp_path, monkeypatch):
 def test_out_dir_with_a_different_run_is_refused(capsys, tiny_run):
     code, _, err = run_cli(capsys, "train", CONFIG, *TINY, "network.base_channels=24", "--out", tiny_run)
     assert_one_line_error(code, err, "different config")
+
+
+def test_sampler_options_go_to_their_sampler(capsys, tiny_run, tmp_path):
+    code, _, err = run_cli(capsys, "sample", tiny_run, "--sampler", "ddim", "--churn", "0.5", "--out", tmp_path / "x.npy")
+    assert_one_line_error(code, err, "--churn", "distributional")
+    code, _, _ = run_cli(capsys, "sample", tiny_run, "--sampler", "ddim", "--eta", "0.5", "--n", 2, "--steps", 2,
+                         "--out", tmp_path / "y.npy")
+    assert code == 0 and np.load(tmp_path / "y.npy").shape == (2, 1, 8, 8)

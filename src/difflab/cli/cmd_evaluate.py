@@ -32,7 +32,7 @@ def run(args):
     out = Path(args.out) if args.out else Path(args.run) / "eval"
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
         results = evaluate_run(loaded, steps=args.steps, samplers=samplers, out_dir=out, n=args.n, seed=args.seed,
-                               grid=args.grid, sampler_options={s: sampler_options(args, s) for s in samplers},
+                               grid=args.grid, sampler_options=sampler_options(args, samplers),
                                denoiser=denoiser)
     metric = primary_metric(results["dataset"])
     print(f"{metric} (floor {results['floor'][metric]:.3f}):")

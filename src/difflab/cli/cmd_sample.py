@@ -22,12 +22,19 @@ def add_arguments(p):
                    help="shortcut schedule JSON from `difflab shortcuts` (reuse cached blocks to sample faster)")
 
 
-def sampler_options(args, sampler: str) -> dict:
-    opts = {}
-    if args.eta is not None:
-        opts["eta"] = args.eta
-    if args.churn is not None:
-        opts["churn"] = args.churn
+OPTION_OWNERS = {"eta": "ddim", "churn": "distributional"}
+
+
+def sampler_options(args, samplers: list[str]) -> dict[str, dict]:
+    """Per-sampler options: ``--eta`` belongs to ddim, ``--churn`` to the distributional sampler."""
+    opts: dict[str, dict] = {s: {} for s in samplers}
+    for flag, owner in OPTION_OWNERS.items():
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        if owner not in samplers:
+            raise DifflabError(f"--{flag} applies to the {owner} sampler, which is not among {samplers}")
+        opts[owner][flag] = value
     return opts
 
 
@@ -48,7 +55,7 @@ def run(args):
     steps = args.steps or loaded.cfg.sample.steps
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
         samples, nfe = generate(loaded, args.n, steps=steps, sampler=sampler, seed=args.seed, denoiser=denoiser,
-                                grid=args.grid or loaded.cfg.sample.grid, sampler_options=sampler_options(args, sampler))
+                                grid=args.grid or loaded.cfg.sample.grid, sampler_options=sampler_options(args, [sampler])[sampler])
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         data = loaded.normaliser.decode(samples)

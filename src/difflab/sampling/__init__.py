@@ -7,6 +7,7 @@ working per whitened component in float64 (GUD, arXiv 2410.02667).
 
 from difflab.sampling.bridge import bridge_step
 from difflab.sampling.ddim import sample_ddim, sample_ddpm
+from difflab.sampling.distributional import sample_distributional
 from difflab.sampling.dpm_solver import sample_dpmpp_2m
 from difflab.sampling.grids import build_grid, edm, uniform, uniform_logsnr, user
 from difflab.sampling.heun import sample_heun
@@ -22,6 +23,7 @@ __all__ = [
     "get_sampler",
     "sample_ddim",
     "sample_ddpm",
+    "sample_distributional",
     "sample_dpmpp_2m",
     "sample_euler_maruyama",
     "sample_heun",

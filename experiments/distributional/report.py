@@ -1,0 +1,96 @@
+"""Tables and figures for docs/distributional.md from the few_steps.py results.
+
+Reads ``<runs>/<dataset>/results.json`` for every dataset present, prints
+markdown tables (quality vs steps, training cost per step, the issue's
+targets) and copies the figures to ``docs/figures/distributional_*``, plus a
+compact ``docs/figures/distributional_results.json``.
+
+Usage::
+
+    python experiments/distributional/report.py --runs runs/distributional
+"""
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+STEPS = ["1", "2", "4", "8", "16", "32"]
+# PCA-FD on 2-D points only compares means and covariances (a ring scores like 8 modes): use sliced W1.
+METRIC = {"toy2d": "sliced_wasserstein"}
+
+
+def metric_of(res: dict) -> str:
+    return METRIC.get(res["dataset"], res["metric"])
+
+
+def rows(res: dict) -> list[tuple[str, dict[str, float], dict[str, int]]]:
+    """(label, steps -> metric, steps -> nfe) for every curve."""
+    metric, out = metric_of(res), []
+    for key, ev in res["evals"].items():
+        for sampler, per in ev["samplers"].items():
+            if key.startswith("regression"):
+                label = f"regression {sampler} ({ev['train_steps']} train steps, {key.split('_', 1)[1].replace('_', ' ')})"
+            else:
+                label = f"distributional ε={key.split('churn')[1]} ({ev['train_steps']} train steps)"
+            out.append((label, {k: v[metric] for k, v in per.items()}, {k: v["nfe"] for k, v in per.items()}))
+    return out
+
+
+def table(res: dict) -> str:
+    head = "| model / sampler | " + " | ".join(f"{k} steps" for k in STEPS) + " |\n|---|" + "---:|" * len(STEPS)
+    body = [f"| {label} | " + " | ".join(f"{m[k]:.3g}" for k in STEPS) + " |" for label, m, _ in rows(res)]
+    floor = next(iter(res["evals"].values()))["floor"][metric_of(res)]
+    return "\n".join([head, *body]) + f"\n\n{metric_of(res)}, lower is better; train-vs-test floor {floor:.3g}."
+
+
+def targets(res: dict) -> str:
+    """The issue's digits targets, evaluated on the equal-steps and equal-clock regression baselines."""
+    curves = rows(res)
+    dist = {label: m for label, m, _ in curves if label.startswith("distributional")}
+    lines = []
+    for tag in ("equal steps", "equal clock"):
+        reg = {label: m for label, m, _ in curves if label.startswith("regression") and tag in label}
+        best16 = min(m["16"] for m in reg.values())
+        for label, m in dist.items():
+            ok4 = m["4"] <= best16
+            ratio = {k: min(r[k] for r in reg.values()) / m[k] for k in ("1", "2")}
+            lines.append(f"| {tag} | {label} | {m['4']:.3g} vs {best16:.3g} ({'met' if ok4 else 'missed'}) | "
+                         f"{ratio['1']:.2f}× / {ratio['2']:.2f}× ({'met' if min(ratio.values()) >= 2 else 'missed'}) |")
+    head = ("| regression baseline | distributional | @4 vs best regression @16 | "
+            "best regression / distributional @1 / @2 (target ≥ 2×) |\n|---|---|---|---|")
+    return "\n".join([head, *lines])
+
+
+def cost(res: dict) -> str:
+    s, b = res["seconds_per_step"], res["batch"]
+    return (f"seconds per training step (median, CPU, 1 thread): regression {s['regression']:.3f} "
+            f"(batch {b['regression']}), distributional {s['distributional']:.3f} (batch {b['distributional']} × "
+            f"m = {b['m']}); ratio {s['distributional'] / s['regression']:.2f}. Wall-clock of the runs: "
+            f"regression {res['train_seconds']['regression']:.0f} s for {res['regression_clock_steps']} steps, "
+            f"distributional {res['train_seconds']['distributional']:.0f} s for {res['steps']} steps.")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", default="runs/distributional")
+    p.add_argument("--figures", default="docs/figures")
+    args = p.parse_args()
+    compact = {}
+    for path in sorted(Path(args.runs).glob("*/results.json")):
+        res = json.loads(path.read_text())
+        name = res["dataset"]
+        print(f"## {name}\n\n{cost(res)}\n\n{table(res)}\n")
+        if name == "digits":
+            print(targets(res) + "\n")
+        for fig in ("quality_vs_steps.png", "samples.png"):
+            if (path.parent / fig).exists():
+                shutil.copy(path.parent / fig, Path(args.figures) / f"distributional_{name}_{fig}")
+        compact[name] = {"metric": metric_of(res), "seconds_per_step": res["seconds_per_step"], "batch": res["batch"],
+                         "curves": {label: m for label, m, _ in rows(res)},
+                         "nfe": {label: n for label, _, n in rows(res)}}
+    (Path(args.figures) / "distributional_results.json").write_text(json.dumps(compact, indent=1))
+
+
+if __name__ == "__main__":
+    main()
