@@ -34,6 +34,7 @@ def run_one(dataset: str, basis: str, prior: str, softness: float, args) -> dict
     schedule = "soft"
     overrides = [f"process.basis={basis}", f"process.prior={prior}", f"process.schedule={schedule}",
                  f"process.softness={'.inf' if math.isinf(softness) else softness}",
+                 "process.gamma_max=10.0",
                  f"train.steps={args.steps}", f"train.checkpoint_every={args.steps}", "train.log_every=100",
                  f"network.base_channels={args.channels}", "network.attention_levels=[]"]
     if basis == "haar":
