@@ -9,7 +9,7 @@ HELP = "train, sample and evaluate on the bundled digits; writes a report"
 def add_arguments(p):
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides of the demo config")
     p.add_argument("--out", default="runs/demo", help="run directory (default runs/demo)")
-    p.add_argument("--steps", type=int_list, default=None, help="step counts to evaluate (default 4,8,16,32,100)")
+    p.add_argument("--steps", type=int_list, default=None, help="step counts to evaluate (default 4,8,16,32)")
     p.add_argument("--sampler", type=str_list, default=None, help="samplers (default ddim,heun,dpmpp2m)")
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
     p.add_argument("--no-progress", action="store_true")
