@@ -90,3 +90,14 @@ def test_each_conditioning_mode_makes_the_output_depend_on_z(mode):
     with torch.no_grad():
         a, b = net(x, t, z=z0), net(x, t, z=z1)
     assert (a - b).abs().max() > 1e-4
+
+
+def test_drl_code_interacts_with_time():
+    """E(x₀, t) − E(x₀, t') must depend on x₀ (not an additive function of t alone)."""
+    from difflab.dmz.encoder import DRLEncoder
+
+    torch.manual_seed(0)
+    enc = DRLEncoder((1, 8, 8), 6, channels=[8, 16])
+    x = torch.randn(5, 1, 8, 8)
+    diff = enc.code(x, torch.full((5,), 0.9)) - enc.code(x, torch.zeros(5))
+    assert diff.std(dim=0).max() > 1e-3

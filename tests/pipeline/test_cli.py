@@ -1,11 +1,9 @@
 """The CLI: commands write what they promise; bad input gives one line and a non-zero exit."""
 
 import json
-import signal
 
 import numpy as np
 import pytest
-import torch
 
 from difflab.cli.main import main
 from difflab.io import latest_checkpoint

@@ -1,7 +1,5 @@
 """Bases: orthonormality, exact inverse, labels, positions, PCA fit and state."""
 
-import math
-import warnings
 
 import pytest
 import torch

@@ -10,7 +10,7 @@ import torch
 import difflab.representations.downstream as rep_mod
 from difflab.cli.main import main
 from difflab.errors import DifflabError
-from difflab.representations import EncoderCode, load_trajectories, represent
+from difflab.representations import load_trajectories, represent
 
 
 def test_cache_hit_returns_identical_tensors(tiny_run, tmp_path, monkeypatch):
@@ -55,12 +55,6 @@ def test_encoder_sources_call_dmz_encode(tiny_run, monkeypatch):
     assert dmz.train.shape[1:] == (1, 3) and calls[-1] is None
     with pytest.raises(DifflabError, match="components"):
         represent(tiny_run, times=[0.5], source="drl", components=["mid.res.1"])
-
-
-def test_missing_encoder_framework_is_a_clear_error(tiny_run, monkeypatch):
-    monkeypatch.setitem(sys.modules, "difflab.dmz", None)  # makes `from difflab import dmz` fail
-    with pytest.raises(DifflabError, match="difflab.dmz"):
-        EncoderCode(tiny_run, "drl")
 
 
 def test_cli_represent_then_probe(tiny_run_dir, tmp_path, capsys):

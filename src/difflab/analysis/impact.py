@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Literal
 
 import numpy as np
-import torch
 from skimage.metrics import structural_similarity
 from torch import Tensor
 

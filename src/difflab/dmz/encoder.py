@@ -99,9 +99,12 @@ class CodeEncoder(nn.Module):
         self.trunk = Trunk(tuple(shape), channels, norm)
         feat = self.trunk.out_dim
         if self.time_conditioned:
+            # FiLM: t scales and shifts the trunk features and a nonlinear layer mixes them, so the
+            # code is a real function of (x₀, t); concatenating a time embedding before a linear
+            # head would make it f(x₀) + g(t), the same representation at every t.
             self.t_dim = 64
-            self.time_mlp = nn.Sequential(nn.Linear(self.t_dim, 128), nn.SiLU(), nn.Linear(128, 128))
-            feat += 128
+            self.time_mlp = nn.Sequential(nn.Linear(self.t_dim, 128), nn.SiLU(), nn.Linear(128, 2 * feat))
+            self.mix = nn.Sequential(nn.Linear(feat, feat), nn.LeakyReLU(0.2))
         self.head = nn.Linear(feat, head_out)
 
     def params(self, x0: Tensor, t: Tensor | None = None) -> Tensor:
@@ -111,8 +114,8 @@ class CodeEncoder(nn.Module):
             if t is None:
                 raise DifflabError("this encoder is time-conditioned (drl): pass t, e.g. encode(run, x0, t=0.5)")
             t = torch.as_tensor(t, device=x0.device, dtype=torch.float32).expand(x0.shape[0])
-            temb = self.time_mlp(sinusoidal_embedding(t, self.t_dim).to(h.dtype))
-            h = torch.cat([h, temb], dim=1)
+            scale, shift = self.time_mlp(sinusoidal_embedding(t, self.t_dim).to(h.dtype)).chunk(2, dim=1)
+            h = self.mix(h * (1 + scale) + shift)
         return self.head(h)
 
     def sample(self, x0: Tensor, t: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:

@@ -9,7 +9,6 @@ import torch
 from torch import Tensor
 
 from difflab.models.denoiser import Denoiser
-from difflab.process.process import Process
 
 
 def regression_target(prediction: str, w0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:

@@ -118,11 +118,8 @@ class EncoderCode:
     """
 
     def __init__(self, run, kind: Literal["drl", "dmz"], hard: bool = True):
-        try:
-            from difflab import dmz
-        except ImportError as e:
-            raise DifflabError(f"--source {kind} needs difflab.dmz (the encoder framework), "
-                               f"which is not installed here ({e})") from None
+        from difflab import dmz  # lazy: only encoder sources need it
+
         self.run, self.kind, self.hard, self._encode = run, kind, hard, dmz.encode
         self.time_dependent = kind == "drl"
 
