@@ -12,7 +12,7 @@ def add_arguments(p):
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--steps", type=int, default=None, help="number of steps (default: the run's sample.steps)")
     p.add_argument("--sampler", default=None, help="ddpm | ddim | euler | heun | dpmpp2m | distributional")
-    p.add_argument("--grid", default=None, help="uniform | logsnr | edm")
+    p.add_argument("--grid", default=None, help="uniform | uniform_logsnr | edm")
     p.add_argument("--eta", type=float, default=None, help="DDIM churn η in [0, 1]")
     p.add_argument("--churn", type=float, default=None, help="distributional sampler churn ε in [0, 1]")
     p.add_argument("--seed", type=int, default=0)

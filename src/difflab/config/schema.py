@@ -131,7 +131,7 @@ class SampleConfig:
 
     sampler: SamplerName = "ddim"
     steps: int = 32
-    grid: Literal["uniform", "logsnr", "edm"] = "uniform"
+    grid: Literal["uniform", "uniform_logsnr", "edm"] = "uniform"
     eta: float = 0.0
     churn: float = 0.0  # distributional sampler: 0 = DDIM bridge, 1 = DDPM posterior
     n_eval: int = 1000

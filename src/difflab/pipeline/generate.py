@@ -44,7 +44,7 @@ def generate(run: LoadedRun, n: int, *, steps: int, sampler: str = "ddim", seed:
     Args:
         run: the loaded model.
         n: number of samples; steps: grid intervals; sampler: a registered sampler name.
-        seed: base seed; grid: ``uniform`` | ``logsnr`` | ``edm``.
+        seed: base seed; grid: ``uniform`` | ``uniform_logsnr`` | ``edm``.
         labels: ``(n,)`` class labels for a class-conditional model.
         sampler_options: e.g. ``{"eta": 0.5}`` or ``{"churn": 1.0}``.
         denoiser: override (e.g. with shortcut hooks installed); defaults to ``run.denoiser``.
