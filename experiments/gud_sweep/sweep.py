@@ -92,15 +92,20 @@ def main() -> None:
     p.add_argument("--out", default="runs/gud_sweep")
     args = p.parse_args()
     softness = [float(s) for s in args.softness.split(",")]
-    rows = []
+    out = Path(args.out) / args.dataset
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.json"
+    # Resumable: rows already in results.json (from this or an earlier call) are kept and not re-run.
+    rows = json.loads(results.read_text())["rows"] if results.exists() else []
+    done = {(r["basis"], r["prior"], float(r["softness"])) for r in rows}
     for basis in args.bases.split(","):
         for prior in args.priors.split(","):
             for s in ([math.inf] if basis == "pixel" else softness):
+                if (basis, prior, s) in done:
+                    continue
                 rows.append(run_one(args.dataset, basis, prior, s, args))
-    out = Path(args.out) / args.dataset
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "results.json").write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2, default=str))
-    plot(rows, args.dataset, ROOT / "docs" / "figures" / f"gud_sweep_{args.dataset}.png")
+                results.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2, default=str))
+                plot(rows, args.dataset, ROOT / "docs" / "figures" / f"gud_sweep_{args.dataset}.png")
 
 
 if __name__ == "__main__":
