@@ -86,3 +86,32 @@ def test_deep_groups_are_nested_and_skip_free(target):
     assert len(groups) == 3 and all(set(a) < set(b) for a, b in zip(groups, groups[1:]))
     assert not any(c.startswith("skip.") or c in ("in_conv", "out", "up.0.res.1") for g in groups for c in g)
     assert "mid.attn" in groups[0] and "up.0.res.0" in groups[-1]
+
+
+def test_measure_speedup_times_the_plain_sampler_without_hooks(target, monkeypatch):
+    """The baseline of a speed-up must compute every block; only the shortcut runs may reuse."""
+    import difflab.analysis.search as search
+
+    conv = target.network.get_submodule("mid.res.0").conv1 if hasattr(target.network.get_submodule("mid.res.0"), "conv1") \
+        else next(m for m in target.network.get_submodule("mid.res.0").modules() if isinstance(m, torch.nn.Conv2d))
+    computed = []
+    handle = conv.register_forward_hook(lambda *_: computed.append(1))
+    runs = []
+    real = search.sample_ddim
+
+    def counting(*args, **kwargs):
+        before = len(computed)
+        out = real(*args, **kwargs)
+        runs.append(len(computed) - before)
+        return out
+
+    monkeypatch.setattr(search, "sample_ddim", counting)
+    group = deep_groups(target.network.components())[0]
+    schedule = ShortcutSchedule([Shortcut(tuple(group), 0.0, 1.0, 2, 0.0)], {})
+    try:
+        search.measure_speedup(target, schedule, n=2, steps=STEPS, repeats=2)
+    finally:
+        handle.remove()
+    base, fast = runs[0::2], runs[1::2]
+    assert all(b == STEPS for b in base), runs
+    assert all(f < STEPS for f in fast), runs

@@ -107,14 +107,19 @@ def measure_speedup(target: SamplingTarget, schedule: ShortcutSchedule, *, n: in
     """
     x_T, times = target.start(n, seed).float(), target.grid(steps, grid)
     base, fast = [], []
-    with shortcut_denoiser(target.denoiser, schedule, target.network) as d, torch.no_grad():
-        for fn, acc in [(target.denoiser, None), (d, None)]:  # warm-up
-            sample_ddim(fn, target.process, x_T, times)
-        for _ in range(repeats):
-            for fn, acc in ((target.denoiser, base), (d, fast)):
-                t0 = time.perf_counter()
-                sample_ddim(fn, target.process, x_T, times)
-                acc.append(time.perf_counter() - t0)
+
+    def timed_run(with_shortcuts: bool) -> float:
+        # The shortcut hooks wrap the shared network, so the plain run must happen outside the context.
+        with torch.no_grad(), shortcut_denoiser(target.denoiser, schedule if with_shortcuts else None,
+                                                target.network) as d:
+            t0 = time.perf_counter()
+            sample_ddim(d, target.process, x_T, times)
+            return time.perf_counter() - t0
+
+    timed_run(False), timed_run(True)  # warm-up
+    for _ in range(repeats):
+        base.append(timed_run(False))
+        fast.append(timed_run(True))
     b, f = statistics.median(base), statistics.median(fast)
     return {"base_s": b, "shortcut_s": f, "speedup": b / f}
 
