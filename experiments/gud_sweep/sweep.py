@@ -72,6 +72,7 @@ def plot(rows: list[dict], dataset: str, path: Path) -> None:
         else:
             ax.plot(*zip(*pts), style, marker="o", label=f"{basis} / {prior}")
     ax.set_xscale("log")
+    ax.minorticks_off()  # only the softness values tried are labelled
     ticks = finite + [inf_x]
     ax.set_xticks(ticks, [f"{s:g}" for s in finite] + ["∞"])
     ax.set(xlabel="softness (∞ = standard diffusion in that basis)", ylabel=metric, title=f"GUD sweep on {dataset}")
