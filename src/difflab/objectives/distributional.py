@@ -26,9 +26,10 @@ def distributional_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, 
     cond = {k: rule_options.pop(k) for k in ("labels", "z") if k in rule_options}
     cond = {k: v.repeat_interleave(m, dim=0) for k, v in cond.items() if v is not None}
     process = denoiser.process
-    x_t, _ = process.noise(x0, t, eps=eps)
+    w0 = process.to_white(x0)  # once: both the noisy input and the score's target need it
+    x_t = process.from_white(process.noise_white(w0, t, eps))
     x_t_rep = x_t.repeat_interleave(m, dim=0)
     t_rep = t.repeat_interleave(m, dim=0)
     samples = denoiser(x_t_rep, t_rep, xi=xi, **cond)  # (B*m, *shape) samples of x₀
     w_samples = process.to_white(samples).reshape(x0.shape[0], m, -1)
-    return scoring_loss(w_samples.float(), process.to_white(x0).float(), rule=rule, **rule_options)
+    return scoring_loss(w_samples.float(), w0.float(), rule=rule, **rule_options)

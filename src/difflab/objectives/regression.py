@@ -31,9 +31,9 @@ def regression_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, **co
         **cond: labels / z forwarded to the network.
     """
     process = denoiser.process
-    x_t, _ = process.noise(x0, t, eps=eps)
+    w0 = process.to_white(x0)  # once: both the noisy input and the target need it
+    x_t = process.from_white(process.noise_white(w0, t, eps))
     out = denoiser.raw(x_t, t, **cond)
-    w0 = process.to_white(x0)
     alpha, sigma = (a.to(w0.dtype) for a in process.alpha_sigma(t))
     target = regression_target(denoiser.prediction, w0, eps, alpha, sigma)
     pred = process.to_white(out) if denoiser.prediction == "x0" else process.data_noise_to_white(out)

@@ -110,9 +110,12 @@ class Process(nn.Module):
         w0 = self.to_white(x0)
         if eps is None:
             eps = standard_normal(noise, w0.shape, dtype=w0.dtype, device=w0.device)
+        return self.from_white(self.noise_white(w0, t, eps)), eps
+
+    def noise_white(self, w0: Tensor, t: Tensor, eps: Tensor) -> Tensor:
+        """w_t = α(t) w₀ + σ(t) ε in whitened components, all ``(B, D)``; ``t`` ``(B,)``."""
         alpha, sigma = self.alpha_sigma(self._times(t, w0.shape[0]))
-        wt = alpha.to(w0.dtype) * w0 + sigma.to(w0.dtype) * eps
-        return self.from_white(wt), eps
+        return alpha.to(w0.dtype) * w0 + sigma.to(w0.dtype) * eps
 
     def prior_sample(self, n: int, noise: NoiseLike = None, dtype: torch.dtype = torch.float32) -> Tensor:
         """x_T in data layout from the terminal distribution N(0, Uᵀ S² U), ``(n, *shape)``."""
