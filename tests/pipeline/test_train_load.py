@@ -4,7 +4,7 @@ import json
 
 import torch
 
-from difflab.io import latest_checkpoint, list_checkpoints
+from difflab.io import latest_checkpoint, list_checkpoints, load_checkpoint
 from difflab.pipeline import generate, load_run, train_run
 from difflab.pipeline.run import CKPT_DIR, CONFIG_NAME, LOG_NAME
 from tests_pipeline_helpers import tiny_config, weights_of
@@ -68,3 +68,26 @@ def test_every_basis_and_schedule_trains_and_reloads(tmp_path):
         saved = weights_of(latest_checkpoint(out / CKPT_DIR), group="ema")
         for k, v in fresh.items():
             assert torch.equal(v.cpu(), saved[f"process.{k}"]), (basis, k)
+
+
+def test_time_limit_stops_at_the_next_log_step_with_a_checkpoint(tmp_path):
+    train_run(tiny_config("train.time_limit=1e-9", "train.steps=1000"), tmp_path, progress=False)
+    assert [c.name for c in list_checkpoints(tmp_path / CKPT_DIR)] == ["step_000004"]  # log_every=4
+    assert load_run(tmp_path).step == 4
+
+
+def test_export_keeps_the_model_and_drops_the_optimizer(tmp_path, tiny_run):
+    import subprocess
+    import sys
+
+    out = tmp_path / "slim"
+    subprocess.run([sys.executable, "-m", "difflab", "export", str(tiny_run), "--out", str(out)], check=True)
+    full, slim = load_run(tiny_run), load_run(out)
+    assert slim.step == full.step and slim.cfg == full.cfg
+    assert torch.equal(generate(full, 8, steps=4)[0], generate(slim, 8, steps=4)[0])
+    assert set(load_checkpoint(latest_checkpoint(out / CKPT_DIR)).tensors) == {"ema"}
+    size = lambda p: sum(f.stat().st_size for f in p.rglob("*.safetensors"))  # noqa: E731
+    assert size(out) < 0.5 * size(latest_checkpoint(tiny_run / CKPT_DIR))
+    again = subprocess.run([sys.executable, "-m", "difflab", "export", str(tiny_run), "--out", str(out)],
+                           capture_output=True, text=True)
+    assert again.returncode == 2 and "already holds a run" in again.stderr

@@ -114,6 +114,7 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: Literal["fp32", "bf16"] = "bf16"  # bf16 autocast on CUDA only; CPU always fp32
     label_dropout: float = 0.0  # drop class labels for classifier-free guidance
+    time_limit: float = 0.0  # seconds; > 0 stops (with a checkpoint) at the first step past it
 
     def validate(self) -> None:
         for key in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every"):
@@ -123,6 +124,8 @@ class TrainConfig:
             raise DifflabError(f"train.ema_decay must be in [0, 1), got {self.ema_decay}")
         if self.lr <= 0:
             raise DifflabError(f"train.lr must be > 0, got {self.lr}")
+        if self.time_limit < 0:
+            raise DifflabError(f"train.time_limit must be >= 0 seconds, got {self.time_limit}")
 
 
 @dataclass
@@ -160,6 +163,7 @@ class EncoderConfig:
     penalty: Literal["l1", "kl"] = "l1"
     penalty_weight: float = 1e-5
     prior: Literal["fair", "marginal"] = "fair"  # default source of z for `difflab sample` (binary)
+    flip: float = 0.0  # binary: P(flip) of each training bit; > 0 trains the decoder on codes' neighbours
 
     def validate(self) -> None:
         if self.kind == "none":
@@ -168,6 +172,8 @@ class EncoderConfig:
             raise DifflabError("encoder.dim and every encoder.channels entry must be >= 1")
         if self.tau <= 0 or self.kl_weight < 0 or self.penalty_weight < 0:
             raise DifflabError("encoder.tau must be > 0 and encoder.kl_weight / penalty_weight >= 0")
+        if not 0 <= self.flip < 0.5:
+            raise DifflabError(f"encoder.flip is a per-bit probability in [0, 0.5), got {self.flip}")
 
 
 @dataclass

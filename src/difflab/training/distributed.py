@@ -50,6 +50,11 @@ def resolve_device(name: str) -> torch.device:
             raise DifflabError("train.device asks for CUDA but no GPU is available; use train.device=cpu")
         if device.index is None:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
+        if device.index >= torch.cuda.device_count():
+            from difflab.errors import DifflabError
+
+            raise DifflabError(f"train.device needs GPU {device.index} but only {torch.cuda.device_count()} are "
+                               "visible; start at most that many processes per node, or use train.device=cpu")
         torch.cuda.set_device(device)
     return device
 
@@ -61,9 +66,12 @@ def barrier(info: DistInfo) -> None:
 
 def all_reduce_mean(value: torch.Tensor, info: DistInfo) -> torch.Tensor:
     if info.enabled:
-        value = value.clone()
+        # NCCL reduces CUDA tensors only; gloo takes either.
+        home = value.device
+        on = torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else home
+        value = value.detach().to(on, copy=True)
         dist.all_reduce(value)
-        value /= info.world_size
+        value = (value / info.world_size).to(home)
     return value
 
 

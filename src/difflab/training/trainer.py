@@ -28,6 +28,9 @@ from difflab.training.ema import EMA
 Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor]
 
 
+DEVICE_DATA_BYTES = 1 << 30  # training sets up to 1 GiB are copied to the GPU once
+
+
 class _LossModule(nn.Module):
     """Puts the objective inside ``forward`` so DDP sees (and syncs) the whole step."""
 
@@ -66,8 +69,11 @@ class Trainer:
         self.dist = dist or DistInfo()
         self.device = device or torch.device("cpu")
         self.model = model.to(self.device)
-        self.train_x = train_x
-        self.train_labels = train_labels
+        # Small training sets live on the device: one host-to-device copy instead of one per step.
+        on_device = self.device.type != "cpu" and train_x.numel() * train_x.element_size() <= DEVICE_DATA_BYTES
+        self.train_x = train_x.to(self.device) if on_device else train_x
+        self.train_labels = (train_labels.to(self.device) if on_device and train_labels is not None
+                             else train_labels)
         self.ckpt_dir = Path(ckpt_dir)
         self.log_path = log_path
         self.progress = progress and self.dist.is_main
@@ -133,6 +139,7 @@ class Trainer:
     # -- the loop ---------------------------------------------------------------
     def _batch(self) -> tuple[Tensor, Tensor | None]:
         idx = torch.randint(self.train_x.shape[0], (self.cfg.batch_size,), generator=self.generator)
+        idx = idx.to(self.train_x.device)
         x0 = self.train_x[idx].to(self.device, non_blocking=True)
         labels = self.train_labels[idx].to(self.device) if self.train_labels is not None else None
         return x0, labels
@@ -142,10 +149,15 @@ class Trainer:
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()
 
-    def train_step(self) -> float:
+    def train_step(self) -> Tensor:
+        """One optimiser step; returns the mean loss as a 0-d tensor on the device.
+
+        The loss is not read back here: a host sync per step would stall a GPU on
+        small models. ``fit`` reads it (and checks it is finite) every ``log_every`` steps.
+        """
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        total = 0.0
+        total = torch.zeros((), device=self.device)
         for micro in range(self.cfg.grad_accum):
             last = micro == self.cfg.grad_accum - 1
             sync = nullcontext() if (last or not self.dist.enabled) else self.loss_module.no_sync()
@@ -154,9 +166,7 @@ class Trainer:
                 loss = self.loss_module(x0, labels, self.generator).float().mean() / self.cfg.grad_accum
             with sync:
                 loss.backward()
-            total += float(loss.detach())
-        if not math.isfinite(total):
-            raise DifflabError(f"training loss became {total} at step {self.step}; lower train.lr or check the data")
+            total += loss.detach()
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
@@ -181,14 +191,23 @@ class Trainer:
         images = self.cfg.batch_size * self.cfg.grad_accum * self.dist.world_size
         last_path = latest_checkpoint(self.ckpt_dir)
         window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
+        deadline = time.perf_counter() + self.cfg.time_limit if self.cfg.time_limit > 0 else math.inf
         try:
             while self.step < self.cfg.steps:
                 loss = self.train_step()
                 window_loss, window_n = window_loss + loss, window_n + 1
                 if bar is not None:
                     bar.update(1)
-                if self.step % self.cfg.log_every == 0 or self.step == self.cfg.steps:
-                    mean_loss = float(all_reduce_mean(torch.tensor(window_loss / window_n), self.dist))
+                # The clock is read at log steps only, so every rank stops at the same step.
+                at_log = self.step % self.cfg.log_every == 0
+                out_of_time = at_log and deadline < math.inf and bool(
+                    all_reduce_mean(torch.tensor(float(time.perf_counter() > deadline)), self.dist) > 0)
+                if at_log or self.step == self.cfg.steps:
+                    window = float(window_loss) / window_n
+                    if not math.isfinite(window):
+                        raise DifflabError(f"training loss became {window} before step {self.step}; "
+                                           "lower train.lr or check the data")
+                    mean_loss = float(all_reduce_mean(torch.tensor(window), self.dist))
                     rate = images * window_n / (time.perf_counter() - t_window)
                     if bar is not None:
                         bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{rate:.0f}")
@@ -196,8 +215,10 @@ class Trainer:
                         logger.log(step=self.step, loss=mean_loss, lr=self.scheduler.get_last_lr()[0],
                                    images_per_s=rate, time=time.time())
                     window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
-                if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps:
+                if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps or out_of_time:
                     last_path = self.save()
+                if out_of_time:
+                    break
         except KeyboardInterrupt:
             if self.step > 0:
                 last_path = self.save()
