@@ -35,6 +35,16 @@ def test_gumbel_noise_follows_the_generator():
     assert torch.equal(a, b) and not torch.equal(a, c)
 
 
+def test_relaxed_code_is_finite_under_bf16_autocast():
+    """bf16 rounds Gumbel uniforms above ~0.998 to 1, and log(-log(1)) = -inf: this once made CUDA training NaN."""
+    torch.manual_seed(0)
+    enc = BinaryEncoder(SHAPE, 16, channels=[8, 16])
+    x = torch.randn(128, *SHAPE)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        r = enc.relaxed(x, torch.Generator().manual_seed(0))
+    assert torch.isfinite(r).all() and torch.allclose(r.sum(-1), torch.ones(128, 16))
+
+
 @pytest.mark.parametrize("norm", ["group", "batch"])
 def test_hard_codes_at_eval_are_exact_one_hot(norm):
     enc = BinaryEncoder(SHAPE, 7, channels=[8, 16], norm=norm).eval()
@@ -101,3 +111,19 @@ def test_drl_code_interacts_with_time():
     x = torch.randn(5, 1, 8, 8)
     diff = enc.code(x, torch.full((5,), 0.9)) - enc.code(x, torch.zeros(5))
     assert diff.std(dim=0).max() > 1e-3
+
+
+def test_bit_flips_in_training_follow_the_probability_and_keep_gradients():
+    torch.manual_seed(0)
+    plain, flipping = BinaryEncoder(SHAPE, 32, channels=[8]), BinaryEncoder(SHAPE, 32, channels=[8], flip=0.25)
+    flipping.load_state_dict(plain.state_dict())
+    x = torch.randn(256, *SHAPE, requires_grad=True)
+    a, _ = plain.sample(x, None, torch.Generator().manual_seed(3))
+    b, _ = flipping.sample(x, None, torch.Generator().manual_seed(3))
+    flipped = (a - b).abs() > 1e-6
+    assert abs(flipped.float().mean().item() - 0.25) < 0.02
+    assert torch.allclose(b[flipped], 1 - a[flipped]) and torch.equal(b[~flipped], a[~flipped])
+    b.sum().backward()
+    assert x.grad is not None and torch.isfinite(x.grad).all()
+    with pytest.raises(DifflabError, match="encoder.flip"):
+        EncoderConfig(kind="binary", flip=0.5).validate()

@@ -38,7 +38,9 @@ def test_save_load_round_trip_of_encoder_and_denoiser(dmz_run):
         assert torch.equal(out_a, out_b)
         assert not torch.equal(out_a, a.denoiser(x, t, z=1 - z))  # the loaded network uses z
     stored = json.loads((a.path / MARGINALS_NAME).read_text())
-    assert torch.allclose(torch.tensor(stored["marginals"]), dmz.encode(a, load_data(a.cfg).train).mean(0))
+    train = load_data(a.cfg).train
+    # Trained on a GPU, the stored marginals come from GPU arithmetic: a bit on the boundary may flip on the CPU.
+    assert torch.allclose(torch.tensor(stored["marginals"]), dmz.encode(a, train).mean(0), atol=2.5 / len(train))
 
 
 def test_generate_draws_seeded_fair_bits_by_default_and_takes_z(dmz_run):

@@ -134,9 +134,10 @@ class BinaryEncoder(CodeEncoder):
 
     kind = "binary"
 
-    def __init__(self, shape, dim: int, *, channels: list[int], norm: Norm = "group", tau: float = 1.0):
+    def __init__(self, shape, dim: int, *, channels: list[int], norm: Norm = "group", tau: float = 1.0,
+                 flip: float = 0.0):
         super().__init__(shape, dim, 2 * dim, channels, norm)
-        self.tau = tau
+        self.tau, self.flip = tau, flip
 
     def logits(self, x0: Tensor) -> Tensor:
         """``(B, d, 2)`` logits of (bit = 0, bit = 1)."""
@@ -144,9 +145,11 @@ class BinaryEncoder(CodeEncoder):
 
     def relaxed(self, x0: Tensor, generator: torch.Generator | None = None) -> Tensor:
         """Gumbel-softmax sample ``(B, d, 2)`` (rows on the simplex, differentiable)."""
-        logits = self.logits(x0)
-        u = torch.rand(logits.shape, generator=generator).clamp(1e-10, 1 - 1e-7).to(logits)
-        return F.softmax((logits - torch.log(-torch.log(u))) / self.tau, dim=-1)
+        # float32 throughout: under bf16 autocast 1 - 1e-7 rounds to 1, and log(-log(1)) = -inf.
+        logits = self.logits(x0).float()
+        u = torch.rand(logits.shape, generator=generator).clamp(1e-10, 1 - 1e-7)
+        gumbel = -torch.log(-torch.log(u)).to(logits.device)
+        return F.softmax((logits + gumbel) / self.tau, dim=-1)
 
     def one_hot(self, x0: Tensor) -> Tensor:
         """Hard code ``(B, d, 2)``: exact one-hot of the argmax."""
@@ -155,6 +158,9 @@ class BinaryEncoder(CodeEncoder):
 
     def sample(self, x0, t, generator):
         z = self.relaxed(x0, generator)[..., 1]
+        if self.flip > 0:  # train on the codes' Hamming neighbours too, so fair bits decode (see docs/dmz.md)
+            mask = (torch.rand(z.shape, generator=generator) < self.flip).to(z.device)
+            z = torch.where(mask, 1 - z, z)
         return z, z.new_zeros(x0.shape[0])
 
     def code(self, x0, t=None, *, hard=True):
@@ -215,7 +221,7 @@ def build_encoder(cfg, shape: tuple[int, ...]) -> CodeEncoder:
     """The encoder for an ``EncoderConfig`` (``kind != "none"``) and one sample's ``shape``."""
     common = dict(channels=list(cfg.channels), norm=cfg.norm)
     if cfg.kind == "binary":
-        return BinaryEncoder(shape, cfg.dim, tau=cfg.tau, **common)
+        return BinaryEncoder(shape, cfg.dim, tau=cfg.tau, flip=cfg.flip, **common)
     if cfg.kind == "gaussian":
         return GaussianEncoder(shape, cfg.dim, weight=cfg.kl_weight, **common)
     if cfg.kind == "drl":
