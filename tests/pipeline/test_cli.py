@@ -41,6 +41,12 @@ def test_dry_run_prints_resolved_config(capsys):
     code, out, _ = run_cli(capsys, "train", CONFIG, "train.lr=0.01", "process.basis=dct", "--dry-run")
     assert code == 0
     assert "lr: 0.01" in out and "basis: dct" in out
+    # overrides may also follow options
+    code, out, _ = run_cli(capsys, "train", CONFIG, "--dry-run", "train.lr=0.02", "--out", "x", "process.basis=haar")
+    assert code == 0 and "lr: 0.02" in out and "basis: haar" in out
+    with pytest.raises(SystemExit) as exc:
+        main(["train", CONFIG, "--dry-run", "--bogus"])
+    assert exc.value.code == 2 and "unrecognized arguments: --bogus" in capsys.readouterr().err
 
 
 def test_sample_npy_keeps_data_shape_and_range(capsys, tiny_run, tmp_path):

@@ -123,3 +123,26 @@ def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device =
     load_weights(denoiser, ckpt.tensors[group], str(ckpt_path))
     denoiser.to(device).eval()
     return LoadedRun(cfg=cfg, denoiser=denoiser, info=info, step=ckpt.step, path=ckpt_path)
+
+
+def export_run(path: str | Path, out: str | Path) -> Path:
+    """Write an inference-only run folder: EMA weights, config and data info, no optimizer state.
+
+    About a quarter of a training checkpoint's size; ``load_run(out)`` rebuilds the
+    same model (it cannot resume training). Written atomically like any checkpoint.
+    """
+    from difflab.io import save_checkpoint
+
+    ckpt_path = resolve_checkpoint(path)
+    ckpt = load_checkpoint(ckpt_path)
+    group = "ema" if "ema" in ckpt.tensors else "model"
+    if group not in ckpt.tensors:
+        raise DifflabError(f"checkpoint {ckpt_path} has no weights; it is corrupt")
+    out = Path(out)
+    if out.resolve() == Path(path).resolve() or (out / CKPT_DIR).exists():
+        raise DifflabError(f"{out} already holds a run; export into a fresh folder")
+    keep = {k: v for k, v in ckpt.meta.items() if k not in ("optim_skeleton", "scheduler", "files", "groups", "format")}
+    saved = save_checkpoint(out / CKPT_DIR, {"ema": ckpt.tensors[group]}, config=ckpt.config,
+                            meta={**keep, "exported_from": str(ckpt_path)})
+    atomic_write_text(out / CONFIG_NAME, dump_yaml(ckpt.config))
+    return saved
