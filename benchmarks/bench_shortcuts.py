@@ -31,9 +31,10 @@ def main() -> None:
     p.add_argument("--periods", default="2,3,4")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--groups", default=None, help="indices of the deep groups to try (default: all), e.g. 1,2")
+    p.add_argument("--device", default="cpu")
     p.add_argument("--json", default=None)
     args = p.parse_args()
-    loaded = load_run(args.run)
+    loaded = load_run(args.run, device=args.device)
     target, heldout, dataset = run_target(loaded)
     groups = deep_groups(component_registry(target.network))
     if args.groups:
@@ -43,7 +44,8 @@ def main() -> None:
     scorer = ImpactScorer(base, heldout, dataset)
     base_fd = scorer.score(base)["fd"]
     rows = []
-    print(f"{dataset}: base FD {base_fd:.3f}, {args.steps}-step DDIM, n = {args.n}, threads {torch.get_num_threads()}")
+    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu, {torch.get_num_threads()} threads"
+    print(f"{dataset}: base FD {base_fd:.3f}, {args.steps}-step DDIM, n = {args.n}, {where}")
     print("| reused group (components) | period | speed-up | FD | FD shift |\n|---|---:|---:|---:|---:|")
     for group in groups:
         for period in (int(x) for x in args.periods.split(",")):

@@ -6,7 +6,8 @@ steps (forward, v-MSE loss, backward, AdamW step) and sampling forward passes
 (no grad), interleaving the two models so machine load affects both alike,
 and records peak memory (CUDA: max allocated; CPU: peak RSS growth).
 
-Usage: python benchmarks/bench_training.py [--device cpu|cuda] [--repeats 20] [--json out.json]
+Usage: python benchmarks/bench_training.py [--device cpu|cuda] [--precision fp32|bf16]
+       [--shapes digits,patches,cifar10] [--batch 128] [--repeats 20] [--json out.json]
 """
 
 import argparse
@@ -20,9 +21,10 @@ import torch
 
 from difflab.nn import UNet, count_parameters
 
-SHAPES = {"digits": (1, 8, 8), "patches": (1, 16, 16)}
+SHAPES = {"digits": (1, 8, 8), "patches": (1, 16, 16), "cifar10": (3, 32, 32)}
 OURS = {"digits": dict(base_channels=32, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,)),
-        "patches": dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=1, attention_levels=(2,))}
+        "patches": dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=1, attention_levels=(2,)),
+        "cifar10": dict(base_channels=64, channel_mults=(1, 2, 2), num_res_blocks=2, attention_levels=(1,))}
 
 
 def diffusers_unet(shape, ours_kwargs):
@@ -53,7 +55,7 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def bench(models: dict, shape, batch: int, repeats: int, device) -> dict:
+def bench(models: dict, shape, batch: int, repeats: int, device, precision: str = "fp32") -> dict:
     x = torch.randn(batch, *shape, device=device)
     t = torch.rand(batch, device=device)
     target = torch.randn_like(x)
@@ -66,6 +68,9 @@ def bench(models: dict, shape, batch: int, repeats: int, device) -> dict:
         if device.type == "cuda":
             torch.cuda.synchronize()
 
+    def autocast():
+        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
+
     for r in range(repeats + 2):  # two warm-up rounds
         for name, model in models.items():
             if device.type == "cuda":
@@ -73,13 +78,14 @@ def bench(models: dict, shape, batch: int, repeats: int, device) -> dict:
             rss0 = peak_rss_mb()
             sync()
             t0 = time.perf_counter()
-            loss = (model(x, t) - target).pow(2).mean()
+            with autocast():
+                loss = (model(x, t).float() - target).pow(2).mean()
             loss.backward()
             opts[name].step()
             opts[name].zero_grad(set_to_none=True)
             sync()
             t1 = time.perf_counter()
-            with torch.no_grad():
+            with torch.no_grad(), autocast():
                 model(x, t)
             sync()
             t2 = time.perf_counter()
@@ -104,19 +110,23 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16 = autocast, as training does")
+    parser.add_argument("--shapes", default="digits,patches", help=f"comma list of {', '.join(SHAPES)}")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
     results = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
-               "machine": platform.processor() or platform.machine(), "batch": args.batch}
-    print(f"device {device}, {torch.get_num_threads()} threads, batch {args.batch}\n")
+               "machine": name, "batch": args.batch, "precision": args.precision}
+    print(f"device {device} ({name}), {torch.get_num_threads()} threads, batch {args.batch}, {args.precision}\n")
     print("| data | model | params | train img/s | sample img/s | peak MB | train ratio | sample ratio |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
-    for data, shape in SHAPES.items():
+    for data in args.shapes.split(","):
+        shape = SHAPES[data]
         ours = UNet(in_channels=shape[0], **OURS[data]).to(device)
         theirs = DiffusersAdapter(diffusers_unet(shape, OURS[data])).to(device)
-        r = bench({"difflab": ours, "diffusers": theirs}, shape, args.batch, args.repeats, device)
+        r = bench({"difflab": ours, "diffusers": theirs}, shape, args.batch, args.repeats, device, args.precision)
         results[data] = r
         for name in ("difflab", "diffusers"):
             m = r[name]

@@ -17,9 +17,12 @@ this script:
 Usage::
 
     python experiments/distributional/few_steps.py --dataset digits --steps 400 --out runs/distributional
+    # on a GPU: paper-sized m = 8, configs' widths, timing first, then both trainings side by side
+    python experiments/distributional/few_steps.py --scale gpu --device cuda --steps 20000 --phase timing
 """
 
 import argparse
+import contextlib
 import json
 import time
 from pathlib import Path
@@ -28,74 +31,101 @@ import torch
 
 from difflab.config import load_config
 from difflab.config.schema import RunConfig
+from difflab.analysis.cost import sync_device
 from difflab.data import load_dataset
+from difflab.io import list_checkpoints
 from difflab.models.build import DataInfo, build_denoiser
 from difflab.objectives.build import build_objective
 from difflab.pipeline import generate, load_run, train_run
 from difflab.pipeline.evaluate import evaluate_run, primary_metric
+from difflab.training.distributed import resolve_device
 
 STEPS = [1, 2, 4, 8, 16, 32]
 REG_SAMPLERS = ["ddim", "heun", "dpmpp2m"]
-SCALE = {  # scaled down for a shared 2-core CPU
-    "digits": ["network.base_channels=16", "train.warmup_steps=50"],
-    "toy2d": ["network.hidden=128", "network.depth=3"],
-    "gmm": ["network.hidden=128", "network.depth=3"],
-    "patches": ["network.base_channels=16"],
+SCALE = {  # --scale cpu: cut down for a shared 2-core CPU; --scale gpu: the configs' sizes, m = 8 (the paper's)
+    "cpu": {"digits": ["network.base_channels=16", "train.warmup_steps=50"],
+            "toy2d": ["network.hidden=128", "network.depth=3"],
+            "gmm": ["network.hidden=128", "network.depth=3"],
+            "patches": ["network.base_channels=16"]},
+    "gpu": {"digits": ["network.base_channels=32"], "toy2d": [], "gmm": [], "patches": []},
 }
 DIST = {  # generator batch (data points) and m
-    "digits": ["train.batch_size=64", "method.m=4"],
-    "toy2d": ["train.batch_size=128", "method.m=8"],
-    "gmm": ["train.batch_size=128", "method.m=8"],
-    "patches": ["train.batch_size=32", "method.m=4"],
+    "cpu": {"digits": ["train.batch_size=64", "method.m=4"],
+            "toy2d": ["train.batch_size=128", "method.m=8"],
+            "gmm": ["train.batch_size=128", "method.m=8"],
+            "patches": ["train.batch_size=32", "method.m=4"]},
+    "gpu": {"digits": ["train.batch_size=128", "method.m=8"],
+            "toy2d": ["train.batch_size=128", "method.m=8"],
+            "gmm": ["train.batch_size=128", "method.m=8"],
+            "patches": ["train.batch_size=64", "method.m=8"]},
 }
 
 
 def seconds_per_step(cfg: RunConfig, repeats: int = 8) -> float:
-    """Median wall-clock of one optimiser step (forward, backward, AdamW) on the CPU."""
+    """Median wall-clock of one optimiser step (forward, backward, AdamW) on ``train.device``."""
     torch.manual_seed(0)
+    device = resolve_device(cfg.train.device)
     ds = load_dataset(cfg.data.name, **cfg.data.options)
     info = DataInfo(cfg.data.name, tuple(ds.train.shape[1:]), ds.num_classes, {})
-    model = build_denoiser(cfg, info, ds.train)
+    model = build_denoiser(cfg, info, ds.train).to(device)
     objective = build_objective(cfg.method)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     gen = torch.Generator().manual_seed(0)
+    train = ds.train.to(device)
+    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.train.precision == "bf16"
+                else contextlib.nullcontext())
     times = []
-    for i in range(repeats + 2):
-        x0 = ds.train[torch.randint(0, ds.train.shape[0], (cfg.train.batch_size,), generator=gen)]
+    for i in range(repeats + 3):
+        x0 = train[torch.randint(0, train.shape[0], (cfg.train.batch_size,), generator=gen).to(device)]
+        sync_device(device)
         t0 = time.perf_counter()
-        loss = objective(model, x0, None, gen).mean()
+        with autocast:
+            loss = objective(model, x0, None, gen).float().mean()
         opt.zero_grad()
         loss.backward()
         opt.step()
-        if i >= 2:
+        sync_device(device)
+        if i >= 3:
             times.append(time.perf_counter() - t0)
     return float(sorted(times)[len(times) // 2])
 
 
-def configs(dataset: str, steps: int, seed: int, reg_extra: tuple[str, ...] = ()) -> tuple[RunConfig, RunConfig]:
-    common = [*SCALE[dataset], f"seed={seed}", "train.keep_last=100", "train.log_every=50"]
+def configs(dataset: str, steps: int, seed: int, reg_extra: tuple[str, ...] = (), scale: str = "cpu",
+            device: str = "cpu") -> tuple[RunConfig, RunConfig]:
+    common = [*SCALE[scale][dataset], f"seed={seed}", "train.keep_last=1000", "train.log_every=50",
+              f"train.device={device}"]
     reg = load_config(RunConfig, f"configs/{dataset}.yaml", [*common, *reg_extra])
     dist = load_config(RunConfig, f"configs/{dataset}-distributional.yaml",
-                       [*common, *DIST[dataset], f"train.steps={steps}", f"train.checkpoint_every={steps}"])
+                       [*common, *DIST[scale][dataset], f"train.steps={steps}",
+                        f"train.checkpoint_every={max(1, steps // 4)}"])
     return reg, dist
 
 
-def _cached_eval(run_path: Path, out: Path, tag: str, **kw) -> dict:
+def nearest_checkpoint(run: Path, step: int) -> Path:
+    """The kept checkpoint of ``run`` closest to ``step`` (a time-limited run may stop early)."""
+    found = list_checkpoints(run / "checkpoints")
+    if not found:
+        raise SystemExit(f"no checkpoints under {run}")
+    return min(found, key=lambda c: (abs(int(c.name.split("_")[1]) - step), c.name))
+
+
+def _cached_eval(run_path: Path, out: Path, tag: str, device: str = "cpu", **kw) -> dict:
     """evaluate_run, or its metrics JSON if an earlier (parallel) process already wrote it."""
     cached = out / "eval" / f"metrics{tag}.json"
     if cached.exists():
         return json.loads(cached.read_text())
-    return evaluate_run(load_run(run_path), steps=STEPS, out_dir=out / "eval", tag=tag, **kw)
+    return evaluate_run(load_run(run_path, device=device), steps=STEPS, out_dir=out / "eval", tag=tag, **kw)
 
 
-def evaluate_all(out: Path, steps: int, reg_clock: int, churns: list[float], n: int, dist: bool = True) -> dict:
+def evaluate_all(out: Path, steps: int, reg_clock: int, churns: list[float], n: int, dist: bool = True,
+                 device: str = "cpu") -> dict:
     res: dict = {}
-    ckpt = out / "regression" / "checkpoints"
     for label, k in [("equal_steps", steps), ("equal_clock", reg_clock)]:
-        r = _cached_eval(ckpt / f"step_{k:06d}", out, f"_reg_{label}", samplers=REG_SAMPLERS, n=n)
-        res[f"regression_{label}"] = {"train_steps": k, **r}
+        ckpt = nearest_checkpoint(out / "regression", k)
+        r = _cached_eval(ckpt, out, f"_reg_{label}", device, samplers=REG_SAMPLERS, n=n)
+        res[f"regression_{label}"] = {"train_steps": load_run(ckpt).step, **r}
     for c in churns if dist else []:
-        r = _cached_eval(out / "distributional", out, f"_dist_churn{c}", samplers=["distributional"], n=n,
+        r = _cached_eval(out / "distributional", out, f"_dist_churn{c}", device, samplers=["distributional"], n=n,
                          sampler_options={"distributional": {"churn": c}})
         res[f"distributional_churn{c}"] = {"train_steps": steps, **r}
     return res
@@ -128,14 +158,14 @@ def plot(results: dict, metric: str, path: Path) -> None:
     plt.close(fig)
 
 
-def picture_2d(out: Path, steps: int, reg_clock: int, path: Path) -> None:
+def picture_2d(out: Path, reg_clock: int, path: Path) -> None:
     """Rows: regression ddim/dpmpp2m (equal clock), distributional ε=0/1; columns: step counts."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    reg = load_run(out / "regression" / "checkpoints" / f"step_{reg_clock:06d}")
+    reg = load_run(nearest_checkpoint(out / "regression", reg_clock))
     dist = load_run(out / "distributional")
     rows = [("reg ddim", reg, "ddim", None), ("reg dpmpp2m", reg, "dpmpp2m", None),
             ("dist ε=0", dist, "distributional", {"churn": 0.0}), ("dist ε=1", dist, "distributional", {"churn": 1.0})]
@@ -157,52 +187,65 @@ def picture_2d(out: Path, steps: int, reg_clock: int, path: Path) -> None:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--dataset", default="digits", choices=sorted(SCALE))
+    p.add_argument("--dataset", default="digits", choices=sorted(SCALE["cpu"]))
     p.add_argument("--steps", type=int, default=400, help="training steps of the distributional model")
     p.add_argument("--churn", type=float, nargs="+", default=[0.0, 0.5, 1.0])
     p.add_argument("--n", type=int, default=1000, help="samples per evaluation")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default="runs/distributional")
-    p.add_argument("--phase", default="all", choices=["all", "regression", "distributional", "eval-regression", "eval"],
-                   help="run one phase only (train the two models in parallel processes, then eval)")
+    p.add_argument("--scale", default="cpu", choices=sorted(SCALE), help="model/batch sizes (see SCALE, DIST)")
+    p.add_argument("--device", default="cpu", help="train and evaluate here (cpu | cuda)")
+    p.add_argument("--time-limit", type=float, default=0.0,
+                   help="seconds; stop each training phase there (the comparison then uses the steps reached)")
+    p.add_argument("--phase", default="all",
+                   choices=["all", "timing", "regression", "distributional", "eval-regression", "eval"],
+                   help="run one phase only (timing first, then train the two models in parallel processes, then eval)")
     args = p.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out) / args.dataset
     out.mkdir(parents=True, exist_ok=True)
-    reg_cfg, dist_cfg = configs(args.dataset, args.steps, args.seed)
+    extra = (f"train.time_limit={args.time_limit}",)
+    reg_cfg, dist_cfg = configs(args.dataset, args.steps, args.seed, extra, args.scale, args.device)
+    dist_cfg.train.time_limit = args.time_limit
     timing_path = out / "timing.json"  # measured once; the phases below may run as separate processes
     if not timing_path.exists():
         timing_path.write_text(json.dumps({"regression": seconds_per_step(reg_cfg),
-                                           "distributional": seconds_per_step(dist_cfg)}))
+                                           "distributional": seconds_per_step(dist_cfg), "device": args.device}))
     timing = json.loads(timing_path.read_text())
     sec_reg, sec_dist = timing["regression"], timing["distributional"]
     every = max(1, args.steps // 4)
     reg_clock = max(args.steps, every * round(args.steps * sec_dist / sec_reg / every))
-    print(f"s/step regression {sec_reg:.3f}, distributional {sec_dist:.3f}; regression for {reg_clock} steps",
+    print(f"s/step regression {sec_reg:.4f}, distributional {sec_dist:.4f}; regression for {reg_clock} steps",
           flush=True)
-    reg_cfg, _ = configs(args.dataset, args.steps, args.seed, (f"train.steps={reg_clock}", f"train.checkpoint_every={every}"))
+    reg_cfg, _ = configs(args.dataset, args.steps, args.seed,
+                         (*extra, f"train.steps={reg_clock}", f"train.checkpoint_every={every}"), args.scale, args.device)
     for phase, cfg in [("regression", reg_cfg), ("distributional", dist_cfg)]:
         if args.phase in ("all", phase):
             t0 = time.perf_counter()
             train_run(cfg, out / phase, progress=False)
             (out / f"train_seconds_{phase}.txt").write_text(f"{time.perf_counter() - t0:.1f}")
+    if args.phase in ("timing", "regression", "distributional"):
+        return
+    # A time-limited generator may stop short of --steps: compare at the steps it reached.
+    dist_steps = load_run(out / "distributional").step if (out / "distributional").exists() else args.steps
+    clock_steps = round(dist_steps * sec_dist / sec_reg)
     if args.phase == "eval-regression":
-        evaluate_all(out, args.steps, reg_clock, args.churn, args.n, dist=False)
-    if args.phase not in ("all", "eval"):
+        evaluate_all(out, dist_steps, clock_steps, args.churn, args.n, dist=False, device=args.device)
         return
     t_reg, t_dist = (float((out / f"train_seconds_{k}.txt").read_text()) for k in ("regression", "distributional"))
-    results = {"dataset": args.dataset, "steps": args.steps, "regression_clock_steps": reg_clock,
+    results = {"dataset": args.dataset, "steps": dist_steps, "regression_clock_steps": clock_steps,
+               "device": timing.get("device", "cpu"), "scale": args.scale,
                "seconds_per_step": {"regression": sec_reg, "distributional": sec_dist},
                "train_seconds": {"regression": t_reg, "distributional": t_dist},
                "batch": {"regression": reg_cfg.train.batch_size, "distributional": dist_cfg.train.batch_size,
                          "m": dist_cfg.method.m},
-               "evals": evaluate_all(out, args.steps, reg_clock, args.churn, args.n)}
+               "evals": evaluate_all(out, dist_steps, clock_steps, args.churn, args.n, device=args.device)}
     metric = primary_metric(args.dataset)
     results["metric"] = metric
     (out / "results.json").write_text(json.dumps(results, indent=1))
     plot(results, metric, out / "quality_vs_steps.png")
     if args.dataset == "toy2d":
-        picture_2d(out, args.steps, reg_clock, out / "samples.png")
+        picture_2d(out, clock_steps, out / "samples.png")
     print(f"done: {out / 'results.json'}", flush=True)
 
 

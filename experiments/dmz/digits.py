@@ -40,9 +40,9 @@ def train(name: str, config: str, overrides: list[str]) -> None:
     (ROOT / name / "train_seconds.txt").write_text(f"{time.time() - t0:.1f}\n")
 
 
-def eval_run(name: str, ckpt: str | None, steps: list[int], n: int) -> None:
+def eval_run(name: str, ckpt: str | None, steps: list[int], n: int, device: str = "cpu") -> None:
     path = ROOT / name / "checkpoints" / ckpt if ckpt else ROOT / name
-    run = load_run(path)
+    run = load_run(path, device=device)
     out = ROOT / name / (f"eval_{ckpt}" if ckpt else "eval")
     data = load_data(run.cfg)
     res = evaluate_run(run, steps=steps, samplers=["ddim", "dpmpp2m"], out_dir=out, n=n)
@@ -86,6 +86,7 @@ def eval_run(name: str, ckpt: str | None, steps: list[int], n: int) -> None:
 
 
 def main(argv: list[str]) -> None:
+    global ROOT  # --root moves every run of this script
     torch.set_num_threads(1)
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -98,11 +99,15 @@ def main(argv: list[str]) -> None:
     e.add_argument("--ckpt", default=None)
     e.add_argument("--steps", default="2,4,8,16,32,100")
     e.add_argument("--n", type=int, default=1000)
+    e.add_argument("--device", default="cpu")
+    e.add_argument("--root", default=str(ROOT), help="folder of the runs")
+    t.add_argument("--root", default=str(ROOT), help="folder of the runs")
     args = p.parse_args(argv)
+    ROOT = Path(args.root)
     if args.cmd == "train":
         train(args.name, args.config, args.overrides)
     else:
-        eval_run(args.name, args.ckpt, [int(s) for s in args.steps.split(",")], args.n)
+        eval_run(args.name, args.ckpt, [int(s) for s in args.steps.split(",")], args.n, args.device)
 
 
 if __name__ == "__main__":

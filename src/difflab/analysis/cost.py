@@ -23,7 +23,8 @@ from difflab.analysis.registry import component_registry, route_skips
 from difflab.errors import DifflabError
 
 
-def _sync(device: torch.device) -> None:
+def sync_device(device: torch.device) -> None:
+    """Wait for queued CUDA work (so a host clock reads the real time); no-op on the CPU."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -80,7 +81,7 @@ def measure_component_cost(model: nn.Module, example_inputs: tuple | dict[str, A
         ms: dict[str, float] = defaultdict(float)
 
         def clock() -> float:
-            _sync(device)
+            sync_device(device)
             return time.perf_counter() * 1e3
 
         with _span_hooks(registry, clock, ms):

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from difflab.analysis.ablation import ImpactResult
-from difflab.analysis.cost import measure_component_cost
+from difflab.analysis.cost import sync_device, measure_component_cost
 from difflab.analysis.impact import ImpactScorer
 from difflab.analysis.registry import SkipSlot, component_registry
 from difflab.analysis.shortcuts import Shortcut, ShortcutSchedule, deep_groups, shortcut_denoiser
@@ -112,8 +112,10 @@ def measure_speedup(target: SamplingTarget, schedule: ShortcutSchedule, *, n: in
         # The shortcut hooks wrap the shared network, so the plain run must happen outside the context.
         with torch.no_grad(), shortcut_denoiser(target.denoiser, schedule if with_shortcuts else None,
                                                 target.network) as d:
+            sync_device(x_T.device)
             t0 = time.perf_counter()
             sample_ddim(d, target.process, x_T, times)
+            sync_device(x_T.device)  # CUDA runs asynchronously: wait for the last kernel before reading the clock
             return time.perf_counter() - t0
 
     timed_run(False), timed_run(True)  # warm-up
