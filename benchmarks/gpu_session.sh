@@ -144,13 +144,14 @@ for name, ckpts in groups.items():
         continue
     with tempfile.TemporaryDirectory() as tmp, tarfile.open(OUT / f"{name}.tgz", "w:gz") as tar:
         for c in dict.fromkeys(ckpts):
-            rel = c.relative_to(R)
+            run = c.parent.parent.relative_to(R)  # unpacks as <run>/config.yaml + <run>/checkpoints/step_*
             try:
-                export_run(c, Path(tmp) / rel)
+                saved = export_run(c, Path(tmp) / c.name)
             except Exception as exc:  # keep packing the others
                 print(f"export {c} failed: {exc}")
                 continue
-            tar.add(Path(tmp) / rel, arcname=str(rel))
+            tar.add(saved, arcname=str(run / "checkpoints" / c.name))
+            tar.add(Path(tmp) / c.name / "config.yaml", arcname=str(run / "config.yaml"))
     print(name, (OUT / f"{name}.tgz").stat().st_size // 2**20, "MB")
 PACK
 tar czf $OUTDIR/results.tgz --exclude=checkpoints --exclude='*.npy' $R
