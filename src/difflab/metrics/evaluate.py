@@ -5,12 +5,13 @@ from difflab.metrics.digits_classifier import classifier_fd
 from difflab.metrics.frechet import pca_fd
 from difflab.metrics.kernels import mmd_rbf
 from difflab.metrics.memorisation import memorisation
+from difflab.metrics.mixture import mixture_fit
 from difflab.metrics.sliced import sliced_wasserstein
 from difflab.metrics.spectrum import spectrum_error
 
 
 def evaluate(samples: ArrayLike, reference: ArrayLike, *, train: ArrayLike | None = None,
-             dataset: str | None = None) -> dict[str, float]:
+             dataset: str | None = None, mixture: dict | None = None) -> dict[str, float]:
     """Compare generated samples with a held-out reference set.
 
     Always: ``pca_fd`` (PCA fitted on ``train`` when given, else on the
@@ -25,6 +26,7 @@ def evaluate(samples: ArrayLike, reference: ArrayLike, *, train: ArrayLike | Non
         reference: held-out data ``(M, *shape)``.
         train: training data ``(K, *shape)``, optional.
         dataset: dataset name; enables dataset-specific metrics.
+        mixture: true ``weights``/``means``/``covs`` of a Gaussian mixture: adds :func:`mixture_fit`.
 
     Returns:
         Metric name -> Python float (JSON-safe).
@@ -40,6 +42,8 @@ def evaluate(samples: ArrayLike, reference: ArrayLike, *, train: ArrayLike | Non
         out["spectrum_error"] = spectrum_error(x, y)
     if dataset == "digits":
         out["classifier_fd"] = classifier_fd(x, y)
+    if mixture is not None:
+        out.update(mixture_fit(x, mixture["weights"], mixture["means"], mixture["covs"]))
     if tr is not None:
         out.update({f"memorisation_{k}": v for k, v in memorisation(x, tr, y).items()})
     return {k: float(v) for k, v in out.items()}

@@ -49,7 +49,8 @@ def evaluate_run(run: LoadedRun, *, steps: list[int], samplers: list[str], out_d
     # The floor: how far real training data is from the test split, with the same n.
     gen = torch.Generator().manual_seed(seed)
     floor_idx = torch.randperm(train.shape[0], generator=gen)[: min(n, train.shape[0])]
-    floor = evaluate(train[floor_idx], reference, dataset=dataset.name)
+    mixture = dataset.meta if "covs" in dataset.meta else None  # gmm: exact mode weights and covariances
+    floor = evaluate(train[floor_idx], reference, dataset=dataset.name, mixture=mixture)
     results: dict[str, Any] = {"dataset": dataset.name, "n": n, "grid": grid, "seed": seed, "step": run.step,
                                "floor": floor, "samplers": {}}
     for sampler in samplers:
@@ -60,7 +61,7 @@ def evaluate_run(run: LoadedRun, *, steps: list[int], samplers: list[str], out_d
                                     batch_size=run.cfg.sample.batch_size,
                                     sampler_options=(sampler_options or {}).get(sampler), denoiser=denoiser)
             seconds = time.perf_counter() - t0
-            metrics = evaluate(samples, reference, train=train, dataset=dataset.name)
+            metrics = evaluate(samples, reference, train=train, dataset=dataset.name, mixture=mixture)
             metrics.update(nfe=nfe, seconds=seconds, samples_per_s=n / seconds)
             per_steps[str(k)] = metrics
             save_samples_picture(samples, out_dir / f"samples_{sampler}_{k}{tag}.png")
