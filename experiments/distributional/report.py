@@ -8,6 +8,8 @@ compact ``docs/figures/distributional_results.json``.
 Usage::
 
     python experiments/distributional/report.py --runs runs/distributional
+    # GPU runs (benchmarks/gpu_session.sh): figures tagged _gpu, plus the λ/β/m/kernel sweep table
+    python experiments/distributional/report.py --runs runs/gpu/distributional --tag gpu --sweep runs/gpu/sweep
 """
 
 import argparse
@@ -64,18 +66,43 @@ def targets(res: dict) -> str:
 
 def cost(res: dict) -> str:
     s, b = res["seconds_per_step"], res["batch"]
-    return (f"seconds per training step (median, CPU, 1 thread): regression {s['regression']:.3f} "
+    where = "CPU, 1 thread" if res.get("device", "cpu") == "cpu" else f"{res['device']}, alone on the device"
+    return (f"seconds per training step (median, {where}): regression {s['regression']:.3f} "
             f"(batch {b['regression']}), distributional {s['distributional']:.3f} (batch {b['distributional']} × "
             f"m = {b['m']}); ratio {s['distributional'] / s['regression']:.2f}. Wall-clock of the runs: "
             f"regression {res['train_seconds']['regression']:.0f} s for {res['regression_clock_steps']} steps, "
             f"distributional {res['train_seconds']['distributional']:.0f} s for {res['steps']} steps.")
 
 
+SWEEP_STEPS = ["1", "2", "4", "8", "16"]
+
+
+def sweep(root: Path) -> str:
+    """One row per run under ``root`` (evaluated with ``difflab evaluate --churn`` into eval_churn{0,1})."""
+    head = ("| run | churn | train steps | " + " | ".join(f"{k} steps" for k in SWEEP_STEPS) + " |\n|---|---:|---:|"
+            + "---:|" * len(SWEEP_STEPS))
+    lines = []
+    for run in sorted(p for p in root.iterdir() if p.is_dir()):
+        log = (run / "train_log.jsonl").read_text().splitlines()
+        steps = json.loads(log[-1])["step"] if log else "?"
+        for churn in ("0", "1"):
+            found = sorted((run / f"eval_churn{churn}").glob("metrics*.json"))
+            if not found:
+                continue
+            per = json.loads(found[0].read_text())["samplers"]["distributional"]
+            lines.append(f"| {run.name} | {churn} | {steps} | "
+                         + " | ".join(f"{per[k]['classifier_fd']:.3g}" for k in SWEEP_STEPS) + " |")
+    return "\n".join([head, *lines])
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", default="runs/distributional")
     p.add_argument("--figures", default="docs/figures")
+    p.add_argument("--tag", default="", help="figure and JSON names get _TAG (e.g. gpu)")
+    p.add_argument("--sweep", default=None, help="folder of sweep runs to tabulate")
     args = p.parse_args()
+    tag = f"_{args.tag}" if args.tag else ""
     compact = {}
     for path in sorted(Path(args.runs).glob("*/results.json")):
         res = json.loads(path.read_text())
@@ -85,11 +112,13 @@ def main() -> None:
             print(targets(res) + "\n")
         for fig in ("quality_vs_steps.png", "samples.png"):
             if (path.parent / fig).exists():
-                shutil.copy(path.parent / fig, Path(args.figures) / f"distributional_{name}_{fig}")
+                shutil.copy(path.parent / fig, Path(args.figures) / f"distributional{tag}_{name}_{fig}")
         compact[name] = {"metric": metric_of(res), "seconds_per_step": res["seconds_per_step"], "batch": res["batch"],
                          "curves": {label: m for label, m, _ in rows(res)},
                          "nfe": {label: n for label, _, n in rows(res)}}
-    (Path(args.figures) / "distributional_results.json").write_text(json.dumps(compact, indent=1))
+    (Path(args.figures) / f"distributional{tag}_results.json").write_text(json.dumps(compact, indent=1))
+    if args.sweep:
+        print(f"## sweep\n\n{sweep(Path(args.sweep))}\n")
 
 
 if __name__ == "__main__":

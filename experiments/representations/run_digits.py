@@ -26,14 +26,15 @@ COMPONENTS = ["down.1.res.0", "mid.res.1"]
 MIXERS = ["single", "single-mlp", "concat", "gru", "attention"]
 
 
-def study(name: str, run, seeds, cfg, mixers=MIXERS, **rep) -> dict:
+def study(name: str, run, seeds, cfg, mixers=MIXERS, width=None, **rep) -> dict:
     path = OUT / "results" / f"{name}.json"
     if path.exists():
         return json.loads(path.read_text())
     t0 = time.time()
     traj = represent(run, out=OUT / "cache" / name, batch_size=512, **rep)
     print(f"[{name}] trajectories {tuple(traj.train.shape)} in {time.time() - t0:.0f}s", flush=True)
-    res = run_study(traj, mixers, seeds, config=cfg, progress=True)
+    res = run_study(traj, mixers, seeds, config=cfg, progress=True, width=width)
+    res["mixer_width"] = width
     res["seconds"] = time.time() - t0
     atomic_write_json(path, res)
     plot_accuracy_vs_t(res, OUT / "results" / f"{name}_acc_vs_t.png", title=name)
@@ -41,7 +42,7 @@ def study(name: str, run, seeds, cfg, mixers=MIXERS, **rep) -> dict:
     return res
 
 
-def vs_k(run, seeds, cfg, ks=(1, 2, 5, 10, 25)) -> dict:
+def vs_k(run, seeds, cfg, ks=(1, 2, 5, 10, 25), width=None) -> dict:
     path = OUT / "results" / "unet_vs_k.json"
     res = json.loads(path.read_text()) if path.exists() else {}
     for k in ks:
@@ -50,7 +51,8 @@ def vs_k(run, seeds, cfg, ks=(1, 2, 5, 10, 25)) -> dict:
         traj = represent(run, times=trajectory_times(k), components=COMPONENTS, out=OUT / "cache" / f"unet_k{k}",
                          batch_size=512)
         kinds = ["single"] if k == 1 else ["concat", "gru", "attention"]
-        res[str(k)] = {kind: probe_mixer(traj, kind, seeds, config=cfg) for kind in kinds}
+        res[str(k)] = {kind: probe_mixer(traj, kind, seeds, config=cfg, width=width if kind != "concat" else None)
+                       for kind in kinds}
         print(f"[vs_k] k={k}: " + ", ".join(f"{m} {r['mean']:.4f}±{r['std']:.4f}" for m, r in res[str(k)].items()),
               flush=True)
         atomic_write_json(path, res)
@@ -58,6 +60,7 @@ def vs_k(run, seeds, cfg, ks=(1, 2, 5, 10, 25)) -> dict:
 
 
 def main():
+    global OUT  # --out moves results and caches
     p = argparse.ArgumentParser()
     p.add_argument("run_unet")
     p.add_argument("run_drl", nargs="?")
@@ -65,19 +68,23 @@ def main():
     p.add_argument("--seeds", type=int, default=5)
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--mixers", default=",".join(MIXERS), help="mixers of the k = 10 studies")
+    p.add_argument("--width", type=int, default=None, help="GRU / attention hidden size (default 256)")
+    p.add_argument("--out", default=str(OUT), help="results and trajectory cache folder")
     args = p.parse_args()
+    OUT = Path(args.out)
     torch.set_num_threads(1)
     seeds, cfg = list(range(args.seeds)), ProbeConfig(epochs=args.epochs)
     k10, mixers = trajectory_times(10), args.mixers.split(",")
     for section in args.sections.split(","):
         if section == "unet_k10":
-            study(section, args.run_unet, seeds, cfg, mixers, times=k10, components=COMPONENTS)
+            study(section, args.run_unet, seeds, cfg, mixers, args.width, times=k10, components=COMPONENTS)
         elif section == "unet_noisy_k10":
-            study(section, args.run_unet, seeds, cfg, mixers, times=k10, components=COMPONENTS, noise_std=0.5)
+            study(section, args.run_unet, seeds, cfg, mixers, args.width, times=k10, components=COMPONENTS,
+                  noise_std=0.5)
         elif section == "unet_vs_k":
-            vs_k(args.run_unet, seeds, cfg)
+            vs_k(args.run_unet, seeds, cfg, width=args.width)
         elif section == "drl_k10" and args.run_drl:
-            study(section, args.run_drl, seeds, cfg, mixers, times=k10, source="drl")
+            study(section, args.run_drl, seeds, cfg, mixers, args.width, times=k10, source="drl")
 
 
 if __name__ == "__main__":

@@ -30,8 +30,10 @@ def probe_mixer(traj: Trajectories, kind: str, seeds: Sequence[int], *, index: i
 
 
 def run_study(traj: Trajectories, mixers: Sequence[str], seeds: Sequence[int], *,
-              config: ProbeConfig | None = None, progress: bool = False) -> dict:
+              config: ProbeConfig | None = None, progress: bool = False, width: int | None = None) -> dict:
     """Probe ``traj`` with each mixer; ``single``/``single-mlp`` run at every time point.
+
+    ``width`` overrides the hidden size of the GRU and attention mixers (see :func:`build_mixer`).
 
     Returns:
         ``{"times", "seeds", "single": {kind: [summary per t]}, "mixers": {kind: summary}}``.
@@ -51,7 +53,8 @@ def run_study(traj: Trajectories, mixers: Sequence[str], seeds: Sequence[int], *
                     s = out["single"][kind][-1]
                     print(f"  {kind} t={t:.3f}: {s['mean']:.4f} ± {s['std']:.4f}", flush=True)
         elif traj.train.shape[1] > 1 or kind == "concat":
-            out["mixers"][kind] = probe_mixer(traj, kind, seeds, config=config)
+            out["mixers"][kind] = probe_mixer(traj, kind, seeds, config=config,
+                                              width=width if kind in ("gru", "attention") else None)
             if progress:
                 s = out["mixers"][kind]
                 print(f"  {kind}: {s['mean']:.4f} ± {s['std']:.4f}", flush=True)
