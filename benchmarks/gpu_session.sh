@@ -8,8 +8,8 @@
 #
 # Usage, on the device machine from the repository root (difflab and diffusers importable):
 #   bash benchmarks/gpu_session.sh OUTDIR [TRAIN_SECONDS] [PARTS]
-# PARTS (comma list, default all but dmz_long): bench, tests, fewsteps, dmz, dmz_long, sweeps, sweep_default,
-#        patches_fewsteps, models
+# PARTS (comma list, default all but dmz_long and dmz_patches): bench, tests, fewsteps, dmz, dmz_long,
+#        dmz_patches, sweeps, sweep_default, patches_fewsteps, models
 set -u
 OUTDIR=${1:?usage: gpu_session.sh OUTDIR [TRAIN_SECONDS] [PARTS]}
 TRAIN_S=${2:-180}
@@ -31,8 +31,10 @@ DMZ="d16:digits-dmz: d8:digits-dmz:encoder.dim=8 d32:digits-dmz:encoder.dim=32 \
      uncond:digits:network.base_channels=32"
 DMZ_LONG="long_d16:digits-dmz: long_d16_flip0.1:digits-dmz:encoder.flip=0.1 \
      long_d16_flip0.2:digits-dmz:encoder.flip=0.2 long_uncond:digits:network.base_channels=32"
+DMZ_PATCHES="patches_dmz:patches-dmz:encoder.flip=0.2 patches_uncond:patches:"
 DMZ_SET=""
 has dmz && DMZ_SET="$DMZ_SET $DMZ"
+has dmz_patches && DMZ_SET="$DMZ_SET $DMZ_PATCHES"
 has dmz_long && DMZ_SET="$DMZ_SET $DMZ_LONG"
 SWEEP=""
 # the config's own settings (m = 4) and the paper's m = 8, at the steps the time-limited sweeps reached
@@ -94,8 +96,8 @@ has fewsteps && timeout 200 $PY $FS --dataset digits --phase eval > $LOG/fs_eval
 has patches_fewsteps && timeout 200 $PY $FS --dataset patches --phase eval > $LOG/fs_patches_eval.log 2>&1 &
 for item in $DMZ_SET; do
   name=${item%%:*}
-  timeout 200 $PY experiments/dmz/digits.py eval $name --root $R/dmz --device cuda --steps 2,4,8,16,32,100 \
-      --n 1000 > $LOG/dmz_eval_$name.log 2>&1 &
+  timeout 200 $PY experiments/dmz/digits.py eval $name --root $R/dmz --device cuda --steps ${DMZ_STEPS:-2,4,8,16,32,100} \
+      --n ${DMZ_N:-1000} > $LOG/dmz_eval_$name.log 2>&1 &
 done
 for item in $SWEEP; do
   name=${item%%:*}

@@ -1,4 +1,4 @@
-"""DMZ on digits: train, then measure generation, reconstruction, probes and bit usage.
+"""DMZ on digits (or any dataset): train, then measure generation, reconstruction, probes and bit usage.
 
 Usage (each writes under runs/dmz/NAME/; run stages in the background with nohup)::
 
@@ -26,7 +26,7 @@ from difflab.dmz.codes import entropy_summary
 from difflab.dmz.probe import linear_probe
 from difflab.metrics import evaluate
 from difflab.pipeline import generate, load_run, train_run
-from difflab.pipeline.evaluate import evaluate_run
+from difflab.pipeline.evaluate import evaluate_run, primary_metric
 from difflab.pipeline.run import load_data
 from difflab.report import save_image_grid
 
@@ -46,9 +46,10 @@ def eval_run(name: str, ckpt: str | None, steps: list[int], n: int, device: str 
     out = ROOT / name / (f"eval_{ckpt}" if ckpt else "eval")
     data = load_data(run.cfg)
     res = evaluate_run(run, steps=steps, samplers=["ddim", "dpmpp2m"], out_dir=out, n=n)
-    summary = {"step": run.step, "fd": {s: {k: v["classifier_fd"] for k, v in r.items()}
-                                        for s, r in res["samplers"].items()},
-               "floor_fd": res["floor"]["classifier_fd"]}
+    metric = primary_metric(data.name)  # classifier-FD on digits, PCA-FD elsewhere (kept under "fd")
+    summary = {"step": run.step, "metric": metric, "n": n,
+               "fd": {s: {k: v[metric] for k, v in r.items()} for s, r in res["samplers"].items()},
+               "floor_fd": res["floor"][metric]}
     if hasattr(run.denoiser, "encoder"):
         test, labels = data.test, data.test_labels
         fd_src = {}
@@ -56,7 +57,7 @@ def eval_run(name: str, ckpt: str | None, steps: list[int], n: int, device: str 
             z = (dmz.sample_codes(run, n, source="marginal") if source == "marginal"
                  else dmz.encode(run, test[torch.arange(n) % test.shape[0]]))
             x, _ = generate(run, n, steps=8, sampler="ddim", z=z)
-            fd_src[source] = evaluate(x, test, dataset="digits")["classifier_fd"]
+            fd_src[source] = evaluate(x, test, train=data.train, dataset=data.name)[metric]
         summary["fd_at_8_by_source"] = fd_src
         recon = {}
         for mode in ("stochastic", "inverted"):
@@ -65,12 +66,13 @@ def eval_run(name: str, ckpt: str | None, steps: list[int], n: int, device: str 
                 xr = dmz.reconstruct(run, test, steps=k, mode=mode)
                 recon[mode][k] = float((xr - test).pow(2).mean())
         summary["recon_mse"] = recon
-        all_x = torch.cat([data.train, data.test])
-        all_y = torch.cat([data.train_labels, data.test_labels])
-        soft, hard = dmz.encode(run, all_x, hard=False), dmz.encode(run, all_x, hard=True)
-        summary["probe_soft"] = linear_probe(soft, all_y)
-        summary["probe_hard"] = linear_probe(hard, all_y)
-        summary["probe_pixels"] = linear_probe(all_x.flatten(1), all_y)
+        if data.train_labels is not None:  # probes need labels (digits; not patches)
+            all_x = torch.cat([data.train, data.test])
+            all_y = torch.cat([data.train_labels, data.test_labels])
+            soft, hard = dmz.encode(run, all_x, hard=False), dmz.encode(run, all_x, hard=True)
+            summary["probe_soft"] = linear_probe(soft, all_y)
+            summary["probe_hard"] = linear_probe(hard, all_y)
+            summary["probe_pixels"] = linear_probe(all_x.flatten(1), all_y)
         ent = dmz.bit_entropy(dmz.encode(run, data.train, hard=True))
         summary["entropy"] = {"per_bit": ent.tolist(), **entropy_summary(ent)}
         # Pictures: reconstructions and interpolation strips.
