@@ -1,8 +1,10 @@
 """Tables and figures for docs/representations.md from runs/representations/results/*.json.
 
-Usage: python experiments/representations/report.py  (prints markdown; copies figures to docs/figures/repr_*)
+Usage: python experiments/representations/report.py [--results DIR] [--tag T]
+(prints markdown; copies figures to docs/figures/repr[_T]_*)
 """
 
+import argparse
 import json
 import shutil
 from pathlib import Path
@@ -46,9 +48,14 @@ def vs_k_table(res: dict) -> str:
 
 
 def main():
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--results", type=Path, default=RESULTS)
+    p.add_argument("--tag", default="")
+    args = p.parse_args()
+    prefix = f"repr_{args.tag}_" if args.tag else "repr_"
     FIGS.mkdir(parents=True, exist_ok=True)
     out = []
-    for path in sorted(RESULTS.glob("*.json")):
+    for path in sorted(args.results.glob("*.json")):
         res = json.loads(path.read_text())
         if path.stem == "unet_vs_k":
             out.append(vs_k_table(res))
@@ -57,10 +64,10 @@ def main():
         else:
             out.append(study_table(path.stem, res))
             for suffix in ("acc_vs_t", "attention"):
-                fig = RESULTS / f"{path.stem}_{suffix}.png"
+                fig = args.results / f"{path.stem}_{suffix}.png"
                 if fig.exists():
-                    shutil.copy(fig, FIGS / f"repr_{path.stem}_{suffix}.png")
-        shutil.copy(path, FIGS / f"repr_{path.stem}.json")
+                    shutil.copy(fig, FIGS / f"{prefix}{path.stem}_{suffix}.png")
+        shutil.copy(path, FIGS / f"{prefix}{path.stem}.json")
     print("\n\n".join(out))
 
 
