@@ -43,6 +43,17 @@ def test_save_load_round_trip_of_encoder_and_denoiser(dmz_run):
     assert torch.allclose(torch.tensor(stored["marginals"]), dmz.encode(a, train).mean(0), atol=2.5 / len(train))
 
 
+def test_export_keeps_encoder_and_code_marginals(dmz_run, tmp_path):
+    from difflab.pipeline.run import export_run
+
+    saved = export_run(dmz_run, tmp_path / "slim")
+    full, slim = load_run(dmz_run), load_run(tmp_path / "slim")
+    assert (saved / MARGINALS_NAME).read_text() == (full.path / MARGINALS_NAME).read_text()
+    z = dmz.sample_codes(slim, 8, source="marginal")
+    assert torch.equal(z, dmz.sample_codes(full, 8, source="marginal"))
+    assert torch.equal(generate(full, 4, steps=3)[0], generate(slim, 4, steps=3)[0])
+
+
 def test_generate_draws_seeded_fair_bits_by_default_and_takes_z(dmz_run):
     run = load_run(dmz_run)
     s1, _ = generate(run, 4, steps=2)

@@ -144,5 +144,8 @@ def export_run(path: str | Path, out: str | Path) -> Path:
     keep = {k: v for k, v in ckpt.meta.items() if k not in ("optim_skeleton", "scheduler", "files", "groups", "format")}
     saved = save_checkpoint(out / CKPT_DIR, {"ema": ckpt.tensors[group]}, config=ckpt.config,
                             meta={**keep, "exported_from": str(ckpt_path)})
+    for extra in sorted(Path(ckpt_path).glob("*.json")):  # side files, e.g. a DMZ run's code marginals
+        if extra.name != "meta.json":
+            atomic_write_text(saved / extra.name, extra.read_text())
     atomic_write_text(out / CONFIG_NAME, dump_yaml(ckpt.config))
     return saved
