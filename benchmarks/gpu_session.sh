@@ -115,18 +115,18 @@ stamp "D: pack"
 $PY - "$R" "$OUTDIR" "$PARTS" <<'PACK'
 import sys, tarfile, tempfile
 from pathlib import Path
-from difflab.io import list_checkpoints
+from difflab.io import latest_checkpoint, nearest_checkpoint
 from difflab.pipeline.run import export_run
 
 R, OUT, parts = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3].split(",")
 
 def latest(run):
-    found = list_checkpoints(R / run / "checkpoints")
-    return found[-1:] if found else []
+    found = latest_checkpoint(R / run / "checkpoints")
+    return [found] if found else []
 
 def near(run, step):
-    found = list_checkpoints(R / run / "checkpoints")
-    return [min(found, key=lambda c: abs(int(c.name[5:]) - step))] if found else []
+    found = nearest_checkpoint(R / run / "checkpoints", step)
+    return [found] if found else []
 
 def fewsteps(data):
     dist, reg = latest(f"distributional/{data}/distributional"), f"distributional/{data}/regression"

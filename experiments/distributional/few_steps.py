@@ -22,7 +22,6 @@ Usage::
 """
 
 import argparse
-import contextlib
 import json
 import time
 from pathlib import Path
@@ -33,12 +32,13 @@ from difflab.config import load_config
 from difflab.config.schema import RunConfig
 from difflab.analysis.cost import sync_device
 from difflab.data import load_dataset
-from difflab.io import list_checkpoints
+from difflab import io
 from difflab.models.build import DataInfo, build_denoiser
 from difflab.objectives.build import build_objective
 from difflab.pipeline import generate, load_run, train_run
 from difflab.pipeline.evaluate import evaluate_run, primary_metric
 from difflab.training.distributed import resolve_device
+from difflab.training.trainer import autocast_for
 
 STEPS = [1, 2, 4, 8, 16, 32]
 REG_SAMPLERS = ["ddim", "heun", "dpmpp2m"]
@@ -72,14 +72,12 @@ def seconds_per_step(cfg: RunConfig, repeats: int = 8) -> float:
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4)
     gen = torch.Generator().manual_seed(0)
     train = ds.train.to(device)
-    autocast = (torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" and cfg.train.precision == "bf16"
-                else contextlib.nullcontext())
     times = []
     for i in range(repeats + 3):
         x0 = train[torch.randint(0, train.shape[0], (cfg.train.batch_size,), generator=gen).to(device)]
         sync_device(device)
         t0 = time.perf_counter()
-        with autocast:
+        with autocast_for(device, cfg.train.precision):
             loss = objective(model, x0, None, gen).float().mean()
         opt.zero_grad()
         loss.backward()
@@ -103,10 +101,10 @@ def configs(dataset: str, steps: int, seed: int, reg_extra: tuple[str, ...] = ()
 
 def nearest_checkpoint(run: Path, step: int) -> Path:
     """The kept checkpoint of ``run`` closest to ``step`` (a time-limited run may stop early)."""
-    found = list_checkpoints(run / "checkpoints")
-    if not found:
+    found = io.nearest_checkpoint(run / "checkpoints", step)
+    if found is None:
         raise SystemExit(f"no checkpoints under {run}")
-    return min(found, key=lambda c: (abs(int(c.name.split("_")[1]) - step), c.name))
+    return found
 
 
 def _cached_eval(run_path: Path, out: Path, tag: str, device: str = "cpu", **kw) -> dict:

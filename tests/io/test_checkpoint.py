@@ -170,3 +170,15 @@ def test_shared_and_strided_tensors(tmp_path: Path):
     path = save_checkpoint(tmp_path, {"model": group}, config={}, meta={"step": 0})
     got = load_checkpoint(path).tensors["model"]
     assert torch.equal(got["wt"], base.t()) and torch.equal(got["row"], base[1])
+
+
+def test_nearest_checkpoint_picks_the_closest_complete_step(tmp_path):
+    from difflab.io import nearest_checkpoint
+
+    assert nearest_checkpoint(tmp_path, 5) is None
+    for step in (100, 200, 400):
+        save_checkpoint(tmp_path, {"w": {"a": torch.zeros(1)}}, config={}, meta={"step": step})
+    (tmp_path / "step_000300").mkdir()  # incomplete: no meta.json
+    assert nearest_checkpoint(tmp_path, 290).name == "step_000200"
+    assert nearest_checkpoint(tmp_path, 150).name == "step_000100"  # tie: the earlier
+    assert nearest_checkpoint(tmp_path, 10_000).name == "step_000400"

@@ -183,6 +183,12 @@ def list_checkpoints(run_dir: str | Path) -> list[Path]:
     return [p for _, p in sorted(found)]
 
 
+def nearest_checkpoint(run_dir: str | Path, step: int) -> Path | None:
+    """The complete checkpoint in ``run_dir`` whose step is closest to ``step`` (the earlier on a tie), or ``None``."""
+    found = list_checkpoints(run_dir)
+    return min(found, key=lambda c: abs(int(_STEP_DIR.match(c.name).group(1)) - step)) if found else None
+
+
 def latest_checkpoint(run_dir: str | Path) -> Path | None:
     """The complete checkpoint with the highest step in ``run_dir``, or ``None``.
 

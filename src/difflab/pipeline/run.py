@@ -141,7 +141,7 @@ def export_run(path: str | Path, out: str | Path) -> Path:
     out = Path(out)
     if out.resolve() == Path(path).resolve() or (out / CKPT_DIR).exists():
         raise DifflabError(f"{out} already holds a run; export into a fresh folder")
-    keep = {k: v for k, v in ckpt.meta.items() if k not in ("optim_skeleton", "scheduler", "files", "groups", "format")}
+    keep = {k: v for k, v in ckpt.meta.items() if k not in ("optim_skeleton", "scheduler")}  # training state
     saved = save_checkpoint(out / CKPT_DIR, {"ema": ckpt.tensors[group]}, config=ckpt.config,
                             meta={**keep, "exported_from": str(ckpt_path)})
     for extra in sorted(Path(ckpt_path).glob("*.json")):  # side files, e.g. a DMZ run's code marginals

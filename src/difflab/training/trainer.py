@@ -31,6 +31,13 @@ Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor
 DEVICE_DATA_BYTES = 1 << 30  # training sets up to 1 GiB are copied to the GPU once
 
 
+def autocast_for(device: torch.device, precision: str):
+    """bf16 autocast on CUDA when ``precision == "bf16"``; a no-op context otherwise (the CPU trains in fp32)."""
+    if device.type == "cuda" and precision == "bf16":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return nullcontext()
+
+
 class _LossModule(nn.Module):
     """Puts the objective inside ``forward`` so DDP sees (and syncs) the whole step."""
 
@@ -145,9 +152,7 @@ class Trainer:
         return x0, labels
 
     def _autocast(self):
-        if self.device.type == "cuda" and self.cfg.precision == "bf16":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
+        return autocast_for(self.device, self.cfg.precision)
 
     def train_step(self) -> Tensor:
         """One optimiser step; returns the mean loss as a 0-d tensor on the device.
