@@ -148,12 +148,12 @@ for name, ckpts in groups.items():
         for c in dict.fromkeys(ckpts):
             run = c.parent.parent.relative_to(R)  # unpacks as <run>/config.yaml + <run>/checkpoints/step_*
             try:
-                saved = export_run(c, Path(tmp) / c.name)
+                saved = export_run(c, Path(tmp) / run / c.name)  # runs may share step names
             except Exception as exc:  # keep packing the others
                 print(f"export {c} failed: {exc}")
                 continue
             tar.add(saved, arcname=str(run / "checkpoints" / c.name))
-            tar.add(Path(tmp) / c.name / "config.yaml", arcname=str(run / "config.yaml"))
+            tar.add(saved.parent.parent / "config.yaml", arcname=str(run / "config.yaml"))
     print(name, (OUT / f"{name}.tgz").stat().st_size // 2**20, "MB")
 PACK
 tar czf $OUTDIR/results.tgz --exclude=checkpoints --exclude='*.npy' $R
