@@ -1,12 +1,17 @@
-# difflab — set-up and the two commands the README opens with.
+# difflab — set-up and the commands the README opens with.
 # Everything is installed into .venv from constraints.txt, so a fresh machine
-# with only Python 3.11+ can run `make demo` and `make test`.
+# with only Python 3.11+ can run `make demo`, `make lint`, `make test` and `make bench`.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+RUFF := $(VENV)/bin/ruff
 STAMP := $(VENV)/.installed-stamp
+# Everything ruff checks and formats (the same set in lint and format).
+LINT_PATHS := src tests benchmarks experiments scripts
+# Extra options for the benchmark runner, e.g. `make bench BENCH_ARGS="--quick --train-run"`.
+BENCH_ARGS ?=
 
-.PHONY: install demo test bench clean
+.PHONY: install demo lint format test bench clean
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +24,22 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(VENV)/bin/difflab demo --out runs/demo
 
+# Fails on any lint violation or on any file `make format` would change.
+lint: $(STAMP)
+	$(RUFF) check $(LINT_PATHS)
+	$(RUFF) format --check $(LINT_PATHS)
+
+# Applies the safe lint fixes and the formatter.
+format: $(STAMP)
+	$(RUFF) check --fix $(LINT_PATHS)
+	$(RUFF) format $(LINT_PATHS)
+
 test: $(STAMP)
 	$(PY) -m pytest -q -n 2 --dist loadfile tests
 
+# The CPU benchmarks (not part of `make test`); tables go to runs/bench/.
 bench: $(STAMP)
-	$(PY) benchmarks/run_all.py
+	$(PY) benchmarks/run_all.py $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) runs .pytest_cache
+	rm -rf $(VENV) runs .pytest_cache .ruff_cache

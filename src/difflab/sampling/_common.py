@@ -1,6 +1,6 @@
 """Shared machinery for the samplers: spaces, denoiser calls, checks, callbacks.
 
-The contract (see ``docs`` and DESIGN.md): a denoiser maps data-layout
+The contract (see ``docs/design.md``): a denoiser maps data-layout
 ``x_t (B, *shape)`` and times ``t (B,)`` to ``x̂₀`` in data layout. Samplers
 keep their state in whitened components ``w (B, D)`` in float64, compute every
 step coefficient per component from ``process.alpha_sigma`` in float64, and

@@ -10,7 +10,7 @@ fresh noise. The sampler output is then ``x_0 = b + M w_T + Σ_k N_k ε_k`` with
 and one batched run over *probe* inputs gives b, M and every N_k exactly: row 0
 has all inputs zero, the next D rows put a unit vector into w_T, and the
 remaining rows put a unit vector into the noise of one draw. This measures a
-sampler's discretisation error without Monte-Carlo noise (DESIGN.md: exact
+sampler's discretisation error without Monte-Carlo noise (testing by exact
 oracles over eyeballing); the cost is a batch of ``1 + D + draws·D`` rows.
 """
 
