@@ -19,8 +19,8 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from difflab.analysis.registry import component_registry, route_skips
 from difflab.errors import DifflabError
+from difflab.nn.components import component_registry, route_skips
 
 
 def sync_device(device: torch.device) -> None:

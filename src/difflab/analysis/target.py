@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from difflab.analysis.registry import component_registry
+from difflab.nn.components import component_registry
 from difflab.process.noise import PerSampleNoise
 from difflab.process.process import Process
 from difflab.sampling import build_grid, sample_ddim
