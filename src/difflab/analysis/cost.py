@@ -21,12 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from difflab.errors import DifflabError
 from difflab.nn.components import component_registry, route_skips
-
-
-def sync_device(device: torch.device) -> None:
-    """Wait for queued CUDA work (so a host clock reads the real time); no-op on the CPU."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from difflab.utils.device import sync_device
 
 
 @contextmanager

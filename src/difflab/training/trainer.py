@@ -23,19 +23,13 @@ from difflab.io import JsonlLogger, flatten_optimizer_state, latest_checkpoint, 
 from difflab.io import unflatten_optimizer_state
 from difflab.training.distributed import DistInfo, all_reduce_mean, barrier
 from difflab.training.ema import EMA
+from difflab.utils.device import autocast_for
 
 # objective(model, x0, labels, generator) -> per-sample loss (B,)
 Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor]
 
 
 DEVICE_DATA_BYTES = 1 << 30  # training sets up to 1 GiB are copied to the GPU once
-
-
-def autocast_for(device: torch.device, precision: str):
-    """bf16 autocast on CUDA when ``precision == "bf16"``; a no-op context otherwise (the CPU trains in fp32)."""
-    if device.type == "cuda" and precision == "bf16":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
 
 
 class _LossModule(nn.Module):
