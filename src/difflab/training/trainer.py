@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
 
 from difflab.config.schema import TrainConfig
 from difflab.errors import DifflabError
@@ -184,8 +185,6 @@ class Trainer:
         logger = JsonlLogger(self.log_path) if (self.log_path and self.dist.is_main) else None
         bar = None
         if self.progress:
-            from tqdm.auto import tqdm
-
             bar = tqdm(total=self.cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
         images = self.cfg.batch_size * self.cfg.grad_accum * self.dist.world_size
         last_path = latest_checkpoint(self.ckpt_dir)
