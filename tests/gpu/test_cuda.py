@@ -11,7 +11,7 @@ import torch
 from difflab.analysis.shortcuts import Shortcut, ShortcutSchedule, deep_groups, shortcut_denoiser
 from difflab.pipeline import generate, load_run, train_run
 from difflab.pipeline.evaluate import evaluate_run
-from tests_pipeline_helpers import ROOT, TINY
+from tests.helpers import ROOT, TINY
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

@@ -8,7 +8,7 @@ import pytest
 from difflab.cli.main import main
 from difflab.io import latest_checkpoint
 from difflab.pipeline.run import CKPT_DIR
-from tests_pipeline_helpers import ROOT, TINY
+from tests.helpers import ROOT, TINY
 
 CONFIG = str(ROOT / "configs" / "digits.yaml")
 
