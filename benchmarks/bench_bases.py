@@ -14,6 +14,7 @@ import time
 import torch
 
 from difflab.process.bases.registry import build_basis
+from difflab.utils.device import sync_device
 
 
 def timed(fn, repeats: int, device: torch.device) -> float:
@@ -21,12 +22,10 @@ def timed(fn, repeats: int, device: torch.device) -> float:
     fn()
     times = []
     for _ in range(repeats):
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        sync_device(device)
         start = time.perf_counter()
         fn()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
+        sync_device(device)
         times.append(1e3 * (time.perf_counter() - start))
     return statistics.median(times)
 

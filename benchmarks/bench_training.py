@@ -19,7 +19,8 @@ import time
 
 import torch
 
-from difflab.nn import UNet, count_parameters
+from difflab.nn import DiffusersAdapter, UNet, count_parameters
+from difflab.utils.device import autocast_for, sync_device
 
 SHAPES = {"digits": (1, 8, 8), "patches": (1, 16, 16), "cifar10": (3, 32, 32)}
 OURS = {"digits": dict(base_channels=32, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,)),
@@ -40,17 +41,6 @@ def diffusers_unet(shape, ours_kwargs):
                        norm_num_groups=8, attention_head_dim=8)
 
 
-class DiffusersAdapter(torch.nn.Module):
-    """Call a UNet2DModel with difflab's (x, t) signature (timestep = 1000 t)."""
-
-    def __init__(self, unet):
-        super().__init__()
-        self.unet = unet
-
-    def forward(self, x, t):
-        return self.unet(x, 1000 * t, return_dict=False)[0]
-
-
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
@@ -64,30 +54,23 @@ def bench(models: dict, shape, batch: int, repeats: int, device, precision: str 
     sample_times = {k: [] for k in models}
     memory = {}
 
-    def sync():
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    def autocast():
-        return torch.autocast(device.type, dtype=torch.bfloat16, enabled=precision == "bf16")
-
     for r in range(repeats + 2):  # two warm-up rounds
         for name, model in models.items():
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             rss0 = peak_rss_mb()
-            sync()
+            sync_device(device)
             t0 = time.perf_counter()
-            with autocast():
+            with autocast_for(device, precision):
                 loss = (model(x, t).float() - target).pow(2).mean()
             loss.backward()
             opts[name].step()
             opts[name].zero_grad(set_to_none=True)
-            sync()
+            sync_device(device)
             t1 = time.perf_counter()
-            with torch.no_grad(), autocast():
+            with torch.no_grad(), autocast_for(device, precision):
                 model(x, t)
-            sync()
+            sync_device(device)
             t2 = time.perf_counter()
             if r >= 2:
                 train_times[name].append(t1 - t0)
@@ -110,7 +93,8 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"], help="bf16 = autocast, as training does")
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
+                        help="bf16 = autocast on CUDA, as training does (the CPU runs fp32)")
     parser.add_argument("--shapes", default="digits,patches", help=f"comma list of {', '.join(SHAPES)}")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()

@@ -30,7 +30,6 @@ import torch
 
 from difflab.config import load_config
 from difflab.config.schema import RunConfig
-from difflab.analysis.cost import sync_device
 from difflab.data import load_dataset
 from difflab import io
 from difflab.models.build import DataInfo, build_denoiser
@@ -38,7 +37,7 @@ from difflab.objectives.build import build_objective
 from difflab.pipeline import generate, load_run, train_run
 from difflab.pipeline.evaluate import evaluate_run, primary_metric
 from difflab.training.distributed import resolve_device
-from difflab.training.trainer import autocast_for
+from difflab.utils.device import autocast_for, sync_device
 
 STEPS = [1, 2, 4, 8, 16, 32]
 REG_SAMPLERS = ["ddim", "heun", "dpmpp2m"]

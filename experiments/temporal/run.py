@@ -25,11 +25,12 @@ from difflab.analysis.ablation import impact_study
 from difflab.analysis.plots import speedup_quality, write_impact_report
 from difflab.analysis.search import build_schedule, candidate_groups, measure_speedup, sample_with, search_schedule
 from difflab.analysis.impact import ImpactScorer
-from difflab.analysis.target import DiffusersAdapter, SamplingTarget, run_target
+from difflab.analysis.target import SamplingTarget, run_target
 from difflab.config import load_config
 from difflab.config.schema import RunConfig
 from difflab.data import load_dataset
 from difflab.models.denoiser import Denoiser
+from difflab.nn.adapters import DiffusersAdapter
 from difflab.objectives.regression import regression_loss, stratified_times
 from difflab.pipeline import load_run, train_run
 from difflab.process.factory import build_process

@@ -5,9 +5,9 @@ import torch
 
 from difflab.analysis import Remove, StepWindow, intervene
 from difflab.analysis.ablation import ablation_units, impact_study, step_windows, time_bounds
-from difflab.analysis.target import DiffusersAdapter, SamplingTarget, ddim_sample, ddim_trajectory
+from difflab.analysis.target import SamplingTarget, ddim_sample, ddim_trajectory
 from difflab.models.denoiser import Denoiser
-from difflab.nn import UNet
+from difflab.nn import DiffusersAdapter, UNet
 from difflab.process.factory import build_process
 
 STEPS = 12

@@ -11,7 +11,7 @@ import torch
 from difflab.analysis.shortcuts import Shortcut, ShortcutSchedule, deep_groups, shortcut_denoiser
 from difflab.pipeline import generate, load_run, train_run
 from difflab.pipeline.evaluate import evaluate_run
-from tests_pipeline_helpers import ROOT, TINY
+from tests.helpers import ROOT, TINY
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
@@ -70,6 +70,11 @@ def test_distributional_model_trains_and_samples_on_cuda(tmp_path):
     run = load_run(tmp_path, device="cuda")
     x, nfe = generate(run, 16, steps=2, sampler="distributional", sampler_options={"churn": 1.0})
     assert nfe == 2 and torch.isfinite(x).all()
+    # Generator noise ξ and churn come from per-sample CPU seeds: the CPU draws the same samples.
+    x_cpu, nfe_cpu = generate(load_run(tmp_path), 16, steps=2, sampler="distributional", sampler_options={"churn": 1.0})
+    assert nfe_cpu == nfe and x.device.type == "cpu"
+    rel = float((x - x_cpu).norm() / x_cpu.norm())
+    assert rel < 1e-4, rel
 
 
 def test_dmz_model_trains_on_cuda_and_its_code_conditions_the_output(tmp_path):

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tests_pipeline_helpers import tiny_config
+from tests.helpers import tiny_config
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ import sys
 
 from difflab.pipeline import train_run
 from difflab.training import trainer as trainer_mod
-from tests_pipeline_helpers import tiny_config
+from tests.helpers import tiny_config
 
 captured = {}
 real_fit = trainer_mod.Trainer.fit

@@ -1,6 +1,7 @@
 """The CLI: commands write what they promise; bad input gives one line and a non-zero exit."""
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from difflab.cli.main import main
 from difflab.io import latest_checkpoint
 from difflab.pipeline.run import CKPT_DIR
-from tests_pipeline_helpers import ROOT, TINY
+from tests.helpers import ROOT, TINY
 
 CONFIG = str(ROOT / "configs" / "digits.yaml")
 
@@ -25,6 +26,24 @@ def assert_one_line_error(code, err, *needles):
     assert len(lines) == 1 and lines[0].startswith("difflab: error:"), err
     for needle in needles:
         assert needle in lines[0], (needle, lines[0])
+
+
+def test_every_command_module_exposes_the_command_contract():
+    """Each ``cli/cmd_*.py`` is a command: ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args)``."""
+    import importlib
+    import inspect
+
+    import difflab.cli
+    from difflab.cli.main import command_names
+
+    files = sorted(p.stem[4:] for p in Path(difflab.cli.__file__).parent.glob("cmd_*.py"))
+    assert files and sorted(command_names()) == files
+    for name in files:
+        module = importlib.import_module(f"difflab.cli.cmd_{name}")
+        assert isinstance(module.HELP, str) and module.HELP.strip() and "\n" not in module.HELP, name
+        assert module.__doc__, name
+        assert callable(module.add_arguments) and len(inspect.signature(module.add_arguments).parameters) == 1, name
+        assert callable(module.run) and len(inspect.signature(module.run).parameters) == 1, name
 
 
 def test_help_of_every_command(capsys):

@@ -5,7 +5,7 @@ import re
 from difflab.config import config_to_dict, load_config
 from difflab.config.schema import RunConfig
 from difflab.pipeline.demo import demo_config, run_demo
-from tests_pipeline_helpers import ROOT
+from tests.helpers import ROOT
 
 
 def test_demo_config_matches_the_shipped_yaml():

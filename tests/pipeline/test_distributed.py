@@ -8,6 +8,7 @@ from pathlib import Path
 
 from difflab.io import list_checkpoints
 from difflab.pipeline.run import CKPT_DIR, LOG_NAME
+from tests.helpers import ROOT
 
 HERE = Path(__file__).parent
 
@@ -15,7 +16,8 @@ HERE = Path(__file__).parent
 def test_torchrun_two_cpu_processes(tmp_path):
     out, digests = tmp_path / "run", tmp_path / "digests"
     digests.mkdir()
-    env = {**os.environ, "PYTHONPATH": f"{HERE}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}
+    # The worker imports tests.helpers: the repository root goes on its path.
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}", "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
            str(HERE / "ddp_worker.py"), str(out), str(digests)]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)

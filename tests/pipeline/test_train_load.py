@@ -7,7 +7,7 @@ import torch
 from difflab.io import latest_checkpoint, list_checkpoints, load_checkpoint
 from difflab.pipeline import generate, load_run, train_run
 from difflab.pipeline.run import CKPT_DIR, CONFIG_NAME, LOG_NAME
-from tests_pipeline_helpers import tiny_config, weights_of
+from tests.helpers import tiny_config, weights_of
 
 
 def test_run_directory_layout(tiny_run):

@@ -8,7 +8,7 @@ Caching. Works on ``difflab.nn.UNet`` and ``diffusers.UNet2DModel``.
 from difflab.analysis.clock import Always, Clock, StepWindow, TimeWindow, as_window
 from difflab.analysis.cost import measure_component_cost
 from difflab.analysis.interventions import Identity, Intervention, InterventionSession, Remove, Reuse, intervene
-from difflab.analysis.registry import SkipSlot, component_registry, resolve, route_skips
+from difflab.nn.components import SkipSlot, component_registry, resolve, route_skips
 
 __all__ = [
     "Always", "Clock", "Identity", "Intervention", "InterventionSession", "Remove", "Reuse", "SkipSlot",

@@ -25,10 +25,10 @@ from difflab.analysis.cost import measure_component_cost
 from difflab.analysis.impact import ImpactScorer
 from difflab.analysis.clock import StepWindow
 from difflab.analysis.interventions import Remove, intervene
-from difflab.analysis.registry import SkipSlot, component_registry
 from difflab.analysis.target import SamplingTarget, ddim_sample, ddim_trajectory
 from difflab.errors import DifflabError
 from difflab.io import atomic_write_json
+from difflab.nn.components import SkipSlot, component_registry
 
 _SUBPARTS = (".resnets.", ".attentions.", ".downsamplers.", ".upsamplers.")
 

@@ -19,14 +19,9 @@ import torch
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
 
-from difflab.analysis.registry import component_registry, route_skips
 from difflab.errors import DifflabError
-
-
-def sync_device(device: torch.device) -> None:
-    """Wait for queued CUDA work (so a host clock reads the real time); no-op on the CPU."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
+from difflab.nn.components import component_registry, route_skips
+from difflab.utils.device import sync_device
 
 
 @contextmanager

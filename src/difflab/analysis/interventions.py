@@ -25,8 +25,8 @@ import torch
 from torch import nn
 
 from difflab.analysis.clock import Clock, Window, as_window
-from difflab.analysis.registry import component_registry, resolve, route_skips
 from difflab.errors import DifflabError
+from difflab.nn.components import component_registry, resolve, route_skips
 
 
 def _tree_map(fn: Callable[[torch.Tensor], Any], obj: Any) -> Any:

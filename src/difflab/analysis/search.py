@@ -21,13 +21,14 @@ import torch
 from torch import Tensor
 
 from difflab.analysis.ablation import ImpactResult
-from difflab.analysis.cost import sync_device, measure_component_cost
+from difflab.analysis.cost import measure_component_cost
 from difflab.analysis.impact import ImpactScorer
-from difflab.analysis.registry import SkipSlot, component_registry
 from difflab.analysis.shortcuts import Shortcut, ShortcutSchedule, deep_groups, shortcut_denoiser
 from difflab.analysis.target import SamplingTarget, ddim_sample
 from difflab.errors import DifflabError
+from difflab.nn.components import SkipSlot, component_registry
 from difflab.sampling import sample_ddim
+from difflab.utils.device import sync_device
 
 
 def diffusers_deep_groups(registry: dict) -> list[tuple[str, ...]]:

@@ -27,9 +27,9 @@ from torch import Tensor, nn
 
 from difflab.analysis.clock import Clock, TimeWindow
 from difflab.analysis.interventions import Reuse, intervene
-from difflab.analysis.registry import component_registry, resolve
 from difflab.errors import DifflabError
 from difflab.io import atomic_write_json
+from difflab.nn.components import component_registry, resolve
 
 VERSION = 1
 

@@ -7,7 +7,7 @@ cached once (through the sampler callback) and an ablated run only needs the
 steps from that window on: :func:`ddim_trajectory` keeps the states in float64
 (the sampler's own precision) so a replay starts from the state itself.
 
-:class:`DiffusersAdapter` wraps a ``diffusers.UNet2DModel`` to difflab's
+:class:`difflab.nn.adapters.DiffusersAdapter` wraps a ``diffusers.UNet2DModel`` to difflab's
 network contract (its timestep is ``1000 · t``), so the same study runs on it.
 """
 
@@ -18,39 +18,9 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from difflab.analysis.registry import component_registry
 from difflab.process.noise import PerSampleNoise
 from difflab.process.process import Process
 from difflab.sampling import build_grid, sample_ddim
-
-
-class DiffusersAdapter(nn.Module):
-    """``diffusers.UNet2DModel`` as a difflab network ``net(x, t, *, labels, z, extra) -> out``.
-
-    Args:
-        unet: the diffusers model (``sample_size`` = data size, channels = data channels).
-        timesteps: the scale of its time input: it is called with ``timesteps · t``.
-
-    ``components()`` exposes the diffusers registry (blocks and skip slots), so
-    :func:`difflab.analysis.intervene` can target the adapter as the root model
-    and read diffusion time t in [0, 1] directly.
-    """
-
-    def __init__(self, unet: nn.Module, timesteps: float = 1000.0) -> None:
-        super().__init__()
-        self.unet, self.timesteps = unet, float(timesteps)
-        self._registry: dict[str, nn.Module] | None = None
-
-    def components(self) -> dict[str, nn.Module]:
-        """The diffusers registry, built once (skip slots must stay the same objects)."""
-        if self._registry is None:
-            self._registry = component_registry(self.unet)
-        return self._registry
-
-    def forward(self, x: Tensor, t: Tensor, *, labels: Tensor | None = None, z: Tensor | None = None,
-                extra: Tensor | None = None) -> Tensor:
-        """``x (B, C, H, W)``, ``t (B,)`` in [0, 1] -> ``(B, C, H, W)``; labels, z, extra are unused."""
-        return self.unet(x, t * self.timesteps).sample
 
 
 @dataclass

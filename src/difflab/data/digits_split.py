@@ -18,7 +18,7 @@ def digits_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         [0, 16] and labels ``(N,)`` int64; 1437 train and 360 test images,
         stratified by label.
     """
-    from sklearn.datasets import load_digits
+    from sklearn.datasets import load_digits  # sklearn takes ~1 s to import: only when the split is built
     from sklearn.model_selection import train_test_split
 
     bunch = load_digits()

@@ -15,6 +15,8 @@ import urllib.request
 from pathlib import Path
 from typing import Literal
 
+from tqdm import tqdm
+
 from difflab.errors import DifflabError
 
 Downloadable = Literal["mnist", "fashion-mnist", "cifar10"]
@@ -80,8 +82,6 @@ def _md5(path: Path) -> str:
 
 def _fetch(url: str, target: Path, md5: str) -> None:
     """Download ``url`` to ``target`` atomically, verifying its MD5."""
-    from tqdm import tqdm
-
     tmp = target.with_name(target.name + ".part")
     try:
         with urllib.request.urlopen(url, timeout=60) as resp, tmp.open("wb") as out:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from difflab.data._common import (
     as_float_tensor,
@@ -32,8 +33,6 @@ def read_image(path: Path, size: int, channels: Literal[1, 3]) -> np.ndarray:
     Returns:
         ``(channels, size, size)`` float64 in [0, 1].
     """
-    from PIL import Image, UnidentifiedImageError
-
     try:
         with Image.open(path) as img:
             img = img.convert("L" if channels == 1 else "RGB")

@@ -7,6 +7,8 @@ sample quality measure generalisation to new images, not to new crops.
 from __future__ import annotations
 
 import numpy as np
+import skimage.color
+import skimage.data
 
 from difflab.data._common import as_float_tensor, check_int, unit_image_normaliser
 from difflab.data.base import Dataset
@@ -20,9 +22,6 @@ TEST_IMAGES: tuple[str, ...] = ("chelsea", "gravel", "coins")
 
 def load_photo(name: str) -> np.ndarray:
     """One bundled photograph as grayscale float64 ``(H, W)`` in [0, 1]."""
-    import skimage.color
-    import skimage.data
-
     img = getattr(skimage.data, name)()
     if img.ndim == 3:
         return skimage.color.rgb2gray(img[..., :3])

@@ -128,7 +128,7 @@ def interpolate(run, x_a: Tensor, x_b: Tensor, *, frames: int = 8, steps: int = 
 
 def edit_direction(codes: Tensor, labels: Tensor, target: int) -> Tensor:
     """Unit direction ``(d,)`` in code space towards class ``target`` (one-vs-rest logistic regression)."""
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.linear_model import LogisticRegression  # sklearn takes ~1 s to import: only when used
 
     y = (labels.numpy() == target).astype(int)
     if y.min() == y.max():

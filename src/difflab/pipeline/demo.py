@@ -8,12 +8,14 @@ Everything lands in one run directory: ``config.yaml``, ``checkpoints/``,
 
 from pathlib import Path
 
+from matplotlib.figure import Figure
+
 from difflab.config import load_config
 from difflab.config.schema import RunConfig
 from difflab.io import read_jsonl
 from difflab.pipeline.evaluate import evaluate_run, primary_metric
 from difflab.pipeline.run import LOG_NAME, load_run, train_run
-from difflab.report import markdown_table, write_report
+from difflab.report import markdown_table, save_figure, write_report
 
 # Kept equal to configs/digits.yaml (a test checks it), so the demo needs no file.
 DEMO_CONFIG: dict = {
@@ -39,10 +41,6 @@ def plot_loss(run_dir: Path) -> Path | None:
     records = [r for r in read_jsonl(run_dir / LOG_NAME) if "loss" in r]
     if not records:
         return None
-    from matplotlib.figure import Figure
-
-    from difflab.report import save_figure
-
     fig = Figure(figsize=(5, 3))
     ax = fig.add_subplot()
     ax.plot([r["step"] for r in records], [r["loss"] for r in records])

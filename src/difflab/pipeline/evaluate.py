@@ -14,23 +14,12 @@ from difflab.io import atomic_write_json
 from difflab.metrics import evaluate
 from difflab.pipeline.generate import generate
 from difflab.pipeline.run import LoadedRun, load_data
-from difflab.report import plot_quality_vs_steps, save_image_grid, save_scatter
+from difflab.report import plot_quality_vs_steps, save_samples_picture
 
 
 def primary_metric(dataset: str) -> str:
     """The headline metric: classifier-FD on digits, PCA-FD elsewhere."""
     return "classifier_fd" if dataset == "digits" else "pca_fd"
-
-
-def save_samples_picture(samples: torch.Tensor, path: Path, n: int = 64) -> Path | None:
-    """A grid for images, a scatter for 2-D points; nothing for other vectors."""
-    if samples.ndim == 4:
-        save_image_grid(samples[:n].clamp(-1, 1), path)
-        return path
-    if samples.ndim == 2 and samples.shape[1] == 2:
-        save_scatter(samples, path)
-        return path
-    return None
 
 
 def evaluate_run(run: LoadedRun, *, steps: list[int], samplers: list[str], out_dir: str | Path, n: int | None = None,

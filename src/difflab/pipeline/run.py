@@ -16,7 +16,7 @@ from difflab.config import config_to_dict, dump_yaml, load_config
 from difflab.config.schema import RunConfig
 from difflab.data import Dataset, Normaliser, load_dataset
 from difflab.errors import DifflabError
-from difflab.io import atomic_write_text, latest_checkpoint, load_checkpoint
+from difflab.io import atomic_write_text, latest_checkpoint, load_checkpoint, save_checkpoint
 from difflab.models.build import DataInfo, build_denoiser, load_weights, seeded_init
 from difflab.models.denoiser import Denoiser
 from difflab.objectives.build import build_objective
@@ -131,8 +131,6 @@ def export_run(path: str | Path, out: str | Path) -> Path:
     About a quarter of a training checkpoint's size; ``load_run(out)`` rebuilds the
     same model (it cannot resume training). Written atomically like any checkpoint.
     """
-    from difflab.io import save_checkpoint
-
     ckpt_path = resolve_checkpoint(path)
     ckpt = load_checkpoint(ckpt_path)
     group = "ema" if "ema" in ckpt.tensors else "model"

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from difflab.analysis.registry import component_registry, resolve
 from difflab.errors import DifflabError
+from difflab.nn.components import component_registry, resolve
 from difflab.process.noise import PerSampleNoise
 
 SourceKind = Literal["unet", "drl", "dmz"]

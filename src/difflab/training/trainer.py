@@ -16,6 +16,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
 
 from difflab.config.schema import TrainConfig
 from difflab.errors import DifflabError
@@ -23,19 +24,13 @@ from difflab.io import JsonlLogger, flatten_optimizer_state, latest_checkpoint, 
 from difflab.io import unflatten_optimizer_state
 from difflab.training.distributed import DistInfo, all_reduce_mean, barrier
 from difflab.training.ema import EMA
+from difflab.utils.device import autocast_for
 
 # objective(model, x0, labels, generator) -> per-sample loss (B,)
 Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor]
 
 
 DEVICE_DATA_BYTES = 1 << 30  # training sets up to 1 GiB are copied to the GPU once
-
-
-def autocast_for(device: torch.device, precision: str):
-    """bf16 autocast on CUDA when ``precision == "bf16"``; a no-op context otherwise (the CPU trains in fp32)."""
-    if device.type == "cuda" and precision == "bf16":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
 
 
 class _LossModule(nn.Module):
@@ -190,8 +185,6 @@ class Trainer:
         logger = JsonlLogger(self.log_path) if (self.log_path and self.dist.is_main) else None
         bar = None
         if self.progress:
-            from tqdm.auto import tqdm
-
             bar = tqdm(total=self.cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
         images = self.cfg.batch_size * self.cfg.grad_accum * self.dist.world_size
         last_path = latest_checkpoint(self.ckpt_dir)

@@ -1,5 +1,6 @@
 """Component registries: stable names for the parts of a UNet.
 
+Generic (no capability's code): :mod:`difflab.analysis` and :mod:`difflab.representations` build on it.
 Ablation and caching (Prasad et al., *Unraveling the Temporal Dynamics of the
 Unet in Diffusion Models*, arXiv 2312.14965; DeepCache; Block Caching) address
 a network's blocks and skip connections by name, through hooks, never by

@@ -1,4 +1,4 @@
-"""Small helpers for the pipeline tests."""
+"""Helpers shared across the test packages: the repository root and a tiny digits config."""
 
 from pathlib import Path
 
@@ -8,7 +8,7 @@ from difflab.config import load_config
 from difflab.config.schema import RunConfig
 from difflab.io import load_checkpoint
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[1]
 TINY = ["train.steps=12", "train.batch_size=32", "train.log_every=4", "train.checkpoint_every=6",
         "network.base_channels=16", "network.attention_levels=[]", "sample.n_eval=64", "sample.batch_size=64"]
 

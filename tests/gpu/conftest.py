@@ -1,6 +1,0 @@
-"""The GPU tests reuse the pipeline tests' tiny configs."""
-
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "pipeline"))
