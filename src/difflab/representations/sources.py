@@ -10,7 +10,7 @@
 - ``dmz``: the DMZ encoder's code (Proszewska et al., arXiv 2506.00136); it does
   not depend on t, so a trajectory has one time point.
 
-The two encoder sources call :func:`difflab.dmz.encode` (imported lazily).
+The two encoder sources encode with :func:`difflab.models.coded.encode_batch` (the core's coded model).
 """
 
 from collections.abc import Sequence
@@ -22,6 +22,8 @@ from torch import Tensor
 
 from difflab.analysis.registry import component_registry, resolve
 from difflab.errors import DifflabError
+from difflab.models.coded import encode_batch, require_coded
+from difflab.models.run import LoadedRun
 from difflab.process.noise import PerSampleNoise
 
 SourceKind = Literal["unet", "drl", "dmz"]
@@ -112,16 +114,17 @@ class EncoderCode:
     """The code of a trained encoder: DRL's E(x₀, t) or DMZ's time-independent code.
 
     Args:
-        run: a :class:`difflab.pipeline.LoadedRun` whose model has an encoder.
+        run: a :class:`difflab.models.run.LoadedRun` whose model has an encoder.
         kind: ``"drl"`` (time-conditioned) or ``"dmz"`` (one time point).
         hard: DMZ only: binarised code (True) or its soft relaxation.
     """
 
-    def __init__(self, run, kind: Literal["drl", "dmz"], hard: bool = True):
-        from difflab import dmz  # lazy: only encoder sources need it
-
-        self.run, self.kind, self.hard, self._encode = run, kind, hard, dmz.encode
+    def __init__(self, run: LoadedRun, kind: Literal["drl", "dmz"], hard: bool = True):
+        self.run, self.kind, self.hard = run, kind, hard
         self.time_dependent = kind == "drl"
+
+    def _encode(self, x0: Tensor, t: Tensor | None) -> Tensor:
+        return encode_batch(require_coded(self.run.denoiser, self.run.path), x0, t, hard=self.hard)
 
     def key(self) -> dict:
         return {"source": self.kind, "hard": self.hard}
@@ -130,15 +133,15 @@ class EncoderCode:
     def __call__(self, x0: Tensor, t: float, index: Tensor, time_index: int) -> Tensor:
         """Code ``(B, d)`` of ``x0`` ``(B, *shape)`` (``t`` ignored for DMZ)."""
         if not self.time_dependent:
-            return self._encode(self.run, x0, None, hard=self.hard).float()
+            return self._encode(x0, None).float()
         tt = torch.full((x0.shape[0],), float(t), dtype=x0.dtype, device=x0.device)
-        return self._encode(self.run, x0, tt, hard=self.hard).float()
+        return self._encode(x0, tt).float()
 
 
 DEFAULT_COMPONENTS = ("mid.res.1",)
 
 
-def build_source(run, kind: SourceKind, *, components: Sequence[str] | None = None,
+def build_source(run: LoadedRun, kind: SourceKind, *, components: Sequence[str] | None = None,
                  pool: Sequence[Pool] = ("mean",), seed: int = 0, hard: bool = True) -> Source:
     """The source named ``kind`` for a loaded run (``components`` only for ``unet``)."""
     if kind == "unet":
