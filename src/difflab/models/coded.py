@@ -57,7 +57,7 @@ class CodedDenoiser(Denoiser):
         self.prediction = denoiser.prediction
         self.generator_noise = denoiser.generator_noise
         self.code_prior = code_prior
-        self._checkpoint: tuple[Path, Callable[[], Tensor]] | None = None
+        self._checkpoint: tuple[Path, Callable[[], Tensor] | None] | None = None
 
     # The inner denoiser owns these modules (so old checkpoints keep their keys).
     @property
@@ -85,6 +85,8 @@ class CodedDenoiser(Denoiser):
         stored = path / MARGINALS_NAME
         if stored.exists():
             return torch.tensor(json.loads(stored.read_text())["marginals"], dtype=torch.float32)
+        if train_data is None:
+            raise DifflabError(f"{path} has no {MARGINALS_NAME} and no training data was given to recompute it")
         return encode_batch(self, train_data(), hard=True).mean(0)
 
     def sample_codes(self, n: int, *, source: CodeSource | None = None, seed: int = 0) -> Tensor:
@@ -145,7 +147,7 @@ class CodedDenoiser(Denoiser):
         """Write the per-bit marginals of a binary code next to the final checkpoint."""
         self.store_marginals(checkpoint_dir, train_data)
 
-    def on_load(self, checkpoint_dir: Path, train_data: Callable[[], Tensor]) -> None:
+    def on_load(self, checkpoint_dir: Path, train_data: Callable[[], Tensor] | None = None) -> None:
         """Remember where the marginals are (read on use, like any side file)."""
         self._checkpoint = (Path(checkpoint_dir), train_data)
 

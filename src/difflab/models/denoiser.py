@@ -74,12 +74,13 @@ class Denoiser(nn.Module):
     def after_training(self, checkpoint_dir: Path, train_data: Tensor) -> None:
         """Called once on the final (EMA) model after training, on the writing rank; may write side files."""
 
-    def on_load(self, checkpoint_dir: Path, train_data: Callable[[], Tensor]) -> None:
+    def on_load(self, checkpoint_dir: Path, train_data: Callable[[], Tensor] | None = None) -> None:
         """Called by ``load_run`` after the weights are loaded.
 
         Args:
             checkpoint_dir: the checkpoint folder (where :meth:`after_training` wrote its files).
-            train_data: loads the normalised training split on demand (only if a side file is missing).
+            train_data: loads the normalised training split on demand, to recompute a side file
+                that is missing (e.g. in an intermediate checkpoint); ``load_run`` always passes it.
         """
 
     # -- the contract -------------------------------------------------------------
@@ -87,7 +88,8 @@ class Denoiser(nn.Module):
         """The network's own output ``(B, *shape)`` (ε, x₀ or v in data layout)."""
         unknown = sorted(set(cond) - set(COND_KEYS))
         if unknown:
-            raise DifflabError(f"conditioning {unknown} is not understood by this model (it takes {', '.join(COND_KEYS)})")
+            raise DifflabError(f"conditioning {unknown} is not understood by this model "
+                               f"(it takes {', '.join(COND_KEYS)})")
         t = torch.as_tensor(t, dtype=x_t.dtype, device=x_t.device).expand(x_t.shape[0])
         extra = None
         if self.generator_noise:

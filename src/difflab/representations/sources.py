@@ -10,7 +10,7 @@
 - ``dmz``: the DMZ encoder's code (Proszewska et al., arXiv 2506.00136); it does
   not depend on t, so a trajectory has one time point.
 
-The two encoder sources encode with :func:`difflab.models.coded.encode_batch` (the core's coded model).
+The two encoder sources encode with :func:`encode_codes` (the core's coded model, no import of ``dmz``).
 """
 
 from collections.abc import Sequence
@@ -110,6 +110,11 @@ class UNetFeatures:
         return torch.cat([self._pool(captured[n]) for n in self.components], dim=1)
 
 
+def encode_codes(run: LoadedRun, x0: Tensor, t: Tensor | None = None, *, hard: bool = True) -> Tensor:
+    """Codes ``(B, d)`` of ``x0`` ``(B, *shape)`` under a coded run (as :func:`difflab.dmz.encode`, from the core)."""
+    return encode_batch(require_coded(run.denoiser, run.path), x0, t, hard=hard)
+
+
 class EncoderCode:
     """The code of a trained encoder: DRL's E(x₀, t) or DMZ's time-independent code.
 
@@ -123,9 +128,6 @@ class EncoderCode:
         self.run, self.kind, self.hard = run, kind, hard
         self.time_dependent = kind == "drl"
 
-    def _encode(self, x0: Tensor, t: Tensor | None) -> Tensor:
-        return encode_batch(require_coded(self.run.denoiser, self.run.path), x0, t, hard=self.hard)
-
     def key(self) -> dict:
         return {"source": self.kind, "hard": self.hard}
 
@@ -133,9 +135,9 @@ class EncoderCode:
     def __call__(self, x0: Tensor, t: float, index: Tensor, time_index: int) -> Tensor:
         """Code ``(B, d)`` of ``x0`` ``(B, *shape)`` (``t`` ignored for DMZ)."""
         if not self.time_dependent:
-            return self._encode(x0, None).float()
+            return encode_codes(self.run, x0, None, hard=self.hard).float()
         tt = torch.full((x0.shape[0],), float(t), dtype=x0.dtype, device=x0.device)
-        return self._encode(x0, tt).float()
+        return encode_codes(self.run, x0, tt, hard=self.hard).float()
 
 
 DEFAULT_COMPONENTS = ("mid.res.1",)
