@@ -14,7 +14,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from difflab.analysis.ablation import ImpactResult
-from difflab.report import save_figure
+from difflab.report import markdown_table, save_figure, write_report
 
 
 def _window_labels(res: ImpactResult) -> list[str]:
@@ -78,8 +78,6 @@ def speedup_quality(points: Sequence[dict], path: str | Path, budget: float | No
 
 def write_impact_report(res: ImpactResult, out: str | Path, title: str = "Impact of removing UNet components") -> Path:
     """Write ``impact.json``, ``heatmap.png`` (1 - SSIM), ``heatmap_fd.png``, ``phase.png`` and ``report.md``."""
-    from difflab.report import markdown_table, write_report
-
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "impact.json")

@@ -14,7 +14,7 @@ from difflab.io import read_jsonl
 from difflab.models.run import LOG_NAME, load_run
 from difflab.pipeline.evaluate import evaluate_run, primary_metric
 from difflab.pipeline.run import train_run
-from difflab.report import markdown_table, write_report
+from difflab.report import markdown_table, save_figure, write_report
 
 # Kept equal to configs/digits.yaml (a test checks it), so the demo needs no file.
 DEMO_CONFIG: dict = {
@@ -41,8 +41,6 @@ def plot_loss(run_dir: Path) -> Path | None:
     if not records:
         return None
     from matplotlib.figure import Figure
-
-    from difflab.report import save_figure
 
     fig = Figure(figsize=(5, 3))
     ax = fig.add_subplot()

@@ -4,6 +4,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from difflab.errors import DifflabError
 from difflab.representations.extract import Trajectories
 from difflab.representations.mixers import MIXERS, build_mixer
 from difflab.representations.probe import ProbeConfig, train_probe
@@ -40,8 +41,6 @@ def run_study(traj: Trajectories, mixers: Sequence[str], seeds: Sequence[int], *
     """
     unknown = sorted(set(mixers) - set(MIXERS))
     if unknown:
-        from difflab.errors import DifflabError
-
         raise DifflabError(f"unknown mixer(s) {unknown}; choose from {', '.join(MIXERS)}")
     out = {"times": traj.times, "seeds": list(seeds), "single": {}, "mixers": {}}
     for kind in mixers:

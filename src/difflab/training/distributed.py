@@ -9,6 +9,8 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
+from difflab.errors import DifflabError
+
 
 @dataclass
 class DistInfo:
@@ -45,14 +47,10 @@ def resolve_device(name: str) -> torch.device:
     device = torch.device(name)
     if device.type == "cuda":
         if not torch.cuda.is_available():
-            from difflab.errors import DifflabError
-
             raise DifflabError("train.device asks for CUDA but no GPU is available; use train.device=cpu")
         if device.index is None:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         if device.index >= torch.cuda.device_count():
-            from difflab.errors import DifflabError
-
             raise DifflabError(f"train.device needs GPU {device.index} but only {torch.cuda.device_count()} are "
                                "visible; start at most that many processes per node, or use train.device=cpu")
         torch.cuda.set_device(device)
