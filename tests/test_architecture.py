@@ -34,32 +34,10 @@ TIERS = {"core": CORE, "capability": CAPABILITIES, "application": APPLICATION}
 # Sub-packages whose functions may import difflab modules (lazily, for a fast ``difflab --help``).
 LAZY_ALLOWED = frozenset({"cli"})
 
-# Violations present on this branch, each to disappear with the named branch. Keys are
-# (rule, importing module, imported module); the rules are "tier" and "lazy". The cycle among
-# {dmz, models, objectives, pipeline} goes with them: the cycle check ignores these imports.
-# After merging that branch, empty this dict: test_known_violations_still_occur fails on every
-# entry that no longer occurs, and test_no_new_violation on every new one.
-KNOWN_VIOLATIONS: dict[tuple[str, str, str], str] = {
-    # models/build.py builds DMZ's CodedDenoiser: the core reaches into a capability (and closes the cycle).
-    ("tier", "difflab.models.build", "difflab.dmz"): "fixed by arch-layering",
-    ("lazy", "difflab.models.build", "difflab.dmz"): "fixed by arch-layering",
-    # dmz/codes.py reads the training data through the pipeline (closes the cycle).
-    ("tier", "difflab.dmz.codes", "difflab.pipeline.run"): "fixed by arch-layering",
-    ("lazy", "difflab.dmz.codes", "difflab.pipeline.run"): "fixed by arch-layering",
-    # The pipeline tests for DMZ and calls it lazily (store_marginals, sample_codes).
-    ("lazy", "difflab.pipeline.run", "difflab.dmz.codes"): "fixed by arch-layering",
-    ("lazy", "difflab.pipeline.generate", "difflab.dmz.codes"): "fixed by arch-layering",
-    # analysis takes its seed helper and data loader from the pipeline.
-    ("tier", "difflab.analysis.target", "difflab.pipeline.generate"): "fixed by arch-layering",
-    ("lazy", "difflab.analysis.target", "difflab.pipeline.generate"): "fixed by arch-layering",
-    ("tier", "difflab.analysis.target", "difflab.pipeline.run"): "fixed by arch-layering",
-    ("lazy", "difflab.analysis.target", "difflab.pipeline.run"): "fixed by arch-layering",
-    # representations loads runs through the pipeline and encodes with DMZ (capability into capability).
-    ("tier", "difflab.representations.downstream", "difflab.pipeline"): "fixed by arch-layering",
-    ("lazy", "difflab.representations.downstream", "difflab.pipeline"): "fixed by arch-layering",
-    ("tier", "difflab.representations.sources", "difflab.dmz"): "fixed by arch-layering",
-    ("lazy", "difflab.representations.sources", "difflab.dmz"): "fixed by arch-layering",
-}
+# Accepted violations, each with its reason. Keys are (rule, importing module, imported module); the
+# rules are "tier" and "lazy". Empty: every layering rule holds. test_known_violations_still_occur
+# fails on an entry that no longer occurs, so the set cannot go stale.
+KNOWN_VIOLATIONS: dict[tuple[str, str, str], str] = {}
 
 
 @dataclass(frozen=True)

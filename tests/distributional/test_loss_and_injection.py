@@ -26,7 +26,7 @@ def test_lambda0_beta2_loss_is_the_mean_over_m_of_the_x0_regression_mse(basis, p
     x0, t = data[:b], torch.tensor([0.2, 0.5, 0.9])
     eps, xi = torch.randn(b, process.dim), torch.randn(b * m, *shape)
     loss = distributional_loss(model, x0, t, eps, xi, m=m, rule="energy", beta=2.0, lam=0.0)
-    per_j = [regression_loss(model, x0, t, eps, xi=xi.reshape(b, m, *shape)[:, j]) for j in range(m)]
+    per_j = [regression_loss(model, x0, t, eps, cond={"xi": xi.reshape(b, m, *shape)[:, j]}) for j in range(m)]
     assert loss.shape == (b,)
     torch.testing.assert_close(loss, torch.stack(per_j, 1).mean(1), rtol=1e-4, atol=1e-5)
 

@@ -104,7 +104,7 @@ def test_each_conditioning_mode_makes_the_output_depend_on_z(mode):
 
 def test_drl_code_interacts_with_time():
     """E(x₀, t) − E(x₀, t') must depend on x₀ (not an additive function of t alone)."""
-    from difflab.dmz.encoder import DRLEncoder
+    from difflab.models.encoders import DRLEncoder
 
     torch.manual_seed(0)
     enc = DRLEncoder((1, 8, 8), 6, channels=[8, 16])

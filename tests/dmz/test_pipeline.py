@@ -60,8 +60,8 @@ def test_generate_draws_seeded_fair_bits_by_default_and_takes_z(dmz_run):
     s2, _ = generate(run, 4, steps=2)
     assert torch.equal(s1, s2)
     z = dmz.sample_codes(run, 4)
-    assert torch.equal(generate(run, 4, steps=2, z=z)[0], s1)  # the default is sample_codes' fair bits
-    assert not torch.equal(generate(run, 4, steps=2, z=1 - z)[0], s1)
+    assert torch.equal(generate(run, 4, steps=2, cond={"z": z})[0], s1)  # the default is sample_codes' fair bits
+    assert not torch.equal(generate(run, 4, steps=2, cond={"z": 1 - z})[0], s1)
     assert torch.equal(dmz.sample_codes(run, 6)[:4], z)  # code i depends on (seed, i) only
     assert set(dmz.sample_codes(run, 8, source="marginal").unique().tolist()) <= {0.0, 1.0}
     with pytest.raises(DifflabError, match="does not fit"):

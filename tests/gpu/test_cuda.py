@@ -85,8 +85,8 @@ def test_dmz_model_trains_on_cuda_and_its_code_conditions_the_output(tmp_path):
     x0 = torch.rand(4, 1, 8, 8) * 2 - 1
     z = dmz.encode(run, x0)
     assert z.shape == (4, 8) and set(z.unique().tolist()) <= {0.0, 1.0}
-    a, _ = generate(run, 4, steps=4, z=torch.zeros(4, 8))
-    b, _ = generate(run, 4, steps=4, z=torch.ones(4, 8))
+    a, _ = generate(run, 4, steps=4, cond={"z": torch.zeros(4, 8)})
+    b, _ = generate(run, 4, steps=4, cond={"z": torch.ones(4, 8)})
     assert not torch.allclose(a, b)
 
 

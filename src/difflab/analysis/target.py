@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from difflab.process.noise import PerSampleNoise
+from difflab.models.run import load_data
+from difflab.process.noise import PerSampleNoise, sample_seeds
 from difflab.process.process import Process
 from difflab.sampling import build_grid, sample_ddim
 
@@ -44,8 +45,6 @@ class SamplingTarget:
 
     def start(self, n: int, seed: int = 0) -> Tensor:
         """Fixed-seed start states ``(n, *shape)`` float64 (sample i uses seed ``(seed, i)`` as in ``generate``)."""
-        from difflab.pipeline.generate import sample_seeds
-
         noise = PerSampleNoise(sample_seeds(seed, n), device=self.process.scale.device)
         return self.process.prior_sample(n, noise).double()
 
@@ -88,8 +87,6 @@ def ddim_sample(target: SamplingTarget, x_start: Tensor, times: Tensor, callback
 
 
 def run_target(loaded) -> tuple[SamplingTarget, Tensor, str]:
-    """``(target, held-out test split, dataset name)`` of a :class:`difflab.pipeline.LoadedRun`."""
-    from difflab.pipeline.run import load_data
-
+    """``(target, held-out test split, dataset name)`` of a :class:`difflab.models.run.LoadedRun`."""
     dataset = load_data(loaded.cfg)
     return SamplingTarget.from_denoiser(loaded.denoiser), dataset.test, dataset.name

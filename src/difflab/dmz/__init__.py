@@ -1,4 +1,8 @@
-"""Coded denoisers: an encoder whose code z conditions the denoiser (DMZ, arXiv 2506.00136; DRL).
+"""Using coded denoisers: encode, draw codes, reconstruct, interpolate, edit, probe (DMZ, arXiv 2506.00136; DRL).
+
+The model half — :class:`~difflab.models.coded.CodedDenoiser` and the encoders — is
+part of the core (:mod:`difflab.models`), built from ``encoder.kind`` in the config;
+it is re-exported here. DDIM inversion is a sampler-side tool (:mod:`difflab.sampling.inversion`).
 
 Public API::
 
@@ -11,11 +15,11 @@ Public API::
     probe.linear_probe(codes, labels, folds=5) -> (mean acc, std)
 """
 
-from difflab.dmz.coded import CodedDenoiser
-from difflab.dmz.codes import bit_entropy, code_marginals, encode, encode_batch, sample_codes
-from difflab.dmz.encoder import BinaryEncoder, CodeEncoder, DRLEncoder, GaussianEncoder, build_encoder
-from difflab.dmz.inversion import ddim_invert
+from difflab.dmz.codes import code_marginals, encode, sample_codes
 from difflab.dmz.use import bitflip_path, decode, edit, edit_direction, interpolate, reconstruct, soft_path
+from difflab.models.coded import CodedDenoiser, bit_entropy, encode_batch
+from difflab.models.encoders import BinaryEncoder, CodeEncoder, DRLEncoder, GaussianEncoder, build_encoder
+from difflab.sampling.inversion import ddim_invert
 
 __all__ = ["CodedDenoiser", "CodeEncoder", "BinaryEncoder", "GaussianEncoder", "DRLEncoder", "build_encoder",
            "encode", "encode_batch", "sample_codes", "code_marginals", "bit_entropy", "ddim_invert", "decode",

@@ -1,14 +1,16 @@
 """Using a code: decode, reconstruct, interpolate, edit (DMZ, arXiv 2506.00136).
 
 - reconstruction: encode x₀, then decode *stochastically* (fresh x_T, any
-  sampler) or *deterministically* from DDIM-inverted noise (:mod:`.inversion`);
+  sampler) or *deterministically* from DDIM-inverted noise
+  (:mod:`difflab.sampling.inversion`);
 - interpolation: linear on the soft codes (the "bit = 1" probabilities), or a
   bit-flip path that flips the differing bits one at a time, least confident
   first;
 - editing: move a soft code along a linear classifier's direction in code space.
 
 Strips and paths decode every frame from the *same* x_T with deterministic DDIM,
-so only the code changes along a row.
+so only the code changes along a row. Decoding is :func:`difflab.models.generate`
+with the code as conditioning.
 """
 
 from typing import Literal
@@ -16,16 +18,19 @@ from typing import Literal
 import torch
 from torch import Tensor
 
-from difflab.dmz.codes import coded_model, encode_batch
-from difflab.dmz.inversion import ddim_invert
+from difflab.dmz.codes import coded_model
 from difflab.errors import DifflabError
-from difflab.process.noise import PerSampleNoise
-from difflab.sampling import build_grid, get_sampler
+from difflab.models.coded import encode_batch
+from difflab.models.generate import generate
+from difflab.models.run import LoadedRun
+from difflab.process.noise import sample_seeds
+from difflab.sampling import build_grid
+from difflab.sampling.inversion import ddim_invert
 
 
 @torch.no_grad()
-def decode(run, z: Tensor | None, *, steps: int, sampler: str = "ddim", seed: int = 0, shared_noise: bool = False,
-           x_T: Tensor | None = None, source: Tensor | None = None, grid: str = "uniform",
+def decode(run: LoadedRun, z: Tensor | None, *, steps: int, sampler: str = "ddim", seed: int = 0,
+           shared_noise: bool = False, x_T: Tensor | None = None, source: Tensor | None = None, grid: str = "uniform",
            sampler_options: dict | None = None) -> Tensor:
     """Generate ``(B, *shape)`` from codes ``z`` ``(B, d)`` (or clean ``source`` data for a drl run).
 
@@ -34,27 +39,24 @@ def decode(run, z: Tensor | None, *, steps: int, sampler: str = "ddim", seed: in
         x_T: explicit start noise ``(B, *shape)`` (e.g. from DDIM inversion).
     """
     model = coded_model(run)
-    process = model.process
     b = (z if z is not None else source).shape[0]
-    seeds = [seed * 1_000_003 + (0 if shared_noise else i) for i in range(b)]
-    noise = PerSampleNoise(seeds, device=process.scale.device)
-    if x_T is None:
-        x_T = process.prior_sample(b, noise)
-    cond = {"z": z.to(x_T.device)} if z is not None else {"source": source.to(x_T.device)}
+    cond = {"z": z} if z is not None else {"source": source}
     model.eval()
-    out = get_sampler(sampler)(model, process, x_T, build_grid(grid, process, steps), noise=noise, cond=cond,
-                               **(sampler_options or {}))
-    return out.float().cpu()
+    out, _ = generate(run, b, steps=steps, sampler=sampler, seed=seed, grid=grid, batch_size=b, cond=cond,
+                      sampler_options=sampler_options, x_T=x_T,
+                      seeds=sample_seeds(seed, 1) * b if shared_noise else None)
+    return out
 
 
 def _code_cond(model, x0: Tensor, hard: bool) -> dict:
-    if model.time_conditioned:
+    if model.encoder.time_conditioned:
         return {"source": x0}
     return {"z": encode_batch(model, x0, hard=hard)}
 
 
 @torch.no_grad()
-def reconstruct(run, x0: Tensor, *, steps: int, mode: Literal["stochastic", "inverted"] = "stochastic",
+def reconstruct(run: LoadedRun, x0: Tensor, *, steps: int,
+                mode: Literal["stochastic", "inverted"] = "stochastic",
                 sampler: str = "ddim", seed: int = 0, hard: bool = True) -> Tensor:
     """Encode ``x0`` ``(B, *shape)`` and decode it back ``(B, *shape)``.
 
@@ -101,7 +103,7 @@ def bitflip_path(bits_a: Tensor, bits_b: Tensor, confidence: Tensor | None = Non
 
 
 @torch.no_grad()
-def interpolate(run, x_a: Tensor, x_b: Tensor, *, frames: int = 8, steps: int = 16,
+def interpolate(run: LoadedRun, x_a: Tensor, x_b: Tensor, *, frames: int = 8, steps: int = 16,
                 kind: Literal["soft", "bitflip"] = "soft", seed: int = 0) -> Tensor:
     """Decode a path between the codes of ``x_a`` and ``x_b`` (each ``(*shape)``) -> ``(frames', *shape)``.
 
@@ -109,7 +111,7 @@ def interpolate(run, x_a: Tensor, x_b: Tensor, *, frames: int = 8, steps: int = 
     path between the hard codes, flipping the bits where ``x_a``'s code is least confident first.
     """
     model = coded_model(run)
-    if model.time_conditioned:
+    if model.encoder.time_conditioned:
         raise DifflabError("interpolation needs a time-independent code (binary or gaussian), not drl")
     pair = torch.stack([x_a, x_b])
     if kind == "soft":
@@ -139,7 +141,8 @@ def edit_direction(codes: Tensor, labels: Tensor, target: int) -> Tensor:
 
 
 @torch.no_grad()
-def edit(run, x0: Tensor, direction: Tensor, strengths: list[float], *, steps: int = 16, seed: int = 0) -> Tensor:
+def edit(run: LoadedRun, x0: Tensor, direction: Tensor, strengths: list[float], *, steps: int = 16,
+         seed: int = 0) -> Tensor:
     """Decode ``x0``'s soft code moved by each strength along ``direction`` -> ``(len(strengths), *shape)``.
 
     Binary codes are clamped to [0, 1] (probabilities of bit = 1).

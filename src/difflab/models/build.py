@@ -13,7 +13,9 @@ from torch import Tensor
 
 from difflab.config.schema import RunConfig
 from difflab.errors import DifflabError
+from difflab.models.coded import CodedDenoiser
 from difflab.models.denoiser import Denoiser
+from difflab.models.encoders import build_encoder
 from difflab.nn import build_network
 from difflab.process.factory import build_process, empty_process
 
@@ -48,7 +50,7 @@ def network_kwargs(cfg: RunConfig, info: DataInfo) -> dict[str, Any]:
     # How a generator's noise ξ enters the network (only generators take the argument).
     injection = dict(noise_injection=cfg.method.noise_injection) if generator else {}
     enc = cfg.encoder
-    coded = enc.kind != "none"  # a code z from difflab.dmz conditions the network
+    coded = enc.kind != "none"  # a code z (models.coded) conditions the network
     if net.kind == "unet":
         code = dict(z_dim=enc.dim, z_mode=enc.z_mode,
                     z_levels=None if enc.z_levels is None else tuple(enc.z_levels)) if coded else {}
@@ -64,7 +66,7 @@ def network_kwargs(cfg: RunConfig, info: DataInfo) -> dict[str, Any]:
 def build_denoiser(cfg: RunConfig, info: DataInfo, train_data: Tensor | None) -> Denoiser:
     """A fresh denoiser; ``train_data`` fits the process (``None``: unfitted, for loading weights).
 
-    With ``cfg.encoder.kind != "none"`` it is a ``difflab.dmz.CodedDenoiser`` (encoder + denoiser).
+    With ``cfg.encoder.kind != "none"`` it is a :class:`CodedDenoiser` (encoder + denoiser).
     """
     p = cfg.process
     options = dict(basis=p.basis, prior=p.prior, schedule=p.schedule, levels=p.levels, softness=p.softness,
@@ -79,9 +81,7 @@ def build_denoiser(cfg: RunConfig, info: DataInfo, train_data: Tensor | None) ->
     denoiser = Denoiser(network, process, prediction=prediction, generator_noise=generator)
     if cfg.encoder.kind == "none":
         return denoiser
-    from difflab.dmz import CodedDenoiser, build_encoder  # lazy: dmz imports this module's users
-
-    return CodedDenoiser(build_encoder(cfg.encoder, info.shape), denoiser)
+    return CodedDenoiser(build_encoder(cfg.encoder, info.shape), denoiser, code_prior=cfg.encoder.prior)
 
 
 def load_weights(denoiser: Denoiser, state: dict[str, Tensor], source: str) -> None:

@@ -8,19 +8,30 @@ defined in whitened component space and mapped to data layout by the
 orthonormal basis alone, so the targets are unit-variance in every basis.
 """
 
+from collections.abc import Callable
+from pathlib import Path
 from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from difflab.process.noise import NoiseLike, standard_normal
+from difflab.errors import DifflabError
+from difflab.process.noise import standard_normal
 from difflab.process.process import Process
 
 Prediction = Literal["eps", "x0", "v"]
+COND_KEYS = ("labels", "z", "xi", "noise")  # what Denoiser.raw understands; a subclass may add its own
 
 
 class Denoiser(nn.Module):
     """Network + process -> x̂₀ in data layout.
+
+    Conditioning is one mapping ``cond``: ``labels`` ``(B,)`` class ids, ``z`` ``(B, d)``
+    a code, ``xi`` ``(B, *shape)`` generator noise (or ``noise``, a source to draw it from).
+
+    The extension points below have no-op defaults; a model that needs more than
+    the network (e.g. :class:`difflab.models.coded.CodedDenoiser`) overrides them,
+    so the objectives, ``load_run``, ``train_run`` and ``generate`` never ask what it is.
 
     Args:
         network: ``net(x_t, t, *, labels, z, extra) -> out`` in data layout.
@@ -37,14 +48,55 @@ class Denoiser(nn.Module):
         self.prediction = prediction
         self.generator_noise = generator_noise
 
-    def raw(self, x_t: Tensor, t: Tensor, *, labels: Tensor | None = None, z: Tensor | None = None,
-            xi: Tensor | None = None, noise: NoiseLike = None) -> Tensor:
+    # -- extension points --------------------------------------------------------
+    def training_cond(self, x0: Tensor, t: Tensor,
+                      generator: torch.Generator | None) -> tuple[dict[str, Tensor], Tensor | float]:
+        """Extra training conditioning and per-sample loss terms, drawn after the objective's own draws.
+
+        Args:
+            x0: clean data ``(B, *shape)``; t: times ``(B,)``; generator: the trainer's generator.
+
+        Returns:
+            ``(cond, penalty)``: conditioning to add (default none) and a per-sample ``(B,)``
+            term added to the loss (default 0).
+        """
+        return {}, 0.0
+
+    def default_cond(self, n: int, seed: int, given: dict[str, Tensor] | None = None) -> dict[str, Tensor]:
+        """Conditioning ``(n, ...)`` to add for sampling ``n`` samples under ``seed`` (default none).
+
+        Args:
+            n: number of samples; seed: the base seed of the call (sample i is seeded by ``(seed, i)``).
+            given: the conditioning the caller passed; keys in it are never overridden.
+        """
+        return {}
+
+    def after_training(self, checkpoint_dir: Path, train_data: Tensor) -> None:
+        """Called once on the final (EMA) model after training, on the writing rank; may write side files."""
+
+    def on_load(self, checkpoint_dir: Path, train_data: Callable[[], Tensor] | None = None) -> None:
+        """Called by ``load_run`` after the weights are loaded.
+
+        Args:
+            checkpoint_dir: the checkpoint folder (where :meth:`after_training` wrote its files).
+            train_data: loads the normalised training split on demand, to recompute a side file
+                that is missing (e.g. in an intermediate checkpoint); ``load_run`` always passes it.
+        """
+
+    # -- the contract -------------------------------------------------------------
+    def raw(self, x_t: Tensor, t: Tensor, **cond) -> Tensor:
         """The network's own output ``(B, *shape)`` (ε, x₀ or v in data layout)."""
+        unknown = sorted(set(cond) - set(COND_KEYS))
+        if unknown:
+            raise DifflabError(f"conditioning {unknown} is not understood by this model "
+                               f"(it takes {', '.join(COND_KEYS)})")
         t = torch.as_tensor(t, dtype=x_t.dtype, device=x_t.device).expand(x_t.shape[0])
         extra = None
         if self.generator_noise:
-            extra = xi if xi is not None else standard_normal(noise, x_t.shape, dtype=x_t.dtype, device=x_t.device)
-        return self.network(x_t, t, labels=labels, z=z, extra=extra)
+            xi = cond.get("xi")
+            extra = xi if xi is not None else standard_normal(cond.get("noise"), x_t.shape, dtype=x_t.dtype,
+                                                              device=x_t.device)
+        return self.network(x_t, t, labels=cond.get("labels"), z=cond.get("z"), extra=extra)
 
     def output_to_white_x0(self, out: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
         """Convert a network output to ŵ₀ ``(B, D)`` in whitened components."""
@@ -58,10 +110,9 @@ class Denoiser(nn.Module):
             return Process.eps_to_x0(w_t, e, alpha, sigma)
         return Process.v_to_x0(w_t, e, alpha, sigma)
 
-    def forward(self, x_t: Tensor, t: Tensor, *, labels: Tensor | None = None, z: Tensor | None = None,
-                xi: Tensor | None = None, noise: NoiseLike = None) -> Tensor:
-        """x̂₀ ``(B, *shape)`` for ``x_t`` ``(B, *shape)`` at times ``t`` ``(B,)``."""
-        out = self.raw(x_t, t, labels=labels, z=z, xi=xi, noise=noise)
+    def forward(self, x_t: Tensor, t: Tensor, **cond) -> Tensor:
+        """x̂₀ ``(B, *shape)`` for ``x_t`` ``(B, *shape)`` at times ``t`` ``(B,)`` under conditioning ``cond``."""
+        out = self.raw(x_t, t, **cond)
         if self.prediction == "x0":
             return out
         return self.process.from_white(self.output_to_white_x0(out, x_t, t))

@@ -28,8 +28,9 @@ def drop_labels(labels: Tensor | None, p: float, num_classes: int, generator: to
 def build_objective(method: MethodConfig, *, label_dropout: float = 0.0, num_classes: int = 0):
     """The per-sample loss for ``method.kind`` (regression MSE or a scoring rule).
 
-    For a coded model (``difflab.dmz.CodedDenoiser``) the objective also encodes x₀
-    and adds the encoder's per-sample penalty (zero for binary codes).
+    The model adds its own conditioning and per-sample loss terms through
+    :meth:`~difflab.models.denoiser.Denoiser.training_cond` (a coded model encodes x₀
+    and adds the encoder's penalty), drawn after the times, noise and label dropout.
     """
 
     def objective(model: Denoiser, x0: Tensor, labels: Tensor | None, generator: torch.Generator) -> Tensor:
@@ -37,15 +38,14 @@ def build_objective(method: MethodConfig, *, label_dropout: float = 0.0, num_cla
         t = stratified_times(b, generator, device=x0.device).to(x0.dtype)
         eps = _randn((b, model.process.dim), generator, x0)
         labels = drop_labels(labels, label_dropout, num_classes, generator)
-        cond, penalty = dict(labels=labels), 0.0
-        if hasattr(model, "train_code"):  # difflab.dmz.CodedDenoiser: encode x₀ (at t), train end to end
-            cond["z"], penalty = model.train_code(x0, t, generator)
-            model = model.denoiser
+        extra, penalty = model.training_cond(x0, t, generator)
+        cond = {"labels": labels, **extra}
         if method.kind == "regression":
-            return regression_loss(model, x0, t, eps, **cond) + penalty
+            return regression_loss(model, x0, t, eps, cond=cond) + penalty
         xi = _randn((b * method.m, *x0.shape[1:]), generator, x0)
         options = dict(beta=method.beta, lam=method.lam) if method.rule == "energy" else dict(
             kernel=method.kernel, bandwidth=method.bandwidth, lam=method.lam)
-        return distributional_loss(model, x0, t, eps, xi, m=method.m, rule=method.rule, **cond, **options) + penalty
+        return distributional_loss(model, x0, t, eps, xi, m=method.m, rule=method.rule, cond=cond,
+                                   **options) + penalty
 
     return objective

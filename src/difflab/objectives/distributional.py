@@ -5,6 +5,8 @@ from m independent noises ξ in ONE batched forward pass, and a scoring rule
 compares them with the true x₀ in whitened component space.
 """
 
+from collections.abc import Mapping
+
 from torch import Tensor
 
 from difflab.models.denoiser import Denoiser
@@ -12,7 +14,8 @@ from difflab.objectives.scoring import scoring_loss
 
 
 def distributional_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, xi: Tensor, *, m: int,
-                        rule: str = "energy", **rule_options) -> Tensor:
+                        rule: str = "energy", cond: Mapping[str, Tensor | None] | None = None,
+                        **rule_options) -> Tensor:
     """Per-sample scoring-rule loss ``(B,)``.
 
     Args:
@@ -21,15 +24,15 @@ def distributional_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, 
         xi: generator noise ``(B * m, *shape)``.
         m: samples per data point.
         rule: ``"energy"`` or ``"kernel"``; ``rule_options`` go to the scoring rule
-            (beta, lam, kernel, bandwidth) — plus ``labels``/``z`` conditioning.
+            (beta, lam, kernel, bandwidth).
+        cond: per-sample conditioning ``(B, ...)`` (labels, z, ...), repeated m times.
     """
-    cond = {k: rule_options.pop(k) for k in ("labels", "z") if k in rule_options}
-    cond = {k: v.repeat_interleave(m, dim=0) for k, v in cond.items() if v is not None}
+    cond = {k: v.repeat_interleave(m, dim=0) for k, v in (cond or {}).items() if v is not None}
     process = denoiser.process
     w0 = process.to_white(x0)  # once: both the noisy input and the score's target need it
     x_t = process.from_white(process.noise_white(w0, t, eps))
     x_t_rep = x_t.repeat_interleave(m, dim=0)
     t_rep = t.repeat_interleave(m, dim=0)
-    samples = denoiser(x_t_rep, t_rep, xi=xi, **cond)  # (B*m, *shape) samples of x₀
+    samples = denoiser(x_t_rep, t_rep, **cond, xi=xi)  # (B*m, *shape) samples of x₀
     w_samples = process.to_white(samples).reshape(x0.shape[0], m, -1)
     return scoring_loss(w_samples.float(), w0.float(), rule=rule, **rule_options)

@@ -5,10 +5,13 @@ prior variance, so the weighting does not depend on the basis. Returns the
 unreduced per-sample loss ``(B,)``; the trainer reduces it.
 """
 
+from collections.abc import Mapping
+
 import torch
 from torch import Tensor
 
 from difflab.models.denoiser import Denoiser
+from difflab.process.process import Process
 
 
 def regression_target(prediction: str, w0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
@@ -17,10 +20,11 @@ def regression_target(prediction: str, w0: Tensor, eps: Tensor, alpha: Tensor, s
         return eps
     if prediction == "x0":
         return w0
-    return alpha * eps - sigma * w0  # v
+    return Process.v_target(w0, eps, alpha, sigma)
 
 
-def regression_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, **cond) -> Tensor:
+def regression_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, *,
+                    cond: Mapping[str, Tensor | None] | None = None) -> Tensor:
     """Per-sample MSE ``(B,)`` (sum over components, mean over nothing else).
 
     Args:
@@ -28,12 +32,12 @@ def regression_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, **co
         x0: clean data ``(B, *shape)``.
         t: times ``(B,)``.
         eps: whitened noise ``(B, D)``.
-        **cond: labels / z forwarded to the network.
+        cond: conditioning mapping (labels, z, ...) passed to the denoiser.
     """
     process = denoiser.process
     w0 = process.to_white(x0)  # once: both the noisy input and the target need it
     x_t = process.from_white(process.noise_white(w0, t, eps))
-    out = denoiser.raw(x_t, t, **cond)
+    out = denoiser.raw(x_t, t, **(cond or {}))
     alpha, sigma = (a.to(w0.dtype) for a in process.alpha_sigma(t))
     target = regression_target(denoiser.prediction, w0, eps, alpha, sigma)
     pred = process.to_white(out) if denoiser.prediction == "x0" else process.data_noise_to_white(out)

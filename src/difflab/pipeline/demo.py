@@ -13,8 +13,9 @@ from matplotlib.figure import Figure
 from difflab.config import load_config
 from difflab.config.schema import RunConfig
 from difflab.io import read_jsonl
+from difflab.models.run import LOG_NAME, load_run
 from difflab.pipeline.evaluate import evaluate_run, primary_metric
-from difflab.pipeline.run import LOG_NAME, load_run, train_run
+from difflab.pipeline.run import train_run
 from difflab.report import markdown_table, save_figure, write_report
 
 # Kept equal to configs/digits.yaml (a test checks it), so the demo needs no file.

@@ -12,8 +12,8 @@ import torch
 
 from difflab.io import atomic_write_json
 from difflab.metrics import evaluate
-from difflab.pipeline.generate import generate
-from difflab.pipeline.run import LoadedRun, load_data
+from difflab.models.generate import generate
+from difflab.models.run import LoadedRun, load_data
 from difflab.report import plot_quality_vs_steps, save_samples_picture
 
 

@@ -1,4 +1,4 @@
-"""Train a run directory, and load one back.
+"""Train a run directory (and export one); loading lives in :mod:`difflab.models.run`.
 
 Run directory layout::
 
@@ -7,32 +7,22 @@ Run directory layout::
     RUN/train_log.jsonl      one line per log interval: step, loss, lr, images/s
 """
 
-from dataclasses import dataclass
 from pathlib import Path
-
-import torch
 
 from difflab.config import config_to_dict, dump_yaml, load_config
 from difflab.config.schema import RunConfig
-from difflab.data import Dataset, Normaliser, load_dataset
 from difflab.errors import DifflabError
-from difflab.io import atomic_write_text, latest_checkpoint, load_checkpoint, save_checkpoint
-from difflab.models.build import DataInfo, build_denoiser, load_weights, seeded_init
-from difflab.models.denoiser import Denoiser
+from difflab.io import atomic_write_text, load_checkpoint, save_checkpoint
+from difflab.models.build import build_denoiser, seeded_init
+from difflab.models.run import (CKPT_DIR, CONFIG_NAME, LOG_NAME, LoadedRun, data_info, load_data, load_run,
+                                resolve_checkpoint)
 from difflab.objectives.build import build_objective
 from difflab.training.distributed import init_distributed, resolve_device, shutdown
 from difflab.training.trainer import Trainer
 
-CONFIG_NAME, CKPT_DIR, LOG_NAME = "config.yaml", "checkpoints", "train_log.jsonl"
-
-
-def data_info(dataset: Dataset) -> DataInfo:
-    return DataInfo(name=dataset.name, shape=tuple(dataset.shape), num_classes=dataset.num_classes,
-                    normaliser=dataset.normaliser.to_dict())
-
-
-def load_data(cfg: RunConfig) -> Dataset:
-    return load_dataset(cfg.data.name, **cfg.data.options)
+# Re-exported: these lived here before loading moved into the core.
+__all__ = ["CKPT_DIR", "CONFIG_NAME", "LOG_NAME", "LoadedRun", "data_info", "export_run", "load_data", "load_run",
+           "resolve_checkpoint", "train_run"]
 
 
 def _check_out_dir(out: Path, cfg: RunConfig) -> None:
@@ -70,59 +60,11 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
                           config=config_to_dict(cfg), meta={"data": info.to_dict()}, seed=cfg.seed, dist=dist,
                           device=device, log_path=out / LOG_NAME, progress=progress)
         last = trainer.fit()
-        if dist.is_main and last is not None and hasattr(denoiser, "encoder"):
-            from difflab.dmz.codes import store_marginals  # per-bit marginals for generation
-
-            store_marginals(last, trainer.ema.model, dataset.train)
+        if dist.is_main and last is not None:
+            trainer.ema.model.after_training(last, dataset.train)  # e.g. a coded model's code marginals
     finally:
         shutdown(dist)
     return out
-
-
-@dataclass
-class LoadedRun:
-    """A trained model ready to sample: config, EMA denoiser (a ``CodedDenoiser`` for DMZ/DRL runs), data info."""
-
-    cfg: RunConfig
-    denoiser: Denoiser  # or difflab.dmz.CodedDenoiser (same sampling contract)
-    info: DataInfo
-    step: int
-    path: Path
-
-    @property
-    def normaliser(self) -> Normaliser:
-        return Normaliser.from_dict(self.info.normaliser)
-
-
-def resolve_checkpoint(path: str | Path) -> Path:
-    """A run directory (latest checkpoint) or a ``step_*`` folder."""
-    path = Path(path)
-    if not path.exists():
-        raise DifflabError(f"run not found: {path}")
-    if (path / "meta.json").exists() or path.name.startswith("step_"):
-        return path
-    latest = latest_checkpoint(path / CKPT_DIR)
-    if latest is None:
-        raise DifflabError(f"{path} holds no complete checkpoint (expected {path / CKPT_DIR}/step_*/meta.json); "
-                           "train it first with `difflab train`")
-    return latest
-
-
-def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> LoadedRun:
-    """Rebuild the model from a checkpoint and its config alone (EMA weights by default)."""
-    ckpt_path = resolve_checkpoint(path)
-    ckpt = load_checkpoint(ckpt_path)
-    cfg = load_config(RunConfig, ckpt.config)
-    if "data" not in ckpt.meta:
-        raise DifflabError(f"checkpoint {ckpt_path} has no data info in meta.json; it is corrupt or not a difflab run")
-    info = DataInfo.from_dict(ckpt.meta["data"])
-    denoiser = build_denoiser(cfg, info, None)
-    group = "ema" if ema and "ema" in ckpt.tensors else "model"
-    if group not in ckpt.tensors:
-        raise DifflabError(f"checkpoint {ckpt_path} has no '{group}' weights; it is corrupt")
-    load_weights(denoiser, ckpt.tensors[group], str(ckpt_path))
-    denoiser.to(device).eval()
-    return LoadedRun(cfg=cfg, denoiser=denoiser, info=info, step=ckpt.step, path=ckpt_path)
 
 
 def export_run(path: str | Path, out: str | Path) -> Path:

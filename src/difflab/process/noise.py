@@ -2,12 +2,33 @@
 
 EDM-style per-sample generators make results reproducible when the batch size
 changes; a single generator (or the global RNG) is faster for big moment tests.
+Every per-sample seed in difflab comes from :func:`derive_seed`, so sample i of
+base seed S (plus a stream offset) is one number everywhere.
 """
 
 from collections.abc import Sequence
 
 import torch
 from torch import Tensor
+
+SEED_STRIDE = 1_000_003  # a prime > any n per call: (seed, i) pairs never collide for i < SEED_STRIDE
+
+
+def derive_seed(seed: int, i: int, *, offset: int = 0) -> int:
+    """The seed of stream ``i`` under base ``seed``: ``offset + seed * 1_000_003 + i``.
+
+    Args:
+        seed: the caller's base seed.
+        i: the sample (or rank) index.
+        offset: separates independent streams drawn under the same ``(seed, i)``
+            (e.g. code draws vs. sampler noise).
+    """
+    return offset + seed * SEED_STRIDE + i
+
+
+def sample_seeds(seed: int, n: int, *, offset: int = 0) -> list[int]:
+    """Seeds of samples ``0 .. n-1`` under base ``seed`` (see :func:`derive_seed`)."""
+    return [derive_seed(seed, i, offset=offset) for i in range(n)]
 
 
 class PerSampleNoise:
@@ -31,12 +52,6 @@ class PerSampleNoise:
             raise ValueError(f"PerSampleNoise holds {len(self.generators)} seeds but {shape[0]} rows were asked for")
         rows = [torch.randn(shape[1:], generator=g, dtype=torch.float64) for g in self.generators]
         return torch.stack(rows).to(dtype=dtype, device=device or self.device)
-
-    def subset(self, index: slice) -> "PerSampleNoise":
-        """The noise source for a slice of the batch (shares generator state)."""
-        out = PerSampleNoise.__new__(PerSampleNoise)
-        out.seeds, out.generators, out.device = self.seeds[index], self.generators[index], self.device
-        return out
 
 
 NoiseLike = PerSampleNoise | torch.Generator | None

@@ -123,28 +123,29 @@ class Process(nn.Module):
         return self.from_white(w)
 
     # -- conversions in whitened space (all (B, D); α, σ broadcastable) -------
+    # The one home of these formulas: the denoiser wrapper, the regression target,
+    # the SDE sampler and DDIM inversion all call them.
     @staticmethod
     def eps_to_x0(wt: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+        """ŵ₀ = (w_t − σ ε) / α."""
         return (wt - sigma * eps) / alpha
 
     @staticmethod
     def x0_to_eps(wt: Tensor, w0: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+        """ε = (w_t − α ŵ₀) / σ."""
         return (wt - alpha * w0) / sigma
 
     @staticmethod
     def v_to_x0(wt: Tensor, v: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+        """ŵ₀ = α w_t − σ v (α² + σ² = 1)."""
         return alpha * wt - sigma * v
 
     @staticmethod
-    def x0_to_v(wt: Tensor, w0: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
-        eps = (wt - alpha * w0) / sigma
+    def v_target(w0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
+        """v = α ε − σ w₀, the target of a v-prediction network for ``w_t = α w₀ + σ ε``."""
         return alpha * eps - sigma * w0
 
     @staticmethod
     def x0_to_score(wt: Tensor, w0: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
         """∇ log p(w_t) = -(w_t - α ŵ₀) / σ² (Tweedie)."""
         return -(wt - alpha * w0) / sigma**2
-
-    @staticmethod
-    def score_to_x0(wt: Tensor, score: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
-        return (wt + sigma**2 * score) / alpha

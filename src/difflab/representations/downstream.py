@@ -13,13 +13,14 @@ import torch
 
 from difflab.data import load_dataset
 from difflab.errors import DifflabError
+from difflab.models.run import LoadedRun, load_run
 from difflab.representations.cache import load_trajectories, save_trajectories
 from difflab.representations.extract import (STREAM_TEST, STREAM_TRAIN, Trajectories, corrupt,
                                              extract_trajectory)
 from difflab.representations.sources import Pool, SourceKind, build_source
 
 
-def _task_data(run, dataset: str | None, data_options: dict | None):
+def _task_data(run: LoadedRun, dataset: str | None, data_options: dict | None):
     name = dataset or run.cfg.data.name
     options = dict(run.cfg.data.options if dataset is None else (data_options or {}))
     data = load_dataset(name, **options)
@@ -32,14 +33,15 @@ def _task_data(run, dataset: str | None, data_options: dict | None):
     return name, options, data
 
 
-def represent(run, *, times: Sequence[float], source: SourceKind = "unet", components: Sequence[str] | None = None,
+def represent(run: LoadedRun | str | Path, *, times: Sequence[float], source: SourceKind = "unet",
+              components: Sequence[str] | None = None,
               pool: Sequence[Pool] = ("mean",), seed: int = 0, noise_std: float = 0.0, dataset: str | None = None,
               data_options: dict | None = None, out: str | Path | None = None, batch_size: int = 256,
               device: str | torch.device = "cpu", progress: bool = False) -> Trajectories:
     """Trajectories of a dataset's train and test splits (reused from ``out`` when its cache key matches).
 
     Args:
-        run: a :class:`difflab.pipeline.LoadedRun` or a run directory.
+        run: a :class:`difflab.models.run.LoadedRun` or a run directory.
         times: K times in [0, 1] (see :func:`trajectory_times`).
         source: ``unet`` (pooled component activations), ``drl`` or ``dmz`` (encoder codes).
         components: UNet component names (``unet`` only; default ``mid.res.1``).
@@ -53,8 +55,6 @@ def represent(run, *, times: Sequence[float], source: SourceKind = "unet", compo
     Returns:
         :class:`Trajectories` with ``train``/``test`` of shape ``(N, K, F)``.
     """
-    from difflab.pipeline import load_run
-
     run = load_run(run, device=device) if isinstance(run, (str, Path)) else run
     src = build_source(run, source, components=components, pool=pool, seed=seed)
     times = [float(t) for t in times] if src.time_dependent else [0.0]

@@ -10,7 +10,7 @@
 - ``dmz``: the DMZ encoder's code (Proszewska et al., arXiv 2506.00136); it does
   not depend on t, so a trajectory has one time point.
 
-The two encoder sources call :func:`difflab.dmz.encode` (imported lazily).
+The two encoder sources encode with :func:`encode_codes` (the core's coded model, no import of ``dmz``).
 """
 
 from collections.abc import Sequence
@@ -22,6 +22,8 @@ from torch import Tensor
 
 from difflab.errors import DifflabError
 from difflab.nn.components import component_registry, resolve
+from difflab.models.coded import encode_batch, require_coded
+from difflab.models.run import LoadedRun
 from difflab.process.noise import PerSampleNoise
 
 SourceKind = Literal["unet", "drl", "dmz"]
@@ -108,19 +110,22 @@ class UNetFeatures:
         return torch.cat([self._pool(captured[n]) for n in self.components], dim=1)
 
 
+def encode_codes(run: LoadedRun, x0: Tensor, t: Tensor | None = None, *, hard: bool = True) -> Tensor:
+    """Codes ``(B, d)`` of ``x0`` ``(B, *shape)`` under a coded run (as :func:`difflab.dmz.encode`, from the core)."""
+    return encode_batch(require_coded(run.denoiser, run.path), x0, t, hard=hard)
+
+
 class EncoderCode:
     """The code of a trained encoder: DRL's E(x₀, t) or DMZ's time-independent code.
 
     Args:
-        run: a :class:`difflab.pipeline.LoadedRun` whose model has an encoder.
+        run: a :class:`difflab.models.run.LoadedRun` whose model has an encoder.
         kind: ``"drl"`` (time-conditioned) or ``"dmz"`` (one time point).
         hard: DMZ only: binarised code (True) or its soft relaxation.
     """
 
-    def __init__(self, run, kind: Literal["drl", "dmz"], hard: bool = True):
-        from difflab import dmz  # lazy: only encoder sources need it
-
-        self.run, self.kind, self.hard, self._encode = run, kind, hard, dmz.encode
+    def __init__(self, run: LoadedRun, kind: Literal["drl", "dmz"], hard: bool = True):
+        self.run, self.kind, self.hard = run, kind, hard
         self.time_dependent = kind == "drl"
 
     def key(self) -> dict:
@@ -130,15 +135,15 @@ class EncoderCode:
     def __call__(self, x0: Tensor, t: float, index: Tensor, time_index: int) -> Tensor:
         """Code ``(B, d)`` of ``x0`` ``(B, *shape)`` (``t`` ignored for DMZ)."""
         if not self.time_dependent:
-            return self._encode(self.run, x0, None, hard=self.hard).float()
+            return encode_codes(self.run, x0, None, hard=self.hard).float()
         tt = torch.full((x0.shape[0],), float(t), dtype=x0.dtype, device=x0.device)
-        return self._encode(self.run, x0, tt, hard=self.hard).float()
+        return encode_codes(self.run, x0, tt, hard=self.hard).float()
 
 
 DEFAULT_COMPONENTS = ("mid.res.1",)
 
 
-def build_source(run, kind: SourceKind, *, components: Sequence[str] | None = None,
+def build_source(run: LoadedRun, kind: SourceKind, *, components: Sequence[str] | None = None,
                  pool: Sequence[Pool] = ("mean",), seed: int = 0, hard: bool = True) -> Source:
     """The source named ``kind`` for a loaded run (``components`` only for ``unet``)."""
     if kind == "unet":

@@ -11,6 +11,7 @@ from difflab.sampling.distributional import sample_distributional
 from difflab.sampling.dpm_solver import sample_dpmpp_2m
 from difflab.sampling.grids import build_grid, edm, uniform, uniform_logsnr, user
 from difflab.sampling.heun import sample_heun
+from difflab.sampling.inversion import ddim_invert
 from difflab.sampling.moments import sampler_output_moments
 from difflab.sampling.registry import SAMPLERS, get_sampler
 from difflab.sampling.sde import sample_euler_maruyama
@@ -19,6 +20,7 @@ __all__ = [
     "SAMPLERS",
     "bridge_step",
     "build_grid",
+    "ddim_invert",
     "edm",
     "get_sampler",
     "sample_ddim",

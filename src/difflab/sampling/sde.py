@@ -51,7 +51,7 @@ def sample_euler_maruyama(
             continue
         alpha, sigma = run.coeffs(t)
         beta = run.beta(t)
-        score = -(w - alpha * w0) / sigma**2
+        score = Process.x0_to_score(w, w0, alpha, sigma)
         dt = s - t
         w = w + (-0.5 * beta * w - beta * score) * dt + (beta * -dt).sqrt() * run.randn()
     return run.to_data(w)

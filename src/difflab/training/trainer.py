@@ -22,6 +22,7 @@ from difflab.config.schema import TrainConfig
 from difflab.errors import DifflabError
 from difflab.io import JsonlLogger, flatten_optimizer_state, latest_checkpoint, load_checkpoint, save_checkpoint
 from difflab.io import unflatten_optimizer_state
+from difflab.process.noise import derive_seed
 from difflab.training.distributed import DistInfo, all_reduce_mean, barrier
 from difflab.training.ema import EMA
 from difflab.utils.device import autocast_for
@@ -86,7 +87,7 @@ class Trainer:
             self.optimizer, lambda step: min(1.0, (step + 1) / warm) if warm else 1.0
         )
         self.ema = EMA(self.model, cfg.ema_decay)
-        self.generator = torch.Generator().manual_seed(seed * 1_000_003 + self.dist.rank)
+        self.generator = torch.Generator().manual_seed(derive_seed(seed, self.dist.rank))
         self.step = 0
         loss_module = _LossModule(self.model, objective)
         self.loss_module: nn.Module = (
@@ -134,7 +135,7 @@ class Trainer:
         if self.dist.is_main:  # other ranks keep their own stream, offset by rank
             self.generator.set_state(ckpt.tensors["rng"]["train"])
         else:
-            self.generator.manual_seed(self.seed * 1_000_003 + self.dist.rank + 7919 * ckpt.step)
+            self.generator.manual_seed(derive_seed(self.seed, self.dist.rank, offset=7919 * ckpt.step))
         self.step = ckpt.step
         return True
 

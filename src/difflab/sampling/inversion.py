@@ -21,12 +21,16 @@ import torch
 from torch import Tensor
 
 from difflab.process.process import Process
-from difflab.sampling.grids import user as validate_grid
+from difflab.sampling._common import Callback, Denoiser, start
 
 
 @torch.no_grad()
-def ddim_invert(denoiser, process: Process, x0: Tensor, times: Tensor, *, cond: dict | None = None) -> Tensor:
+def ddim_invert(denoiser: Denoiser, process: Process, x0: Tensor, times: Tensor, *, cond: dict | None = None,
+                callback: Callback | None = None) -> Tensor:
     """Invert DDIM: clean data ``x0`` ``(B, *shape)`` -> noise state at ``times[0]``.
+
+    Shares the samplers' machinery (:func:`difflab.sampling._common.start`): grid
+    validation, float64 state, and the denoiser's NaN and shape checks.
 
     Args:
         denoiser: ``denoiser(x_t, t, **cond) -> x̂₀`` in data layout.
@@ -34,26 +38,24 @@ def ddim_invert(denoiser, process: Process, x0: Tensor, times: Tensor, *, cond: 
         x0: data ``(B, *shape)``; the denoiser sees its dtype.
         times: the *sampling* grid ``(n + 1,)``, strictly decreasing (e.g. ``build_grid``);
             it is walked backwards, from ``times[-1]`` up to ``times[0]``.
-        cond: keyword arguments for the denoiser (``z``, ``labels``...).
+        cond: conditioning mapping for the denoiser (``z``, ``labels``...).
+        callback: ``callback(step_index, t, s, x_t, x0_hat)`` once per step (here s > t).
 
     Returns:
         ``x_T`` ``(B, *shape)`` in the dtype of ``x0``: feed it to ``sample_ddim`` on the same grid.
     """
-    times = validate_grid(times).flip(0)
-    cond = dict(cond or {})
-    device = process.scale.device
-    w = process.to_white(x0.to(device=device, dtype=torch.float64))
-    for i in range(times.numel() - 1):
-        t, s = times[i], times[i + 1]
-        a_t, s_t = process.alpha_sigma(t.to(torch.float64))
-        a_s, s_s = process.alpha_sigma(s.to(torch.float64))
-        x = process.from_white(w).to(x0.dtype)
-        tt = torch.full((x.shape[0],), float(s), dtype=torch.float64, device=device)
-        w0 = process.to_white(denoiser(x, tt, **cond).to(device=device, dtype=torch.float64))
+    run, w = start(denoiser, process, x0, times, None, callback, cond)
+    n = run.times.numel() - 1
+    for i in range(n):
+        t, s = float(run.times[n - i]), float(run.times[n - i - 1])
+        (a_t, s_t), (a_s, s_s) = run.coeffs(t), run.coeffs(s)
+        w0 = run.denoise(w, s, i)  # at the target time s: the only choice that works from σ_t = 0
+        run.report(i, t, s, w, w0)
         moving = s_s > 0
-        eps = (w - a_s * w0) / torch.where(moving, s_s, torch.ones_like(s_s))
+        eps = Process.x0_to_eps(w, w0, a_s, torch.where(moving, s_s, torch.ones_like(s_s)))
         has_signal = a_t > 1e-12
-        clean = torch.where(has_signal, (w - s_t * eps) / torch.where(has_signal, a_t, torch.ones_like(a_t)), w0)
-        frozen = (a_s / torch.where(has_signal, a_t, torch.ones_like(a_t))) * w
+        a_t_safe = torch.where(has_signal, a_t, torch.ones_like(a_t))
+        clean = torch.where(has_signal, Process.eps_to_x0(w, eps, a_t_safe, s_t), w0)
+        frozen = (a_s / a_t_safe) * w
         w = torch.where(moving, a_s * clean + s_s * eps, frozen)
-    return process.from_white(w).to(x0.dtype)
+    return run.to_data(w)

@@ -30,6 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from difflab.config.schema import EncoderConfig
 from difflab.errors import DifflabError
 from difflab.nn.embeddings import sinusoidal_embedding
 
@@ -217,7 +218,7 @@ class DRLEncoder(GaussianEncoder):
         return self.params(x0, t) if self.penalty == "l1" else self._mu_logvar(x0, t)[0]
 
 
-def build_encoder(cfg, shape: tuple[int, ...]) -> CodeEncoder:
+def build_encoder(cfg: EncoderConfig, shape: tuple[int, ...]) -> CodeEncoder:
     """The encoder for an ``EncoderConfig`` (``kind != "none"``) and one sample's ``shape``."""
     common = dict(channels=list(cfg.channels), norm=cfg.norm)
     if cfg.kind == "binary":
