@@ -32,12 +32,6 @@ class PerSampleNoise:
         rows = [torch.randn(shape[1:], generator=g, dtype=torch.float64) for g in self.generators]
         return torch.stack(rows).to(dtype=dtype, device=device or self.device)
 
-    def subset(self, index: slice) -> "PerSampleNoise":
-        """The noise source for a slice of the batch (shares generator state)."""
-        out = PerSampleNoise.__new__(PerSampleNoise)
-        out.seeds, out.generators, out.device = self.seeds[index], self.generators[index], self.device
-        return out
-
 
 NoiseLike = PerSampleNoise | torch.Generator | None
 
