@@ -195,7 +195,8 @@ def test_sample_eta_and_churn_in_the_config_are_the_defaults_of_their_samplers(c
     cfg = SampleConfig(eta=0.3, churn=0.7)
     assert sampler_options(none, ["ddim", "heun", "distributional"], cfg) == {
         "ddim": {"eta": 0.3}, "heun": {}, "distributional": {"churn": 0.7}}
-    assert sampler_options(argparse.Namespace(eta=0.9, churn=None), ["ddim"], cfg) == {"ddim": {"eta": 0.9}}  # flag wins
+    flag = argparse.Namespace(eta=0.9, churn=None)
+    assert sampler_options(flag, ["ddim"], cfg) == {"ddim": {"eta": 0.9}}  # the flag wins over the config
     assert sampler_options(none, ["ddim"]) == {"ddim": {}}  # no config: the sampler's own defaults
 
     # End to end: a run whose config says sample.eta=0.5 samples as `--eta 0.5` does.

@@ -53,8 +53,8 @@ def test_every_deterministic_sampler_declares_its_order(sampler):
     def denoiser(x, t, **cond):  # a generator sampler passes xi; use it, so its noise shows
         return oracle(x, t) + 0.1 * cond["xi"] if "xi" in cond else oracle(x, t)
 
-    a, b = (SAMPLERS[sampler](denoiser, process, x_T, uniform_logsnr(process, 4), noise=torch.Generator().manual_seed(s))
-            for s in (1, 2))
+    times = uniform_logsnr(process, 4)
+    a, b = (SAMPLERS[sampler](denoiser, process, x_T, times, noise=torch.Generator().manual_seed(s)) for s in (1, 2))
     if torch.equal(a, b):
         assert sampler in EXPECTED, f"{sampler} is deterministic: add its order of convergence to EXPECTED"
     else:

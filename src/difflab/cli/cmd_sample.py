@@ -36,8 +36,9 @@ def run(args):
     sampler = args.sampler or loaded.cfg.sample.sampler
     steps = args.steps or loaded.cfg.sample.steps
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
+        options = sampler_options(args, [sampler], loaded.cfg.sample)[sampler]
         samples, nfe = generate(loaded, args.n, steps=steps, sampler=sampler, seed=args.seed, denoiser=denoiser,
-                                grid=args.grid or loaded.cfg.sample.grid, sampler_options=sampler_options(args, [sampler], loaded.cfg.sample)[sampler])
+                                grid=args.grid or loaded.cfg.sample.grid, sampler_options=options)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         data = loaded.normaliser.decode(samples)
