@@ -1,13 +1,17 @@
-"""Objective registry: the one place the ``method.kind`` names are written.
+"""Objective registry: ``method.kind`` -> the per-sample loss it trains with.
 
-Each kind names the per-sample loss it trains with; entries load lazily (this module
-imports no torch, so the config schema can take its allowed values from it).
+The config schema cannot import this module (``objectives/build.py`` imports the schema, and
+sub-packages must not import each other in a cycle), so ``MethodConfig.kind`` spells the names
+and ``tests/config/test_registry_drift.py`` proves they are these keys.
 """
 
-from difflab.registry import Registry
+from typing import Literal
 
-OBJECTIVES = Registry("method kind", {
-    "regression": "difflab.objectives.regression:regression_loss",
-    "distributional": "difflab.objectives.distributional:distributional_loss",
-})
-MethodKind = OBJECTIVES.literal()
+from difflab.objectives.distributional import distributional_loss
+from difflab.objectives.regression import regression_loss
+
+OBJECTIVES = {
+    "regression": regression_loss,
+    "distributional": distributional_loss,
+}
+MethodKind = Literal[tuple(OBJECTIVES)]  # type: ignore[valid-type]

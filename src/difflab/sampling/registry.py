@@ -3,14 +3,60 @@
 Every sampler shares one signature (see :mod:`difflab.sampling`); its own options are
 keyword-only parameters after ``cond`` (e.g. ``eta``, ``churn``), which the CLI reads with
 :func:`options_of`. Adding a sampler is a new ``sampling/<name>.py`` plus one line here.
-Entries load lazily, so the CLI lists names without importing torch.
+Entries are ``"module:attribute"`` paths loaded on first use (as in :mod:`difflab.data.registry`),
+so the CLI's ``--help`` and the config schema list names without importing torch.
 """
 
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from importlib import import_module
+from typing import Any, Literal
 
 from difflab.errors import DifflabError
-from difflab.registry import Registry
+
+
+class Registry(Mapping[str, Any]):
+    """Read-only mapping ``name -> object``, imported lazily from ``"module:attribute"``.
+
+    Args:
+        kind: what an entry is, for error messages (``"sampler"``).
+        entries: ``name -> "module:attribute"``, in the order names are listed.
+    """
+
+    def __init__(self, kind: str, entries: dict[str, str]):
+        self.kind = kind
+        self._paths = dict(entries)
+        self._loaded: dict[str, Any] = {}
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded:
+            module, attr = self._paths[name].split(":")  # KeyError for an unknown name, as a dict
+            self._loaded[name] = getattr(import_module(module), attr)
+        return self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._paths)
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    def __repr__(self) -> str:
+        return f"Registry({self.kind!r}, {list(self._paths)})"
+
+    def get_or_raise(self, name: str) -> Any:
+        """The entry called ``name``.
+
+        Raises:
+            DifflabError: for an unknown name, listing the registered ones.
+        """
+        if name not in self._paths:
+            raise DifflabError(f"unknown {self.kind} {name!r}; choose one of {', '.join(self._paths)}")
+        return self[name]
+
+    def literal(self) -> Any:
+        """``Literal[...]`` of the registered names, for config fields and type hints."""
+        return Literal[tuple(self._paths)]  # type: ignore[valid-type]
+
 
 SAMPLERS = Registry("sampler", {
     "ddpm": "difflab.sampling.ddim:sample_ddpm",
