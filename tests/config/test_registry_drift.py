@@ -93,14 +93,3 @@ def test_cli_help_does_not_import_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip() == "False"
 
-
-def test_every_command_module_exposes_help_add_arguments_and_run():
-    """``cli/main.py`` discovers ``cmd_*.py``; each must supply the three names it reads."""
-    from importlib import import_module
-
-    from difflab.cli.main import command_names
-
-    for name in command_names():
-        module = import_module(f"difflab.cli.cmd_{name}")
-        assert isinstance(module.HELP, str) and module.HELP, name
-        assert callable(module.add_arguments) and callable(module.run), name
