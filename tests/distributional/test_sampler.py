@@ -5,6 +5,10 @@ see :mod:`difflab.process.oracles`), so ``G(x_t, t, ξ) = post_mean + L ξ`` wit
 ``L Lᵀ = post_cov`` is an exact generator. Started from the exact marginal at
 t = 1, the sampler must then reproduce N(μ, C) for every churn ε and any number
 of steps, in any basis and prior (De Bortoli et al., arXiv 2502.02483).
+
+The sampler contract (registration, NaN and grid errors, per-sample noise, callbacks, cond,
+dtypes) is tested for every registered sampler, this one included, in
+``tests/sampling/test_sampler_api.py``; this file keeps what is particular to it.
 """
 
 import functools
@@ -14,7 +18,6 @@ import torch
 
 from difflab.errors import DifflabError
 from difflab.process.factory import build_process
-from difflab.process.noise import PerSampleNoise
 from difflab.process.oracles import GaussianOracle, gaussian_posterior
 from difflab.sampling import build_grid, get_sampler
 from difflab.sampling.distributional import sample_distributional
@@ -100,20 +103,6 @@ def test_one_network_call_per_step_with_fresh_noise_each_step():
     assert all(not torch.equal(g.xis[i], g.xis[j]) for i in range(4) for j in range(i))
 
 
-def test_per_sample_noise_makes_a_sample_independent_of_its_batch():
-    process, oracle = setup("dct", "data")
-    seeds = [11, 12, 13, 14]
-    times = build_grid("uniform", process, 3)
-
-    def draw(idx):
-        noise = PerSampleNoise([seeds[i] for i in idx])
-        x_T = process.prior_sample(len(idx), noise).double()
-        return sample_distributional(ExactGenerator(process, oracle), process, x_T, times, noise=noise, churn=0.5)
-
-    full, part = draw([0, 1, 2, 3]), draw([2])
-    torch.testing.assert_close(full[2:3], part)
-
-
 def test_registered_and_rejects_bad_churn_and_xi_in_cond():
     assert get_sampler("distributional") is sample_distributional
     process, oracle = setup("pixel", "white")
@@ -122,10 +111,3 @@ def test_registered_and_rejects_bad_churn_and_xi_in_cond():
         sample_distributional(oracle, process, x_T, times, churn=1.5)
     with pytest.raises(DifflabError, match="xi"):
         sample_distributional(oracle, process, x_T, times, cond={"xi": x_T})
-
-
-def test_nan_from_the_generator_is_reported_with_its_step():
-    process, oracle = setup("pixel", "white")
-    x_T = start_state(process, oracle, 2, 0)
-    with pytest.raises(DifflabError, match="NaN/Inf at step 0"):
-        sample_distributional(lambda x, t, xi: x * float("nan"), process, x_T, build_grid("uniform", process, 2))

@@ -11,11 +11,10 @@ import torch
 from difflab.analysis.shortcuts import Shortcut, ShortcutSchedule, deep_groups, shortcut_denoiser
 from difflab.pipeline import generate, load_run, train_run
 from difflab.pipeline.evaluate import evaluate_run
+from difflab.sampling.registry import SAMPLERS
 from tests.helpers import ROOT, TINY
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
-
-SAMPLERS = ["ddim", "ddpm", "euler", "heun", "dpmpp2m"]
 
 
 @pytest.fixture(autouse=True)
@@ -50,7 +49,7 @@ def test_training_on_cuda_gives_finite_weights_that_load_on_the_cpu(tmp_path, pr
     assert next(run.denoiser.parameters()).device.type == "cpu"
 
 
-@pytest.mark.parametrize("sampler", SAMPLERS)
+@pytest.mark.parametrize("sampler", list(SAMPLERS))  # every registered sampler
 def test_every_sampler_on_cuda_matches_the_cpu(cuda_run, sampler):
     cpu, gpu = load_run(cuda_run), load_run(cuda_run, device="cuda")
     x_cpu, nfe_cpu = generate(cpu, 32, steps=8, sampler=sampler, seed=3)

@@ -200,3 +200,36 @@ def test_sampler_options_go_to_their_sampler(capsys, tiny_run, tmp_path):
     code, _, _ = run_cli(capsys, "sample", tiny_run, "--sampler", "ddim", "--eta", "0.5", "--n", 2, "--steps", 2,
                          "--out", tmp_path / "y.npy")
     assert code == 0 and np.load(tmp_path / "y.npy").shape == (2, 1, 8, 8)
+
+
+def test_sample_eta_and_churn_in_the_config_are_the_defaults_of_their_samplers(capsys, tiny_run, tmp_path, monkeypatch):
+    import argparse
+    import dataclasses
+
+    import difflab.pipeline
+    from difflab.cli.common import sampler_options
+    from difflab.config.schema import SampleConfig
+
+    none = argparse.Namespace(eta=None, churn=None)
+    cfg = SampleConfig(eta=0.3, churn=0.7)
+    assert sampler_options(none, ["ddim", "heun", "distributional"], cfg) == {
+        "ddim": {"eta": 0.3}, "heun": {}, "distributional": {"churn": 0.7}}
+    flag = argparse.Namespace(eta=0.9, churn=None)
+    assert sampler_options(flag, ["ddim"], cfg) == {"ddim": {"eta": 0.9}}  # the flag wins over the config
+    assert sampler_options(none, ["ddim"]) == {"ddim": {}}  # no config: the sampler's own defaults
+
+    # End to end: a run whose config says sample.eta=0.5 samples as `--eta 0.5` does.
+    real_load_run = difflab.pipeline.load_run
+
+    def load_with_eta(path, **kwargs):
+        loaded = real_load_run(path, **kwargs)
+        loaded.cfg.sample = dataclasses.replace(loaded.cfg.sample, eta=0.5)
+        return loaded
+
+    args = ("--sampler", "ddim", "--n", 2, "--steps", 3, "--seed", 4)
+    assert run_cli(capsys, "sample", tiny_run, *args, "--eta", "0.5", "--out", tmp_path / "flag.npy")[0] == 0
+    assert run_cli(capsys, "sample", tiny_run, *args, "--out", tmp_path / "plain.npy")[0] == 0
+    monkeypatch.setattr(difflab.pipeline, "load_run", load_with_eta)
+    assert run_cli(capsys, "sample", tiny_run, *args, "--out", tmp_path / "config.npy")[0] == 0
+    flag, plain, config = (np.load(tmp_path / f"{n}.npy") for n in ("flag", "plain", "config"))
+    assert np.array_equal(config, flag) and not np.array_equal(config, plain)

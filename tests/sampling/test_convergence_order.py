@@ -16,6 +16,7 @@ from difflab.sampling import SAMPLERS, uniform_logsnr
 from .gaussian_cases import gaussian_process
 
 STEPS = (16, 32, 64, 128)
+# Every deterministic sampler must declare its order here (test_every_deterministic_sampler_declares_its_order).
 EXPECTED = {"ddim": 1.0, "heun": 2.0, "dpmpp2m": 2.0}
 
 
@@ -36,3 +37,25 @@ def test_order_of_convergence(sampler, combo):
     errors = [float((fn(oracle, process, x_T, uniform_logsnr(process, n)) - reference).pow(2).mean().sqrt()) for n in STEPS]
     slope = _slope(STEPS, errors)
     assert math.isclose(slope, EXPECTED[sampler], abs_tol=0.25), f"{sampler} on {combo}: order {slope:.2f}, errors {errors}"
+
+
+def test_expected_orders_name_registered_samplers():
+    unknown = set(EXPECTED) - set(SAMPLERS)
+    assert not unknown, f"EXPECTED names samplers that are not registered: {sorted(unknown)}"
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_every_deterministic_sampler_declares_its_order(sampler):
+    """A sampler whose output does not depend on its noise source is an ODE solver: its order is tested above."""
+    process, oracle = gaussian_process("pixel", "cosine", "white")
+    x_T = process.prior_sample(4, noise=torch.Generator().manual_seed(0), dtype=torch.float64)
+
+    def denoiser(x, t, **cond):  # a generator sampler passes xi; use it, so its noise shows
+        return oracle(x, t) + 0.1 * cond["xi"] if "xi" in cond else oracle(x, t)
+
+    times = uniform_logsnr(process, 4)
+    a, b = (SAMPLERS[sampler](denoiser, process, x_T, times, noise=torch.Generator().manual_seed(s)) for s in (1, 2))
+    if torch.equal(a, b):
+        assert sampler in EXPECTED, f"{sampler} is deterministic: add its order of convergence to EXPECTED"
+    else:
+        assert sampler not in EXPECTED, f"{sampler} is stochastic; an order on one noise draw means nothing"

@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from difflab.cli.common import int_list, str_list
+from difflab.cli.common import add_sampler_arguments, int_list, sampler_options
 
 HELP = "evaluate: difflab evaluate RUN --steps 4,8,16,32 --sampler NAME"
 
@@ -10,10 +10,7 @@ HELP = "evaluate: difflab evaluate RUN --steps 4,8,16,32 --sampler NAME"
 def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder")
     p.add_argument("--steps", type=int_list, default=[4, 8, 16, 32])
-    p.add_argument("--sampler", type=str_list, default=None, help="one or more, comma-separated")
-    p.add_argument("--grid", default=None)
-    p.add_argument("--eta", type=float, default=None)
-    p.add_argument("--churn", type=float, default=None)
+    add_sampler_arguments(p, several=True)  # --sampler, --grid and the sampler option flags
     p.add_argument("--n", type=int, default=None, help="samples per setting (default: sample.n_eval)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default: RUN/eval)")
@@ -23,7 +20,6 @@ def add_arguments(p):
 
 def run(args):
     from difflab.analysis.shortcuts import shortcut_denoiser
-    from difflab.cli.cmd_sample import sampler_options
     from difflab.pipeline import evaluate_run, load_run
     from difflab.pipeline.evaluate import primary_metric
 
@@ -32,7 +28,7 @@ def run(args):
     out = Path(args.out) if args.out else Path(args.run) / "eval"
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
         results = evaluate_run(loaded, steps=args.steps, samplers=samplers, out_dir=out, n=args.n, seed=args.seed,
-                               grid=args.grid, sampler_options=sampler_options(args, samplers),
+                               grid=args.grid, sampler_options=sampler_options(args, samplers, loaded.cfg.sample),
                                denoiser=denoiser)
     metric = primary_metric(results["dataset"])
     print(f"{metric} (floor {results['floor'][metric]:.3f}):")

@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+from difflab.cli.common import add_sampler_arguments, sampler_options
 from difflab.errors import DifflabError
 
 HELP = "sample: difflab sample RUN --n N --steps K --sampler NAME --seed S --out FILE"
@@ -11,31 +12,12 @@ def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder")
     p.add_argument("--n", type=int, default=64)
     p.add_argument("--steps", type=int, default=None, help="number of steps (default: the run's sample.steps)")
-    p.add_argument("--sampler", default=None, help="ddpm | ddim | euler | heun | dpmpp2m | distributional")
-    p.add_argument("--grid", default=None, help="uniform | uniform_logsnr | edm")
-    p.add_argument("--eta", type=float, default=None, help="DDIM churn η in [0, 1]")
-    p.add_argument("--churn", type=float, default=None, help="distributional sampler churn ε in [0, 1]")
+    add_sampler_arguments(p)  # --sampler, --grid and the sampler option flags (--eta, --churn)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output .npy or .png")
     p.add_argument("--device", default="cpu")
     p.add_argument("--shortcuts", default=None, metavar="FILE",
                    help="shortcut schedule JSON from `difflab shortcuts` (reuse cached blocks to sample faster)")
-
-
-OPTION_OWNERS = {"eta": "ddim", "churn": "distributional"}
-
-
-def sampler_options(args, samplers: list[str]) -> dict[str, dict]:
-    """Per-sampler options: ``--eta`` belongs to ddim, ``--churn`` to the distributional sampler."""
-    opts: dict[str, dict] = {s: {} for s in samplers}
-    for flag, owner in OPTION_OWNERS.items():
-        value = getattr(args, flag)
-        if value is None:
-            continue
-        if owner not in samplers:
-            raise DifflabError(f"--{flag} applies to the {owner} sampler, which is not among {samplers}")
-        opts[owner][flag] = value
-    return opts
 
 
 def run(args):
@@ -54,8 +36,9 @@ def run(args):
     sampler = args.sampler or loaded.cfg.sample.sampler
     steps = args.steps or loaded.cfg.sample.steps
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
+        options = sampler_options(args, [sampler], loaded.cfg.sample)[sampler]
         samples, nfe = generate(loaded, args.n, steps=steps, sampler=sampler, seed=args.seed, denoiser=denoiser,
-                                grid=args.grid or loaded.cfg.sample.grid, sampler_options=sampler_options(args, [sampler])[sampler])
+                                grid=args.grid or loaded.cfg.sample.grid, sampler_options=options)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         data = loaded.normaliser.decode(samples)

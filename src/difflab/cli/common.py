@@ -2,10 +2,20 @@
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from difflab.config import dump_yaml, load_config
-from difflab.config.schema import RunConfig
 from difflab.errors import DifflabError
+from difflab.sampling.registry import GRIDS, SAMPLERS
+
+if TYPE_CHECKING:
+    from difflab.config.schema import RunConfig
+
+# Flags of sampler options, shared by `sample` and `evaluate`. Which sampler owns a flag is read
+# from the samplers' keyword-only parameters (difflab.sampling.registry.option_owners).
+SAMPLER_FLAGS = {
+    "eta": "DDIM churn η in [0, 1] (default: the run's sample.eta)",
+    "churn": "distributional sampler churn ε in [0, 1] (default: the run's sample.churn)",
+}
 
 
 def add_config_arguments(p: argparse.ArgumentParser, *, required: bool = True) -> None:
@@ -14,13 +24,19 @@ def add_config_arguments(p: argparse.ArgumentParser, *, required: bool = True) -
     p.add_argument("--dry-run", action="store_true", help="print the resolved config and exit")
 
 
-def resolve_config(path: str | None, overrides: list[str]) -> RunConfig:
+def resolve_config(path: str | None, overrides: list[str]) -> "RunConfig":
+    # Imported here: the config schema imports the registries' parts (torch), and --help should not.
+    from difflab.config import load_config
+    from difflab.config.schema import RunConfig
+
     if path is not None and not Path(path).is_file():
         raise DifflabError(f"config file not found: {path}")
     return load_config(RunConfig, path, overrides)
 
 
-def print_config(cfg: RunConfig) -> None:
+def print_config(cfg: "RunConfig") -> None:
+    from difflab.config import dump_yaml
+
     print(dump_yaml(cfg), end="")
 
 
@@ -36,3 +52,44 @@ def int_list(text: str) -> list[int]:
 
 def str_list(text: str) -> list[str]:
     return [v.strip() for v in text.split(",") if v.strip()]
+
+
+def add_sampler_arguments(p: argparse.ArgumentParser, *, several: bool = False) -> None:
+    """``--sampler`` (one, or comma-separated when ``several``), ``--grid`` and the sampler option flags."""
+    names = " | ".join(SAMPLERS)
+    if several:
+        p.add_argument("--sampler", type=str_list, default=None, help=f"one or more, comma-separated: {names}")
+    else:
+        p.add_argument("--sampler", default=None, help=names)
+    p.add_argument("--grid", default=None, help=" | ".join(GRIDS))
+    for flag, text in SAMPLER_FLAGS.items():
+        p.add_argument(f"--{flag}", type=float, default=None, help=text)
+
+
+def sampler_options(args, samplers: list[str], defaults=None) -> dict[str, dict]:
+    """Per-sampler options from the flags, each routed to the sampler whose signature takes it.
+
+    Args:
+        args: parsed arguments with one attribute per :data:`SAMPLER_FLAGS` entry (``None``: not given).
+        samplers: the samplers that will run.
+        defaults: the run's ``sample`` config section; its value of an option fills in a flag that
+            was not given, for a sampler that takes the option.
+
+    Raises:
+        DifflabError: for a flag given for a sampler that is not among ``samplers``.
+    """
+    from difflab.sampling.registry import get_sampler, option_owners  # resolves samplers (torch)
+
+    for name in samplers:
+        get_sampler(name)  # an unknown name fails here, listing the registered ones
+    owners = option_owners()
+    opts: dict[str, dict] = {s: (defaults.options_for(s) if defaults is not None else {}) for s in samplers}
+    for flag in SAMPLER_FLAGS:
+        value = getattr(args, flag)
+        if value is None:
+            continue
+        owner = owners[flag]
+        if owner not in samplers:
+            raise DifflabError(f"--{flag} applies to the {owner} sampler, which is not among {samplers}")
+        opts[owner][flag] = value
+    return opts

@@ -270,7 +270,9 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             if type(allowed) is type(value) and allowed == value:
                 return value
         choices = ", ".join(repr(a) for a in args)
-        raise DifflabError(f"config key '{key}' must be one of {choices}; got {value!r}")
+        close = difflib.get_close_matches(value, [str(a) for a in args], n=1) if isinstance(value, str) else []
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise DifflabError(f"config key '{key}' must be one of {choices}; got {value!r}{hint}")
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build(tp, value, key)
     if tp in (list, tuple, dict):

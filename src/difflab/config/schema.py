@@ -7,11 +7,16 @@ config rebuilds the model with no other input (see :mod:`difflab.models.build`).
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from difflab.data.registry import check_dataset_name
 from difflab.errors import DifflabError
+from difflab.process.options import ProcessOptions
+from difflab.sampling.registry import GridName, SamplerName, options_of
 
-BasisName = Literal["pixel", "pca", "dct", "fourier", "haar"]
-ScheduleName = Literal["linear", "cosine", "ddpm", "soft", "sequential"]
-SamplerName = Literal["ddpm", "ddim", "euler", "heun", "dpmpp2m", "distributional"]
+# Allowed names come from the registries (difflab.process.bases.registry.BASES,
+# difflab.process.schedules.registry.SCHEDULES, difflab.process.prior.PRIORS,
+# difflab.sampling.registry.SAMPLERS / GRIDS, difflab.data.registry), except method.kind:
+# objectives/build.py imports this module, so the kinds are spelled here and
+# tests/config/test_registry_drift.py proves they are difflab.objectives.registry.OBJECTIVES.
 
 
 @dataclass
@@ -21,26 +26,13 @@ class DataConfig:
     name: str = "digits"
     options: dict[str, Any] = field(default_factory=dict)
 
-
-@dataclass
-class ProcessConfig:
-    """The GUD design space: basis, prior and per-component schedule."""
-
-    basis: BasisName = "pixel"
-    levels: int = 1  # Haar wavelet levels
-    prior: Literal["white", "data"] = "white"
-    schedule: ScheduleName = "cosine"
-    softness: float = float("inf")  # soft conditioning / sequential: inf = standard diffusion
-    ordering: Literal["basis", "variance"] = "basis"
-    axis: Literal["row", "column"] = "column"
-    gamma_min: float | None = None
-    gamma_max: float | None = None
-
     def validate(self) -> None:
-        if self.softness <= 0:
-            raise DifflabError(f"process.softness must be > 0 (inf = standard diffusion), got {self.softness}")
-        if self.levels < 1:
-            raise DifflabError(f"process.levels must be >= 1, got {self.levels}")
+        check_dataset_name(self.name)
+
+
+# The process section is the process's own options object (one list of options, passed whole
+# to difflab.process.factory.build_process and kept on the built process as process.options).
+ProcessConfig = ProcessOptions
 
 
 @dataclass
@@ -76,7 +68,7 @@ class MethodConfig:
     (De Bortoli et al., arXiv 2502.02483); ``m`` samples per data point.
     """
 
-    kind: Literal["regression", "distributional"] = "regression"
+    kind: Literal["regression", "distributional"] = "regression"  # == difflab.objectives.registry.OBJECTIVES
     prediction: Literal["eps", "x0", "v"] = "v"
     m: int = 8
     lam: float = 1.0
@@ -130,15 +122,23 @@ class TrainConfig:
 
 @dataclass
 class SampleConfig:
-    """Defaults for ``sample`` and ``evaluate``."""
+    """Defaults for ``sample`` and ``evaluate``.
+
+    ``eta`` and ``churn`` are sampler options: each goes to the sampler whose signature takes it
+    (``eta``: ddim, ``churn``: distributional) when the command line does not set it.
+    """
 
     sampler: SamplerName = "ddim"
     steps: int = 32
-    grid: Literal["uniform", "uniform_logsnr", "edm"] = "uniform"
-    eta: float = 0.0
+    grid: GridName = "uniform"
+    eta: float = 0.0  # ddim: churn η in [0, 1]
     churn: float = 0.0  # distributional sampler: 0 = DDIM bridge, 1 = DDPM posterior
     n_eval: int = 1000
     batch_size: int = 500
+
+    def options_for(self, sampler: str) -> dict[str, Any]:
+        """This section's values of ``sampler``'s own options (those its signature takes)."""
+        return {k: getattr(self, k) for k in options_of(sampler) if hasattr(self, k)}
 
 
 @dataclass

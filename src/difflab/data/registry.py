@@ -35,11 +35,20 @@ def dataset_names() -> list[str]:
     return list(_LOADERS)
 
 
-def _loader(name: str) -> Callable[..., Dataset]:
+def check_dataset_name(name: str) -> str:
+    """The registered key for ``name`` (case-insensitive, ``_`` == ``-``).
+
+    Raises:
+        DifflabError: for an unknown name, listing the registered datasets.
+    """
     key = name.lower().replace("_", "-") if isinstance(name, str) else name
     if key not in _LOADERS:
         raise DifflabError(f"unknown dataset {name!r}; valid datasets: {', '.join(_LOADERS)}")
-    module, func = _LOADERS[key].split(":")
+    return key
+
+
+def _loader(name: str) -> Callable[..., Dataset]:
+    module, func = _LOADERS[check_dataset_name(name)].split(":")
     return getattr(importlib.import_module(module), func)
 
 

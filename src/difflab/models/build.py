@@ -68,13 +68,10 @@ def build_denoiser(cfg: RunConfig, info: DataInfo, train_data: Tensor | None) ->
 
     With ``cfg.encoder.kind != "none"`` it is a :class:`CodedDenoiser` (encoder + denoiser).
     """
-    p = cfg.process
-    options = dict(basis=p.basis, prior=p.prior, schedule=p.schedule, levels=p.levels, softness=p.softness,
-                   ordering=p.ordering, axis=p.axis, gamma_min=p.gamma_min, gamma_max=p.gamma_max)
     if train_data is None:
-        process = empty_process(info.shape, **options)
+        process = empty_process(info.shape, cfg.process)
     else:
-        process = build_process(info.shape, data=train_data, **options)
+        process = build_process(info.shape, cfg.process, data=train_data)
     network = build_network(cfg.network.kind, info.shape, **network_kwargs(cfg, info))
     generator = cfg.method.kind == "distributional"
     prediction = "x0" if generator else cfg.method.prediction

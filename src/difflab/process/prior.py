@@ -15,7 +15,9 @@ from torch import Tensor
 from difflab.errors import DifflabError
 from difflab.process.bases.base import Basis
 
-PriorName = Literal["white", "data"]
+# name -> whether fitting the prior needs training data (the one place prior names are written)
+PRIORS: dict[str, bool] = {"white": False, "data": True}
+PriorName = Literal[tuple(PRIORS)]  # type: ignore[valid-type]
 
 
 @torch.no_grad()

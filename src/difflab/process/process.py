@@ -10,6 +10,8 @@ All conversions (ε, x̂₀, v, score) are in whitened component space, shape
 ``(B, D)``; networks see data layout ``(B, *shape)``.
 """
 
+from typing import TYPE_CHECKING
+
 import torch
 from torch import Tensor, nn
 
@@ -17,6 +19,9 @@ from difflab.errors import DifflabError
 from difflab.process.bases.base import Basis
 from difflab.process.noise import NoiseLike, standard_normal
 from difflab.process.schedules.base import Schedule
+
+if TYPE_CHECKING:
+    from difflab.process.options import ProcessOptions
 
 
 class Process(nn.Module):
@@ -27,12 +32,16 @@ class Process(nn.Module):
         schedule: per-component (or scalar) γ(t).
         scale: per-component prior std ``S`` of shape ``(D,)``; ``None`` means
             white (all ones), the usual N(0, I) prior.
+        options: the :class:`~difflab.process.options.ProcessOptions` it was built from
+            (set by :mod:`difflab.process.factory`; ``None`` for a hand-assembled process).
     """
 
-    def __init__(self, basis: Basis, schedule: Schedule, scale: Tensor | None = None):
+    def __init__(self, basis: Basis, schedule: Schedule, scale: Tensor | None = None,
+                 options: "ProcessOptions | None" = None):
         super().__init__()
         self.basis = basis
         self.schedule = schedule
+        self.options = options
         if scale is None:
             scale = torch.ones(basis.dim, dtype=torch.float64)
         scale = torch.as_tensor(scale, dtype=torch.float64).reshape(-1)
@@ -89,6 +98,10 @@ class Process(nn.Module):
         """α(t), σ(t), each ``(*t.shape, D)`` float64."""
         g = self.gamma(t)
         return torch.sigmoid(-g).sqrt(), torch.sigmoid(g).sqrt()
+
+    def beta(self, t: Tensor | float) -> Tensor:
+        """β(t) = σ² dγ/dt per component, ``(*t.shape, D)`` float64; zero where a component is frozen."""
+        return self.schedule.beta(self._times(t), dim=self.dim)
 
     def logsnr(self, t: Tensor | float) -> Tensor:
         """λ = log(α²/σ²) = -γ, ``(*t.shape, D)`` float64."""

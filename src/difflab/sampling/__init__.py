@@ -2,35 +2,39 @@
 
 Every sampler is a stateless function
 ``sampler(denoiser, process, x_T, times, *, noise=None, callback=None, cond=None, **options) -> x_0``
-working per whitened component in float64 (GUD, arXiv 2410.02667).
+working per whitened component in float64 (GUD, arXiv 2410.02667). The names are in
+:mod:`difflab.sampling.registry` (``SAMPLERS``, ``GRIDS``).
+
+Attributes load on first access, so importing the registry (the CLI's ``--help``, the
+config schema) does not import torch.
 """
 
-from difflab.sampling.bridge import bridge_step
-from difflab.sampling.ddim import sample_ddim, sample_ddpm
-from difflab.sampling.distributional import sample_distributional
-from difflab.sampling.dpm_solver import sample_dpmpp_2m
-from difflab.sampling.grids import build_grid, edm, uniform, uniform_logsnr, user
-from difflab.sampling.heun import sample_heun
-from difflab.sampling.inversion import ddim_invert
-from difflab.sampling.moments import sampler_output_moments
-from difflab.sampling.registry import SAMPLERS, get_sampler
-from difflab.sampling.sde import sample_euler_maruyama
+from importlib import import_module
 
-__all__ = [
-    "SAMPLERS",
-    "bridge_step",
-    "build_grid",
-    "ddim_invert",
-    "edm",
-    "get_sampler",
-    "sample_ddim",
-    "sample_ddpm",
-    "sample_distributional",
-    "sample_dpmpp_2m",
-    "sample_euler_maruyama",
-    "sample_heun",
-    "sampler_output_moments",
-    "uniform",
-    "uniform_logsnr",
-    "user",
-]
+from difflab.sampling.registry import GRIDS, SAMPLERS, get_sampler
+
+_LAZY = {
+    "bridge_step": "difflab.sampling.bridge",
+    "sample_ddim": "difflab.sampling.ddim",
+    "sample_ddpm": "difflab.sampling.ddim",
+    "sample_distributional": "difflab.sampling.distributional",
+    "sample_dpmpp_2m": "difflab.sampling.dpm_solver",
+    "sample_euler_maruyama": "difflab.sampling.sde",
+    "sample_heun": "difflab.sampling.heun",
+    "ddim_invert": "difflab.sampling.inversion",
+    "build_grid": "difflab.sampling.grids",
+    "edm": "difflab.sampling.grids",
+    "uniform": "difflab.sampling.grids",
+    "uniform_logsnr": "difflab.sampling.grids",
+    "user": "difflab.sampling.grids",
+    "sampler_output_moments": "difflab.sampling.moments",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'difflab.sampling' has no attribute {name!r}")
+
+
+__all__ = ["GRIDS", "SAMPLERS", "get_sampler", *sorted(_LAZY)]

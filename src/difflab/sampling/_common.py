@@ -67,10 +67,8 @@ class Run:
         return self.process.alpha_sigma(torch.tensor(t, dtype=torch.float64))
 
     def beta(self, t: float) -> Tensor:
-        """β(t) = σ² dγ/dt per component, float64 ``(D,)``; zero where a component is frozen."""
-        tt = torch.tensor(t, dtype=torch.float64, device=self.device)
-        dgamma = self.process.schedule.dgamma_dt(tt).expand(self.process.dim)
-        return self.coeffs(t)[1] ** 2 * dgamma
+        """β(t) = σ² dγ/dt per component, float64 ``(D,)`` (:meth:`Process.beta`)."""
+        return self.process.beta(torch.tensor(t, dtype=torch.float64))
 
     def to_data(self, w: Tensor) -> Tensor:
         """Whitened float64 ``(B, D)`` -> data layout in the run's dtype."""

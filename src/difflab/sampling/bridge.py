@@ -18,6 +18,19 @@ Applied per whitened component (GUD, arXiv 2410.02667), so α, σ are vectors.
 import torch
 from torch import Tensor
 
+from difflab.errors import DifflabError
+
+
+def check_churn(churn: float, name: str = "churn") -> float:
+    """``churn`` if it is a valid bridge churn ε ∈ [0, 1]; samplers call this once, before any step.
+
+    Raises:
+        DifflabError: for a churn outside [0, 1], naming the option as ``name``.
+    """
+    if not 0.0 <= churn <= 1.0:
+        raise DifflabError(f"{name} must be in [0, 1], got {churn}")
+    return churn
+
 
 def bridge_step(
     wt: Tensor,
@@ -36,7 +49,7 @@ def bridge_step(
         w0_hat: clean estimate ŵ₀, ``(B, D)``.
         alpha_t, sigma_t, alpha_s, sigma_s: per-component coefficients, ``(D,)``
             or broadcastable to ``(B, D)``.
-        churn: ε ∈ [0, 1]; 0 = DDIM, 1 = DDPM posterior.
+        churn: ε ∈ [0, 1] (validated once by the sampler, :func:`check_churn`); 0 = DDIM, 1 = DDPM posterior.
         eps: unit Gaussian noise ``(B, D)``; may be ``None`` when ``churn == 0``.
 
     Returns:
@@ -44,8 +57,6 @@ def bridge_step(
         (α_s = α_t, σ_s = σ_t) are returned unchanged; components already clean
         at t (σ_t = 0) are rescaled by α_s/α_t.
     """
-    if not 0.0 <= churn <= 1.0:
-        raise ValueError(f"churn must be in [0, 1], got {churn}")
     clean = sigma_t <= 0
     safe_sigma_t = torch.where(clean, torch.ones_like(sigma_t), sigma_t)
     r01 = sigma_s / safe_sigma_t

@@ -7,11 +7,10 @@ applied per whitened component (GUD, arXiv 2410.02667).
 
 from torch import Tensor
 
-from difflab.errors import DifflabError
 from difflab.process.noise import NoiseLike
 from difflab.process.process import Process
 from difflab.sampling._common import Callback, Denoiser, start
-from difflab.sampling.bridge import bridge_step
+from difflab.sampling.bridge import bridge_step, check_churn
 
 
 def sample_ddim(
@@ -41,8 +40,7 @@ def sample_ddim(
         ``x_0`` in data layout ``(B, *shape)``, dtype of ``x_T``. If the grid ends
         at t = 0 this is the last x̂₀.
     """
-    if not 0.0 <= eta <= 1.0:
-        raise DifflabError(f"eta (the churn) must be in [0, 1], got {eta}")
+    check_churn(eta, "eta (the churn)")
     run, w = start(denoiser, process, x_T, times, noise, callback, cond)
     for i, t, s, last in run.steps():
         w0 = run.denoise(w, t, i)

@@ -20,7 +20,7 @@ from difflab.errors import DifflabError
 from difflab.process.noise import NoiseLike, standard_normal
 from difflab.process.process import Process
 from difflab.sampling._common import Callback, Denoiser, start
-from difflab.sampling.bridge import bridge_step
+from difflab.sampling.bridge import bridge_step, check_churn
 
 
 def sample_distributional(
@@ -57,8 +57,7 @@ def sample_distributional(
         DifflabError: for churn outside [0, 1], a ``cond`` that already holds ``xi``,
             or a denoiser returning NaN/Inf or the wrong shape.
     """
-    if not 0.0 <= churn <= 1.0:
-        raise DifflabError(f"churn must be in [0, 1], got {churn}")
+    check_churn(churn)
     if cond and "xi" in cond:
         raise DifflabError("cond must not contain 'xi': the distributional sampler draws fresh generator noise")
     run, w = start(denoiser, process, x_T, times, noise, callback, cond)

@@ -10,16 +10,15 @@ log-SNR, ``λ̄(t) = mean_i log(α_i²/σ_i²) = -mean_i γ_i(t)``, and invert i
 numerically. For a scalar schedule that is just its log-SNR.
 """
 
+import inspect
 import math
-from typing import Literal
 
 import torch
 from torch import Tensor
 
 from difflab.errors import DifflabError
 from difflab.process.process import Process
-
-GridName = Literal["uniform", "uniform_logsnr", "edm"]
+from difflab.sampling.registry import GRIDS, GridName
 
 
 def user(times: Tensor | list[float]) -> Tensor:
@@ -141,11 +140,12 @@ def _t_of_nu(process: Process, nu: float) -> float:
 
 
 def build_grid(name: GridName, process: Process, n: int, **kwargs) -> Tensor:
-    """Build a grid by name: ``"uniform"``, ``"uniform_logsnr"`` or ``"edm"`` (keywords passed on)."""
-    if name == "uniform":
-        return uniform(n, **kwargs)
-    if name == "uniform_logsnr":
-        return uniform_logsnr(process, n, **kwargs)
-    if name == "edm":
-        return edm(process, n, **kwargs)
-    raise DifflabError(f"unknown time grid {name!r}; choose one of 'uniform', 'uniform_logsnr', 'edm'")
+    """Build a grid by name from :data:`~difflab.sampling.registry.GRIDS` (keywords passed on).
+
+    Raises:
+        DifflabError: for an unknown name, listing the registered grids.
+    """
+    builder = GRIDS.get_or_raise(name)
+    if "process" in inspect.signature(builder).parameters:
+        return builder(process, n, **kwargs)
+    return builder(n, **kwargs)

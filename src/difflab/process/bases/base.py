@@ -23,6 +23,7 @@ class Basis(nn.Module, ABC):
     """
 
     name: str = "basis"
+    needs_data: bool = False  # True when :meth:`fit` must see training data before use (PCA)
 
     def __init__(self, shape: tuple[int, ...]):
         super().__init__()

@@ -42,6 +42,7 @@ class PCABasis(Basis):
     """
 
     name = "pca"
+    needs_data = True
 
     def __init__(self, shape: tuple[int, ...]):
         super().__init__(shape)

@@ -1,6 +1,7 @@
-"""Build a basis by name."""
+"""Basis registry: the one place basis names are written; build a basis by name."""
 
-from typing import Literal, get_args
+import inspect
+from typing import Literal
 
 from difflab.errors import DifflabError
 from difflab.process.bases.base import Basis
@@ -10,12 +11,19 @@ from difflab.process.bases.haar import HaarBasis
 from difflab.process.bases.pca import PCABasis
 from difflab.process.bases.pixel import PixelBasis
 
-BasisName = Literal["pixel", "pca", "dct", "fourier", "haar"]
-BASIS_NAMES: tuple[str, ...] = get_args(BasisName)
+BASES: dict[str, type[Basis]] = {
+    "pixel": PixelBasis,
+    "pca": PCABasis,
+    "dct": DCTBasis,
+    "fourier": FourierBasis,
+    "haar": HaarBasis,
+}
+BasisName = Literal[tuple(BASES)]  # type: ignore[valid-type]
+BASIS_NAMES: tuple[str, ...] = tuple(BASES)
 
 
 def build_basis(name: BasisName, shape: tuple[int, ...], *, levels: int = 1) -> Basis:
-    """A basis for data of ``shape`` (``(C, H, W)`` or ``(D,)``); PCA comes back unfitted.
+    """A basis for data of ``shape`` (``(C, H, W)`` or ``(D,)``); a data-dependent one (PCA) comes back unfitted.
 
     ``levels`` is used by ``haar`` only. DCT, Fourier and Haar on vectors act
     along the single axis.
@@ -23,14 +31,9 @@ def build_basis(name: BasisName, shape: tuple[int, ...], *, levels: int = 1) -> 
     shape = tuple(int(s) for s in shape)
     if not shape or any(s < 1 for s in shape):
         raise DifflabError(f"basis shape must be non-empty with positive sizes, got {shape}")
-    if name == "pixel":
-        return PixelBasis(shape)
-    if name == "pca":
-        return PCABasis(shape)
-    if name == "dct":
-        return DCTBasis(shape)
-    if name == "fourier":
-        return FourierBasis(shape)
-    if name == "haar":
-        return HaarBasis(shape, levels=levels)
-    raise DifflabError(f"unknown basis {name!r}; choose one of {', '.join(BASIS_NAMES)}")
+    if name not in BASES:
+        raise DifflabError(f"unknown basis {name!r}; choose one of {', '.join(BASIS_NAMES)}")
+    cls = BASES[name]
+    # Basis options (Haar's levels) go to the bases whose constructor takes them.
+    accepted = inspect.signature(cls).parameters
+    return cls(shape, **{k: v for k, v in dict(levels=levels).items() if k in accepted})

@@ -19,6 +19,9 @@ class Schedule(nn.Module, ABC):
     """
 
     name: str = "schedule"
+    # True when building needs per-component data variances (soft conditioning); such a
+    # schedule also offers ``placeholder(dim)`` for loading a checkpoint with no data.
+    needs_data: bool = False
 
     @abstractmethod
     def gamma(self, t: Tensor) -> Tensor:
@@ -28,12 +31,15 @@ class Schedule(nn.Module, ABC):
     def dgamma_dt(self, t: Tensor) -> Tensor:
         """Analytic time derivative of :meth:`gamma`, same shape."""
 
-    def beta(self, t: Tensor) -> Tensor:
-        """Instantaneous noise rate β = σ² dγ/dt (zero where a component is frozen)."""
-        return torch.sigmoid(self.gamma(t)) * self.dgamma_dt(t)
+    def beta(self, t: Tensor, dim: int | None = None) -> Tensor:
+        """Instantaneous noise rate β = σ² dγ/dt (zero where a component is frozen).
 
-    def gamma_range(self) -> tuple[float, float]:
-        """(min over components of γ(0), max over components of γ(1)), for log-SNR grids."""
-        t = torch.tensor([0.0, 1.0], dtype=torch.float64)
-        g = self.gamma(t)
-        return float(g[0].min()), float(g[1].max())
+        The one β: the SDE sampler reads it through ``Process.beta``. Shape of :meth:`gamma`,
+        or ``(*t.shape, dim)`` when ``dim`` is given.
+        """
+        g, dg = self.gamma(t), self.dgamma_dt(t)
+        if dim is not None:
+            g, dg = g.expand(*t.shape, dim), dg.expand(*t.shape, dim)
+        # σ² is squared from σ = √sigmoid(γ) over the expanded γ, exactly as Process.alpha_sigma
+        # computes σ, so β is bit for bit the samplers' σ(t)² dγ/dt (sigmoid(γ) alone can differ by an ulp).
+        return torch.sigmoid(g).sqrt() ** 2 * dg

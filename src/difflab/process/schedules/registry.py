@@ -1,4 +1,7 @@
-"""Build a schedule by name, scalar or component-wise (GUD, arXiv 2410.02667)."""
+"""Schedule registry: the one place schedule names are written; build a schedule by name.
+
+Scalar or component-wise (GUD, arXiv 2410.02667).
+"""
 
 import math
 from typing import Literal, get_args
@@ -12,9 +15,17 @@ from difflab.process.schedules.scalar import CosineSchedule, DDPMLinearBeta, Lin
 from difflab.process.schedules.sequential import Sequential
 from difflab.process.schedules.soft import SoftConditioning
 
-ScheduleName = Literal["linear", "cosine", "ddpm", "soft", "sequential"]
+SCHEDULES: dict[str, type[Schedule]] = {
+    "linear": LinearGamma,
+    "cosine": CosineSchedule,
+    "ddpm": DDPMLinearBeta,
+    "soft": SoftConditioning,
+    "sequential": Sequential,
+}
+ScheduleName = Literal[tuple(SCHEDULES)]  # type: ignore[valid-type]
+SCHEDULE_NAMES: tuple[str, ...] = tuple(SCHEDULES)
 Ordering = Literal["basis", "variance"]
-SCHEDULE_NAMES: tuple[str, ...] = get_args(ScheduleName)
+Axis = Literal["row", "column"]
 
 
 def variance_labels(component_var: Tensor, floor: float = 1e-12) -> Tensor:
@@ -30,7 +41,7 @@ def build_schedule(
     positions: Tensor | None = None,
     softness: float = math.inf,
     ordering: Ordering = "basis",
-    axis: Literal["row", "column"] = "column",
+    axis: Axis = "column",
     gamma_min: float | None = None,
     gamma_max: float | None = None,
     component_var: Tensor | None = None,

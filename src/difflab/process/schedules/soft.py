@@ -49,6 +49,7 @@ class SoftConditioning(Schedule):
     """
 
     name = "soft"
+    needs_data = True
 
     def __init__(self, labels: Tensor, data_var: Tensor, softness: float = math.inf,
                  gamma_denoise: float = -7.0, gamma_noise: float = 3.0):
