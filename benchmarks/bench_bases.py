@@ -49,19 +49,31 @@ def main() -> None:
             unet_ms = timed(lambda: net(x, t), args.repeats, device)
         except ImportError:  # difflab.nn not available: report absolute times only
             unet_ms = float("nan")
-        for name, kw in [("pixel", {}), ("pca", {}), ("dct", {}), ("fourier", {}), ("haar", {"levels": 1}),
-                         ("haar", {"levels": 3})]:
+        for name, kw in [
+            ("pixel", {}),
+            ("pca", {}),
+            ("dct", {}),
+            ("fourier", {}),
+            ("haar", {"levels": 1}),
+            ("haar", {"levels": 3}),
+        ]:
             basis = build_basis(name, shape, **kw)
             if name == "pca":
                 dim = basis.dim
-                basis.load_state_dict({"components": torch.eye(dim, dtype=torch.float64),
-                                       "variances": torch.ones(dim, dtype=torch.float64)})
+                basis.load_state_dict(
+                    {
+                        "components": torch.eye(dim, dtype=torch.float64),
+                        "variances": torch.ones(dim, dtype=torch.float64),
+                    }
+                )
             basis = basis.to(device)
             ms = timed(lambda: basis.from_components(basis.to_components(x)), args.repeats, device)
             label = f"{name} (levels={kw['levels']})" if kw else name
             rows.append((label, ms))
-    print(f"device: {device}, batch {args.batch}×3×32×32, threads {torch.get_num_threads()}, "
-          f"UNet forward {unet_ms:.1f} ms\n")
+    print(
+        f"device: {device}, batch {args.batch}×3×32×32, threads {torch.get_num_threads()}, "
+        f"UNet forward {unet_ms:.1f} ms\n"
+    )
     print("| basis | forward+inverse ms | fraction of UNet forward |")
     print("|---|---:|---:|")
     for label, ms in rows:

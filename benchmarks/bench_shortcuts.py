@@ -44,19 +44,25 @@ def main() -> None:
     scorer = ImpactScorer(base, heldout, dataset)
     base_fd = scorer.score(base)["fd"]
     rows = []
-    where = torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu, {torch.get_num_threads()} threads"
+    where = (
+        torch.cuda.get_device_name() if args.device.startswith("cuda") else f"cpu, {torch.get_num_threads()} threads"
+    )
     print(f"{dataset}: base FD {base_fd:.3f}, {args.steps}-step DDIM, n = {args.n}, {where}")
     print("| reused group (components) | period | speed-up | FD | FD shift |\n|---|---:|---:|---:|---:|")
     for group in groups:
         for period in (int(x) for x in args.periods.split(",")):
-            schedule = ShortcutSchedule([Shortcut(components=list(group), t_lo=0.0, t_hi=1.0, period=period,
-                                                  expected_saving=0.0)], {})
+            schedule = ShortcutSchedule(
+                [Shortcut(components=list(group), t_lo=0.0, t_hi=1.0, period=period, expected_saving=0.0)], {}
+            )
             fd = scorer.score(sample_with(target, schedule, x_T, times)[0])["fd"]
             speed = measure_speedup(target, schedule, n=args.n, steps=args.steps, repeats=args.repeats)
             row = {"group": list(group), "period": period, "fd": fd, "fd_shift": fd / base_fd - 1, **speed}
             rows.append(row)
-            print(f"| {group[0]} … {group[-1]} ({len(group)}) | {period} | {speed['speedup']:.2f}× | {fd:.2f} | "
-                  f"{100 * row['fd_shift']:+.1f}% |", flush=True)
+            print(
+                f"| {group[0]} … {group[-1]} ({len(group)}) | {period} | {speed['speedup']:.2f}× | {fd:.2f} | "
+                f"{100 * row['fd_shift']:+.1f}% |",
+                flush=True,
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"run": args.run, "dataset": dataset, "base_fd": base_fd, "rows": rows}, f, indent=2)

@@ -23,9 +23,11 @@ from difflab.nn import DiffusersAdapter, UNet, count_parameters
 from difflab.utils.device import autocast_for, sync_device
 
 SHAPES = {"digits": (1, 8, 8), "patches": (1, 16, 16), "cifar10": (3, 32, 32)}
-OURS = {"digits": dict(base_channels=32, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,)),
-        "patches": dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=1, attention_levels=(2,)),
-        "cifar10": dict(base_channels=64, channel_mults=(1, 2, 2), num_res_blocks=2, attention_levels=(1,))}
+OURS = {
+    "digits": dict(base_channels=32, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,)),
+    "patches": dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=1, attention_levels=(2,)),
+    "cifar10": dict(base_channels=64, channel_mults=(1, 2, 2), num_res_blocks=2, attention_levels=(1,)),
+}
 
 
 def diffusers_unet(shape, ours_kwargs):
@@ -36,9 +38,17 @@ def diffusers_unet(shape, ours_kwargs):
     att = set(ours_kwargs["attention_levels"])
     down = tuple("AttnDownBlock2D" if i in att else "DownBlock2D" for i in range(len(widths)))
     up = tuple("AttnUpBlock2D" if i in att else "UpBlock2D" for i in reversed(range(len(widths))))
-    return UNet2DModel(sample_size=shape[1], in_channels=shape[0], out_channels=shape[0], block_out_channels=widths,
-                       layers_per_block=ours_kwargs["num_res_blocks"], down_block_types=down, up_block_types=up,
-                       norm_num_groups=8, attention_head_dim=8)
+    return UNet2DModel(
+        sample_size=shape[1],
+        in_channels=shape[0],
+        out_channels=shape[0],
+        block_out_channels=widths,
+        layers_per_block=ours_kwargs["num_res_blocks"],
+        down_block_types=down,
+        up_block_types=up,
+        norm_num_groups=8,
+        attention_head_dim=8,
+    )
 
 
 def peak_rss_mb() -> float:
@@ -80,9 +90,14 @@ def bench(models: dict, shape, batch: int, repeats: int, device, precision: str 
     out = {}
     for name in models:
         tr, sa = statistics.median(train_times[name]), statistics.median(sample_times[name])
-        out[name] = {"params": count_parameters(models[name]), "train_images_per_s": batch / tr,
-                     "sample_images_per_s": batch / sa, "train_ms": 1e3 * tr, "forward_ms": 1e3 * sa,
-                     "peak_memory_mb": memory[name]}
+        out[name] = {
+            "params": count_parameters(models[name]),
+            "train_images_per_s": batch / tr,
+            "sample_images_per_s": batch / sa,
+            "train_ms": 1e3 * tr,
+            "forward_ms": 1e3 * sa,
+            "peak_memory_mb": memory[name],
+        }
     out["ratio_train"] = out["difflab"]["train_images_per_s"] / out["diffusers"]["train_images_per_s"]
     out["ratio_sample"] = out["difflab"]["sample_images_per_s"] / out["diffusers"]["sample_images_per_s"]
     return out
@@ -93,16 +108,26 @@ def main() -> None:
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"],
-                        help="bf16 = autocast on CUDA, as training does (the CPU runs fp32)")
+    parser.add_argument(
+        "--precision",
+        default="fp32",
+        choices=["fp32", "bf16"],
+        help="bf16 = autocast on CUDA, as training does (the CPU runs fp32)",
+    )
     parser.add_argument("--shapes", default="digits,patches", help=f"comma list of {', '.join(SHAPES)}")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     device = torch.device(args.device)
     torch.manual_seed(0)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
-    results = {"device": str(device), "threads": torch.get_num_threads(), "torch": torch.__version__,
-               "machine": name, "batch": args.batch, "precision": args.precision}
+    results = {
+        "device": str(device),
+        "threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "machine": name,
+        "batch": args.batch,
+        "precision": args.precision,
+    }
     print(f"device {device} ({name}), {torch.get_num_threads()} threads, batch {args.batch}, {args.precision}\n")
     print("| data | model | params | train img/s | sample img/s | peak MB | train ratio | sample ratio |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
@@ -115,8 +140,10 @@ def main() -> None:
         for name in ("difflab", "diffusers"):
             m = r[name]
             ratio = (f"{r['ratio_train']:.2f}", f"{r['ratio_sample']:.2f}") if name == "difflab" else ("", "")
-            print(f"| {data} | {name} | {m['params']:,} | {m['train_images_per_s']:.0f} | "
-                  f"{m['sample_images_per_s']:.0f} | {m['peak_memory_mb']:.0f} | {ratio[0]} | {ratio[1]} |")
+            print(
+                f"| {data} | {name} | {m['params']:,} | {m['train_images_per_s']:.0f} | "
+                f"{m['sample_images_per_s']:.0f} | {m['peak_memory_mb']:.0f} | {ratio[0]} | {ratio[1]} |"
+            )
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -69,8 +69,11 @@ def main() -> None:
                 exact = errors(*run(oracle.white_marginal(1.0)))
                 prior_start = errors(*run(None))
                 rows.append((name, basis, prior, schedule, *exact, *prior_start))
-                print(f"{name:8s} {basis:8s} {prior:6s} {schedule:10s} cov {exact[1]:.2e} | prior start: "
-                      f"mean {prior_start[0]:.2e} cov {prior_start[1]:.2e}  [{time.time() - start_time:.0f}s]", flush=True)
+                print(
+                    f"{name:8s} {basis:8s} {prior:6s} {schedule:10s} cov {exact[1]:.2e} | prior start: "
+                    f"mean {prior_start[0]:.2e} cov {prior_start[1]:.2e}  [{time.time() - start_time:.0f}s]",
+                    flush=True,
+                )
 
     lines = [
         "# Sampler errors on the exact Gaussian denoiser",
@@ -92,7 +95,11 @@ def main() -> None:
     ]
     lines += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[6]:.2e} | {r[5]:.2e} | {r[7]:.2e} |" for r in rows]
     worst = sorted(rows, key=lambda r: -r[5])[:5]
-    lines += ["", "Worst covariance errors (exact start): " + "; ".join(f"{r[0]}/{r[1]}/{r[2]}/{r[3]} {r[5]:.1e}" for r in worst), ""]
+    lines += [
+        "",
+        "Worst covariance errors (exact start): " + "; ".join(f"{r[0]}/{r[1]}/{r[2]}/{r[3]} {r[5]:.1e}" for r in worst),
+        "",
+    ]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(args.out, "\n".join(lines))
     print(f"wrote {args.out}")

@@ -16,7 +16,6 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from safetensors.torch import save_file
@@ -31,7 +30,7 @@ def random_shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     """Shift each image ``(B, 1, 8, 8)`` by a random offset in {-1, 0, 1}² (background fill)."""
     b, _, h, w = x.shape
     padded = F.pad(x, (1, 1, 1, 1), value=-1.0)  # -1 is the blank background in model space
-    crops = torch.stack([padded[:, :, dy:dy + h, dx:dx + w] for dy in range(3) for dx in range(3)])
+    crops = torch.stack([padded[:, :, dy : dy + h, dx : dx + w] for dy in range(3) for dx in range(3)])
     pick = torch.randint(0, 9, (b,), generator=gen)
     return crops[pick, torch.arange(b)]
 

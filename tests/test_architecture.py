@@ -25,8 +25,24 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 # ``__init__`` is the root package ``difflab`` itself, ``errors`` and ``__main__`` its two top-level modules.
-CORE = frozenset({"__init__", "errors", "config", "data", "process", "nn", "models", "objectives", "training",
-                  "sampling", "metrics", "io", "report", "utils"})
+CORE = frozenset(
+    {
+        "__init__",
+        "errors",
+        "config",
+        "data",
+        "process",
+        "nn",
+        "models",
+        "objectives",
+        "training",
+        "sampling",
+        "metrics",
+        "io",
+        "report",
+        "utils",
+    }
+)
 CAPABILITIES = frozenset({"dmz", "analysis", "representations"})
 APPLICATION = frozenset({"__main__", "pipeline", "cli"})
 TIERS = {"core": CORE, "capability": CAPABILITIES, "application": APPLICATION}
@@ -103,7 +119,8 @@ def tier_violations(imports: list[Import], tiers: dict[str, frozenset[str]]) -> 
         a, b = sub_package(imp.importer), sub_package(imp.imported)
         ta, tb = tier_of(a, tiers), tier_of(b, tiers)
         bad = (ta == "core" and tb in ("capability", "application")) or (
-            ta == "capability" and (tb == "application" or (tb == "capability" and a != b)))
+            ta == "capability" and (tb == "application" or (tb == "capability" and a != b))
+        )
         if bad:
             out[("tier", imp.importer, imp.imported)] = imp
     return out
@@ -111,8 +128,9 @@ def tier_violations(imports: list[Import], tiers: dict[str, frozenset[str]]) -> 
 
 def lazy_violations(imports: list[Import], allowed: frozenset[str]) -> dict[tuple, Import]:
     """Package-internal imports inside functions, outside the allowed sub-packages."""
-    return {("lazy", i.importer, i.imported): i for i in imports
-            if i.in_function and sub_package(i.importer) not in allowed}
+    return {
+        ("lazy", i.importer, i.imported): i for i in imports if i.in_function and sub_package(i.importer) not in allowed
+    }
 
 
 def sub_package_cycles(imports: list[Import], ignore=frozenset()) -> list[list[str]]:
@@ -157,14 +175,19 @@ def _cycle_through(comp: set[str], edges: dict[str, set[str]]) -> list[str]:
         nxt = sorted(w for w in edges[v] if w in comp)
         back = [w for w in nxt if w in seen]
         if back:
-            return path[path.index(back[0]):] + [back[0]]
+            return path[path.index(back[0]) :] + [back[0]]
         v = nxt[0]
         path.append(v)
         seen.add(v)
 
 
-def check(src: Path, package: str, tiers: dict[str, frozenset[str]], known: dict | None = None,
-          lazy_allowed: frozenset[str] = LAZY_ALLOWED) -> tuple[dict[tuple, Import], list[list[str]], set[str]]:
+def check(
+    src: Path,
+    package: str,
+    tiers: dict[str, frozenset[str]],
+    known: dict | None = None,
+    lazy_allowed: frozenset[str] = LAZY_ALLOWED,
+) -> tuple[dict[tuple, Import], list[list[str]], set[str]]:
     """(violations by key, cycles among sub-packages, unclassified sub-packages) of one package."""
     modules, imports = scan(src, package)
     violations = {**tier_violations(imports, tiers), **lazy_violations(imports, lazy_allowed)}
@@ -174,8 +197,10 @@ def check(src: Path, package: str, tiers: dict[str, frozenset[str]], known: dict
 
 
 def _describe(violations: dict[tuple, Import]) -> str:
-    return "\n".join(f"  {k[0]}: {k[1]} (line {i.line}{', in a function' if i.in_function else ''}) imports {k[2]}"
-                     for k, i in sorted(violations.items()))
+    return "\n".join(
+        f"  {k[0]}: {k[1]} (line {i.line}{', in a function' if i.in_function else ''}) imports {k[2]}"
+        for k, i in sorted(violations.items())
+    )
 
 
 @pytest.fixture(scope="module")
@@ -208,6 +233,7 @@ def test_known_violations_still_occur(difflab_checked):
 
 # The checker on a synthetic package, so that the tests above cannot pass by finding nothing.
 
+
 def _write(root: Path, files: dict[str, str]) -> Path:
     for name, text in files.items():
         path = root / "src" / name
@@ -216,19 +242,25 @@ def _write(root: Path, files: dict[str, str]) -> Path:
     return root / "src"
 
 
-SYNTHETIC_TIERS = {"core": frozenset({"__init__", "low", "base"}), "capability": frozenset({"feat", "other"}),
-                   "application": frozenset({"app"})}
+SYNTHETIC_TIERS = {
+    "core": frozenset({"__init__", "low", "base"}),
+    "capability": frozenset({"feat", "other"}),
+    "application": frozenset({"app"}),
+}
 
 
 def test_checker_finds_a_cycle_through_a_function_level_import(tmp_path):
-    src = _write(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/low/__init__.py": "from pkg.base.thing import X\n",
-        "pkg/base/__init__.py": "",
-        "pkg/base/thing.py": "X = 1\n\ndef f():\n    from ..low import helper\n    return helper\n",
-        "pkg/low/helper.py": "",
-        "pkg/app/__init__.py": "import pkg.low\n",
-    })
+    src = _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/low/__init__.py": "from pkg.base.thing import X\n",
+            "pkg/base/__init__.py": "",
+            "pkg/base/thing.py": "X = 1\n\ndef f():\n    from ..low import helper\n    return helper\n",
+            "pkg/low/helper.py": "",
+            "pkg/app/__init__.py": "import pkg.low\n",
+        },
+    )
     violations, cycles, unclassified = check(src, "pkg", SYNTHETIC_TIERS)
     assert cycles == [["base", "low", "base"]]
     assert set(violations) == {("lazy", "pkg.base.thing", "pkg.low.helper")}
@@ -240,19 +272,25 @@ def test_checker_finds_a_cycle_through_a_function_level_import(tmp_path):
 
 
 def test_checker_finds_forbidden_edges_and_unclassified_packages(tmp_path):
-    src = _write(tmp_path, {
-        "pkg/__init__.py": "",
-        "pkg/low.py": "from pkg import feat\n",                    # core -> capability
-        "pkg/feat/__init__.py": "from . import use\n",
-        "pkg/feat/use.py": "from ..other import tool\nfrom pkg.app import main\n",  # capability -> capability, app
-        "pkg/other/__init__.py": "",
-        "pkg/other/tool.py": "import pkg\n",                            # capability -> core: fine
-        "pkg/app/__init__.py": "",
-        "pkg/app/main.py": "from pkg.feat.use import *\n\ndef run():\n    import pkg.other.tool\n",
-        "pkg/stray/__init__.py": "",
-    })
+    src = _write(
+        tmp_path,
+        {
+            "pkg/__init__.py": "",
+            "pkg/low.py": "from pkg import feat\n",  # core -> capability
+            "pkg/feat/__init__.py": "from . import use\n",
+            "pkg/feat/use.py": "from ..other import tool\nfrom pkg.app import main\n",  # capability -> capability, app
+            "pkg/other/__init__.py": "",
+            "pkg/other/tool.py": "import pkg\n",  # capability -> core: fine
+            "pkg/app/__init__.py": "",
+            "pkg/app/main.py": "from pkg.feat.use import *\n\ndef run():\n    import pkg.other.tool\n",
+            "pkg/stray/__init__.py": "",
+        },
+    )
     violations, cycles, unclassified = check(src, "pkg", SYNTHETIC_TIERS, lazy_allowed=frozenset({"app"}))
-    assert set(violations) == {("tier", "pkg.low", "pkg.feat"), ("tier", "pkg.feat.use", "pkg.other.tool"),
-                               ("tier", "pkg.feat.use", "pkg.app.main")}
+    assert set(violations) == {
+        ("tier", "pkg.low", "pkg.feat"),
+        ("tier", "pkg.feat.use", "pkg.other.tool"),
+        ("tier", "pkg.feat.use", "pkg.app.main"),
+    }
     assert cycles == [["app", "feat", "app"]]
     assert unclassified == {"stray"}

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import torch
 
+from difflab import io
 from difflab.config import load_config
 from difflab.config.schema import RunConfig
 from difflab.data import load_dataset
-from difflab import io
 from difflab.models.build import DataInfo, build_denoiser
 from difflab.objectives.build import build_objective
 from difflab.pipeline import generate, load_run, train_run
@@ -42,21 +42,27 @@ from difflab.utils.device import autocast_for, sync_device
 STEPS = [1, 2, 4, 8, 16, 32]
 REG_SAMPLERS = ["ddim", "heun", "dpmpp2m"]
 SCALE = {  # --scale cpu: cut down for a shared 2-core CPU; --scale gpu: the configs' sizes, m = 8 (the paper's)
-    "cpu": {"digits": ["network.base_channels=16", "train.warmup_steps=50"],
-            "toy2d": ["network.hidden=128", "network.depth=3"],
-            "gmm": ["network.hidden=128", "network.depth=3"],
-            "patches": ["network.base_channels=16"]},
+    "cpu": {
+        "digits": ["network.base_channels=16", "train.warmup_steps=50"],
+        "toy2d": ["network.hidden=128", "network.depth=3"],
+        "gmm": ["network.hidden=128", "network.depth=3"],
+        "patches": ["network.base_channels=16"],
+    },
     "gpu": {"digits": ["network.base_channels=32"], "toy2d": [], "gmm": [], "patches": []},
 }
 DIST = {  # generator batch (data points) and m
-    "cpu": {"digits": ["train.batch_size=64", "method.m=4"],
-            "toy2d": ["train.batch_size=128", "method.m=8"],
-            "gmm": ["train.batch_size=128", "method.m=8"],
-            "patches": ["train.batch_size=32", "method.m=4"]},
-    "gpu": {"digits": ["train.batch_size=128", "method.m=8"],
-            "toy2d": ["train.batch_size=128", "method.m=8"],
-            "gmm": ["train.batch_size=128", "method.m=8"],
-            "patches": ["train.batch_size=64", "method.m=8"]},
+    "cpu": {
+        "digits": ["train.batch_size=64", "method.m=4"],
+        "toy2d": ["train.batch_size=128", "method.m=8"],
+        "gmm": ["train.batch_size=128", "method.m=8"],
+        "patches": ["train.batch_size=32", "method.m=4"],
+    },
+    "gpu": {
+        "digits": ["train.batch_size=128", "method.m=8"],
+        "toy2d": ["train.batch_size=128", "method.m=8"],
+        "gmm": ["train.batch_size=128", "method.m=8"],
+        "patches": ["train.batch_size=64", "method.m=8"],
+    },
 }
 
 
@@ -87,14 +93,22 @@ def seconds_per_step(cfg: RunConfig, repeats: int = 8) -> float:
     return float(sorted(times)[len(times) // 2])
 
 
-def configs(dataset: str, steps: int, seed: int, reg_extra: tuple[str, ...] = (), scale: str = "cpu",
-            device: str = "cpu") -> tuple[RunConfig, RunConfig]:
-    common = [*SCALE[scale][dataset], f"seed={seed}", "train.keep_last=1000", "train.log_every=50",
-              f"train.device={device}"]
+def configs(
+    dataset: str, steps: int, seed: int, reg_extra: tuple[str, ...] = (), scale: str = "cpu", device: str = "cpu"
+) -> tuple[RunConfig, RunConfig]:
+    common = [
+        *SCALE[scale][dataset],
+        f"seed={seed}",
+        "train.keep_last=1000",
+        "train.log_every=50",
+        f"train.device={device}",
+    ]
     reg = load_config(RunConfig, f"configs/{dataset}.yaml", [*common, *reg_extra])
-    dist = load_config(RunConfig, f"configs/{dataset}-distributional.yaml",
-                       [*common, *DIST[scale][dataset], f"train.steps={steps}",
-                        f"train.checkpoint_every={max(1, steps // 4)}"])
+    dist = load_config(
+        RunConfig,
+        f"configs/{dataset}-distributional.yaml",
+        [*common, *DIST[scale][dataset], f"train.steps={steps}", f"train.checkpoint_every={max(1, steps // 4)}"],
+    )
     return reg, dist
 
 
@@ -114,16 +128,24 @@ def _cached_eval(run_path: Path, out: Path, tag: str, device: str = "cpu", **kw)
     return evaluate_run(load_run(run_path, device=device), steps=STEPS, out_dir=out / "eval", tag=tag, **kw)
 
 
-def evaluate_all(out: Path, steps: int, reg_clock: int, churns: list[float], n: int, dist: bool = True,
-                 device: str = "cpu") -> dict:
+def evaluate_all(
+    out: Path, steps: int, reg_clock: int, churns: list[float], n: int, dist: bool = True, device: str = "cpu"
+) -> dict:
     res: dict = {}
     for label, k in [("equal_steps", steps), ("equal_clock", reg_clock)]:
         ckpt = nearest_checkpoint(out / "regression", k)
         r = _cached_eval(ckpt, out, f"_reg_{label}", device, samplers=REG_SAMPLERS, n=n)
         res[f"regression_{label}"] = {"train_steps": load_run(ckpt).step, **r}
     for c in churns if dist else []:
-        r = _cached_eval(out / "distributional", out, f"_dist_churn{c}", device, samplers=["distributional"], n=n,
-                         sampler_options={"distributional": {"churn": c}})
+        r = _cached_eval(
+            out / "distributional",
+            out,
+            f"_dist_churn{c}",
+            device,
+            samplers=["distributional"],
+            n=n,
+            sampler_options={"distributional": {"churn": c}},
+        )
         res[f"distributional_churn{c}"] = {"train_steps": steps, **r}
     return res
 
@@ -141,11 +163,19 @@ def plot(results: dict, metric: str, path: Path) -> None:
             ax.plot(STEPS, [reg["samplers"][s][str(k)][metric] for k in STEPS], "o--", label=f"regression {s}")
         for key, r in results["evals"].items():
             if key.startswith("distributional"):
-                ax.plot(STEPS, [r["samplers"]["distributional"][str(k)][metric] for k in STEPS], "s-",
-                        label=f"distributional ε={key.split('churn')[1]}")
+                ax.plot(
+                    STEPS,
+                    [r["samplers"]["distributional"][str(k)][metric] for k in STEPS],
+                    "s-",
+                    label=f"distributional ε={key.split('churn')[1]}",
+                )
         ax.axhline(reg["floor"][metric], color="grey", lw=0.8, label="train-vs-test floor")
-        ax.set(xscale="log", yscale="log", xlabel="sampling steps", title=f"{label.replace('_', ' ')} "
-               f"(regression {reg['train_steps']} steps)")
+        ax.set(
+            xscale="log",
+            yscale="log",
+            xlabel="sampling steps",
+            title=f"{label.replace('_', ' ')} (regression {reg['train_steps']} steps)",
+        )
         ax.set_xticks(STEPS, [str(k) for k in STEPS])
     axes[0].set_ylabel(metric)
     axes[1].legend(fontsize=7)
@@ -164,8 +194,12 @@ def picture_2d(out: Path, reg_clock: int, path: Path) -> None:
 
     reg = load_run(nearest_checkpoint(out / "regression", reg_clock))
     dist = load_run(out / "distributional")
-    rows = [("reg ddim", reg, "ddim", None), ("reg dpmpp2m", reg, "dpmpp2m", None),
-            ("dist ε=0", dist, "distributional", {"churn": 0.0}), ("dist ε=1", dist, "distributional", {"churn": 1.0})]
+    rows = [
+        ("reg ddim", reg, "ddim", None),
+        ("reg dpmpp2m", reg, "dpmpp2m", None),
+        ("dist ε=0", dist, "distributional", {"churn": 0.0}),
+        ("dist ε=1", dist, "distributional", {"churn": 1.0}),
+    ]
     fig, axes = plt.subplots(len(rows), len(STEPS), figsize=(2 * len(STEPS), 2 * len(rows)))
     for i, (name, run, sampler, opts) in enumerate(rows):
         for j, k in enumerate(STEPS):
@@ -192,11 +226,18 @@ def main() -> None:
     p.add_argument("--out", default="runs/distributional")
     p.add_argument("--scale", default="cpu", choices=sorted(SCALE), help="model/batch sizes (see SCALE, DIST)")
     p.add_argument("--device", default="cpu", help="train and evaluate here (cpu | cuda)")
-    p.add_argument("--time-limit", type=float, default=0.0,
-                   help="seconds; stop each training phase there (the comparison then uses the steps reached)")
-    p.add_argument("--phase", default="all",
-                   choices=["all", "timing", "regression", "distributional", "eval-regression", "eval"],
-                   help="run one phase only (timing first, then train the two models in parallel processes, then eval)")
+    p.add_argument(
+        "--time-limit",
+        type=float,
+        default=0.0,
+        help="seconds; stop each training phase there (the comparison then uses the steps reached)",
+    )
+    p.add_argument(
+        "--phase",
+        default="all",
+        choices=["all", "timing", "regression", "distributional", "eval-regression", "eval"],
+        help="run one phase only (timing first, then train the two models in parallel processes, then eval)",
+    )
     args = p.parse_args()
     torch.set_num_threads(1)
     out = Path(args.out) / args.dataset
@@ -206,16 +247,30 @@ def main() -> None:
     dist_cfg.train.time_limit = args.time_limit
     timing_path = out / "timing.json"  # measured once; the phases below may run as separate processes
     if not timing_path.exists():
-        timing_path.write_text(json.dumps({"regression": seconds_per_step(reg_cfg),
-                                           "distributional": seconds_per_step(dist_cfg), "device": args.device}))
+        timing_path.write_text(
+            json.dumps(
+                {
+                    "regression": seconds_per_step(reg_cfg),
+                    "distributional": seconds_per_step(dist_cfg),
+                    "device": args.device,
+                }
+            )
+        )
     timing = json.loads(timing_path.read_text())
     sec_reg, sec_dist = timing["regression"], timing["distributional"]
     every = max(1, args.steps // 4)
     reg_clock = max(args.steps, every * round(args.steps * sec_dist / sec_reg / every))
-    print(f"s/step regression {sec_reg:.4f}, distributional {sec_dist:.4f}; regression for {reg_clock} steps",
-          flush=True)
-    reg_cfg, _ = configs(args.dataset, args.steps, args.seed,
-                         (*extra, f"train.steps={reg_clock}", f"train.checkpoint_every={every}"), args.scale, args.device)
+    print(
+        f"s/step regression {sec_reg:.4f}, distributional {sec_dist:.4f}; regression for {reg_clock} steps", flush=True
+    )
+    reg_cfg, _ = configs(
+        args.dataset,
+        args.steps,
+        args.seed,
+        (*extra, f"train.steps={reg_clock}", f"train.checkpoint_every={every}"),
+        args.scale,
+        args.device,
+    )
     for phase, cfg in [("regression", reg_cfg), ("distributional", dist_cfg)]:
         if args.phase in ("all", phase):
             t0 = time.perf_counter()
@@ -230,13 +285,21 @@ def main() -> None:
         evaluate_all(out, dist_steps, clock_steps, args.churn, args.n, dist=False, device=args.device)
         return
     t_reg, t_dist = (float((out / f"train_seconds_{k}.txt").read_text()) for k in ("regression", "distributional"))
-    results = {"dataset": args.dataset, "steps": dist_steps, "regression_clock_steps": clock_steps,
-               "device": timing.get("device", "cpu"), "scale": args.scale,
-               "seconds_per_step": {"regression": sec_reg, "distributional": sec_dist},
-               "train_seconds": {"regression": t_reg, "distributional": t_dist},
-               "batch": {"regression": reg_cfg.train.batch_size, "distributional": dist_cfg.train.batch_size,
-                         "m": dist_cfg.method.m},
-               "evals": evaluate_all(out, dist_steps, clock_steps, args.churn, args.n, device=args.device)}
+    results = {
+        "dataset": args.dataset,
+        "steps": dist_steps,
+        "regression_clock_steps": clock_steps,
+        "device": timing.get("device", "cpu"),
+        "scale": args.scale,
+        "seconds_per_step": {"regression": sec_reg, "distributional": sec_dist},
+        "train_seconds": {"regression": t_reg, "distributional": t_dist},
+        "batch": {
+            "regression": reg_cfg.train.batch_size,
+            "distributional": dist_cfg.train.batch_size,
+            "m": dist_cfg.method.m,
+        },
+        "evals": evaluate_all(out, dist_steps, clock_steps, args.churn, args.n, device=args.device),
+    }
     metric = primary_metric(args.dataset)
     results["metric"] = metric
     (out / "results.json").write_text(json.dumps(results, indent=1))

@@ -32,7 +32,9 @@ def rows(res: dict, metric: str | None = None) -> list[tuple[str, dict[str, floa
     for key, ev in res["evals"].items():
         for sampler, per in ev["samplers"].items():
             if key.startswith("regression"):
-                label = f"regression {sampler} ({ev['train_steps']} train steps, {key.split('_', 1)[1].replace('_', ' ')})"
+                label = (
+                    f"regression {sampler} ({ev['train_steps']} train steps, {key.split('_', 1)[1].replace('_', ' ')})"
+                )
             else:
                 label = f"distributional ε={key.split('churn')[1]} ({ev['train_steps']} train steps)"
             out.append((label, {k: v[metric] for k, v in per.items()}, {k: v["nfe"] for k, v in per.items()}))
@@ -58,21 +60,27 @@ def targets(res: dict) -> str:
         for label, m in dist.items():
             ok4 = m["4"] <= best16
             ratio = {k: min(r[k] for r in reg.values()) / m[k] for k in ("1", "2")}
-            lines.append(f"| {tag} | {label} | {m['4']:.3g} vs {best16:.3g} ({'met' if ok4 else 'missed'}) | "
-                         f"{ratio['1']:.2f}× / {ratio['2']:.2f}× ({'met' if min(ratio.values()) >= 2 else 'missed'}) |")
-    head = ("| regression baseline | distributional | @4 vs best regression @16 | "
-            "best regression / distributional @1 / @2 (target ≥ 2×) |\n|---|---|---|---|")
+            lines.append(
+                f"| {tag} | {label} | {m['4']:.3g} vs {best16:.3g} ({'met' if ok4 else 'missed'}) | "
+                f"{ratio['1']:.2f}× / {ratio['2']:.2f}× ({'met' if min(ratio.values()) >= 2 else 'missed'}) |"
+            )
+    head = (
+        "| regression baseline | distributional | @4 vs best regression @16 | "
+        "best regression / distributional @1 / @2 (target ≥ 2×) |\n|---|---|---|---|"
+    )
     return "\n".join([head, *lines])
 
 
 def cost(res: dict) -> str:
     s, b = res["seconds_per_step"], res["batch"]
     where = "CPU, 1 thread" if res.get("device", "cpu") == "cpu" else f"{res['device']}, alone on the device"
-    return (f"seconds per training step (median, {where}): regression {s['regression']:.3f} "
-            f"(batch {b['regression']}), distributional {s['distributional']:.3f} (batch {b['distributional']} × "
-            f"m = {b['m']}); ratio {s['distributional'] / s['regression']:.2f}. Wall-clock of the runs: "
-            f"regression {res['train_seconds']['regression']:.0f} s for {res['regression_clock_steps']} steps, "
-            f"distributional {res['train_seconds']['distributional']:.0f} s for {res['steps']} steps.")
+    return (
+        f"seconds per training step (median, {where}): regression {s['regression']:.3f} "
+        f"(batch {b['regression']}), distributional {s['distributional']:.3f} (batch {b['distributional']} × "
+        f"m = {b['m']}); ratio {s['distributional'] / s['regression']:.2f}. Wall-clock of the runs: "
+        f"regression {res['train_seconds']['regression']:.0f} s for {res['regression_clock_steps']} steps, "
+        f"distributional {res['train_seconds']['distributional']:.0f} s for {res['steps']} steps."
+    )
 
 
 SWEEP_STEPS = ["1", "2", "4", "8", "16"]
@@ -80,8 +88,12 @@ SWEEP_STEPS = ["1", "2", "4", "8", "16"]
 
 def sweep(root: Path) -> str:
     """One row per run under ``root`` (evaluated with ``difflab evaluate --churn`` into eval_churn{0,1})."""
-    head = ("| run | churn | train steps | " + " | ".join(f"{k} steps" for k in SWEEP_STEPS) + " |\n|---|---:|---:|"
-            + "---:|" * len(SWEEP_STEPS))
+    head = (
+        "| run | churn | train steps | "
+        + " | ".join(f"{k} steps" for k in SWEEP_STEPS)
+        + " |\n|---|---:|---:|"
+        + "---:|" * len(SWEEP_STEPS)
+    )
     lines = []
     for run in sorted(p for p in root.iterdir() if p.is_dir()):
         log = (run / "train_log.jsonl").read_text().splitlines()
@@ -91,8 +103,11 @@ def sweep(root: Path) -> str:
             if not found:
                 continue
             per = json.loads(found[0].read_text())["samplers"]["distributional"]
-            lines.append(f"| {run.name} | {churn} | {steps} | "
-                         + " | ".join(f"{per[k]['classifier_fd']:.3g}" for k in SWEEP_STEPS) + " |")
+            lines.append(
+                f"| {run.name} | {churn} | {steps} | "
+                + " | ".join(f"{per[k]['classifier_fd']:.3g}" for k in SWEEP_STEPS)
+                + " |"
+            )
     return "\n".join([head, *lines])
 
 
@@ -117,9 +132,13 @@ def main() -> None:
         for fig in ("quality_vs_steps.png", "samples.png"):
             if (path.parent / fig).exists():
                 shutil.copy(path.parent / fig, Path(args.figures) / f"distributional{tag}_{name}_{fig}")
-        compact[name] = {"metric": metric_of(res), "seconds_per_step": res["seconds_per_step"], "batch": res["batch"],
-                         "curves": {label: m for label, m, _ in rows(res)},
-                         "nfe": {label: n for label, _, n in rows(res)}}
+        compact[name] = {
+            "metric": metric_of(res),
+            "seconds_per_step": res["seconds_per_step"],
+            "batch": res["batch"],
+            "curves": {label: m for label, m, _ in rows(res)},
+            "nfe": {label: n for label, _, n in rows(res)},
+        }
     (Path(args.figures) / f"distributional{tag}_results.json").write_text(json.dumps(compact, indent=1))
     if args.sweep:
         print(f"## sweep\n\n{sweep(Path(args.sweep))}\n")

@@ -47,15 +47,22 @@ def eval_run(name: str, ckpt: str | None, steps: list[int], n: int, device: str 
     data = load_data(run.cfg)
     res = evaluate_run(run, steps=steps, samplers=["ddim", "dpmpp2m"], out_dir=out, n=n)
     metric = primary_metric(data.name)  # classifier-FD on digits, PCA-FD elsewhere (kept under "fd")
-    summary = {"step": run.step, "metric": metric, "n": n,
-               "fd": {s: {k: v[metric] for k, v in r.items()} for s, r in res["samplers"].items()},
-               "floor_fd": res["floor"][metric]}
+    summary = {
+        "step": run.step,
+        "metric": metric,
+        "n": n,
+        "fd": {s: {k: v[metric] for k, v in r.items()} for s, r in res["samplers"].items()},
+        "floor_fd": res["floor"][metric],
+    }
     if isinstance(run.denoiser, dmz.CodedDenoiser):
         test, labels = data.test, data.test_labels
         fd_src = {}
         for source in ("marginal", "data"):
-            z = (dmz.sample_codes(run, n, source="marginal") if source == "marginal"
-                 else dmz.encode(run, test[torch.arange(n) % test.shape[0]]))
+            z = (
+                dmz.sample_codes(run, n, source="marginal")
+                if source == "marginal"
+                else dmz.encode(run, test[torch.arange(n) % test.shape[0]])
+            )
             x, _ = generate(run, n, steps=8, sampler="ddim", cond={"z": z})
             fd_src[source] = evaluate(x, test, train=data.train, dataset=data.name)[metric]
         summary["fd_at_8_by_source"] = fd_src

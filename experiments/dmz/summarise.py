@@ -19,16 +19,22 @@ FIG = Path("docs/figures")
 
 def main(uncond: str, dmz: str, *others: str) -> None:
     FIG.mkdir(parents=True, exist_ok=True)
-    res = {name: json.loads((Path(p) / "dmz_metrics.json").read_text())
-           for name, p in [("uncond", uncond), ("dmz", dmz)] + [(Path(p).parent.name, p) for p in others]}
+    res = {
+        name: json.loads((Path(p) / "dmz_metrics.json").read_text())
+        for name, p in [("uncond", uncond), ("dmz", dmz)] + [(Path(p).parent.name, p) for p in others]
+    }
     fig, ax = plt.subplots(1, 2, figsize=(10, 3.6))
     for name, r in res.items():
         if name not in ("uncond", "dmz"):
             continue
         for sampler, curve in r["fd"].items():
             ks = sorted(curve, key=int)
-            ax[0].plot([int(k) for k in ks], [curve[k] for k in ks], "o-",
-                       label=f"{'DMZ (fair bits)' if name == 'dmz' else 'unconditional'}, {sampler}")
+            ax[0].plot(
+                [int(k) for k in ks],
+                [curve[k] for k in ks],
+                "o-",
+                label=f"{'DMZ (fair bits)' if name == 'dmz' else 'unconditional'}, {sampler}",
+            )
     ax[0].axhline(res["uncond"]["floor_fd"], color="gray", ls=":", label="train vs test floor")
     ax[0].set(xscale="log", yscale="log", xlabel="steps", ylabel="classifier-FD", title="digits: quality vs steps")
     ax[0].legend(fontsize=7)

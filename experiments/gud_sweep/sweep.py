@@ -32,11 +32,18 @@ def run_one(dataset: str, basis: str, prior: str, softness: float, args) -> dict
     tag = f"{basis}-{prior}-s{softness}"
     out = Path(args.out) / dataset / tag
     schedule = "soft"
-    overrides = [f"process.basis={basis}", f"process.prior={prior}", f"process.schedule={schedule}",
-                 f"process.softness={'.inf' if math.isinf(softness) else softness}",
-                 "process.gamma_max=10.0",
-                 f"train.steps={args.steps}", f"train.checkpoint_every={args.steps}", "train.log_every=100",
-                 f"network.base_channels={args.channels}", "network.attention_levels=[]"]
+    overrides = [
+        f"process.basis={basis}",
+        f"process.prior={prior}",
+        f"process.schedule={schedule}",
+        f"process.softness={'.inf' if math.isinf(softness) else softness}",
+        "process.gamma_max=10.0",
+        f"train.steps={args.steps}",
+        f"train.checkpoint_every={args.steps}",
+        "train.log_every=100",
+        f"network.base_channels={args.channels}",
+        "network.attention_levels=[]",
+    ]
     if basis == "haar":
         overrides.append("process.levels=2" if dataset == "patches" else "process.levels=1")
     cfg = load_config(RunConfig, ROOT / BASE_CONFIG[dataset], overrides)
@@ -48,8 +55,16 @@ def run_one(dataset: str, basis: str, prior: str, softness: float, args) -> dict
     samples, _ = generate(run, args.n, steps=args.sample_steps, sampler="dpmpp2m", seed=0)
     metrics = evaluate(samples, data.test, train=data.train, dataset=dataset)
     row = {"basis": basis, "prior": prior, "softness": softness, "train_seconds": train_s, **metrics}
-    print(json.dumps({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()
-                      if k in ("basis", "prior", "softness", primary_metric(dataset), "train_seconds")}), flush=True)
+    print(
+        json.dumps(
+            {
+                k: (round(v, 4) if isinstance(v, float) else v)
+                for k, v in row.items()
+                if k in ("basis", "prior", "softness", primary_metric(dataset), "train_seconds")
+            }
+        ),
+        flush=True,
+    )
     return row
 
 
@@ -63,9 +78,12 @@ def plot(rows: list[dict], dataset: str, path: Path) -> None:
     ax = fig.add_subplot()
     finite = sorted({r["softness"] for r in rows if math.isfinite(r["softness"])})
     inf_x = (max(finite) * 4) if finite else 1.0
-    for (basis, prior) in sorted({(r["basis"], r["prior"]) for r in rows}):
-        pts = sorted((r["softness"] if math.isfinite(r["softness"]) else inf_x, r[metric])
-                     for r in rows if r["basis"] == basis and r["prior"] == prior)
+    for basis, prior in sorted({(r["basis"], r["prior"]) for r in rows}):
+        pts = sorted(
+            (r["softness"] if math.isfinite(r["softness"]) else inf_x, r[metric])
+            for r in rows
+            if r["basis"] == basis and r["prior"] == prior
+        )
         style = "-" if prior == "data" else "--"
         if len(pts) == 1:
             ax.axhline(pts[0][1], ls=style, lw=1, label=f"{basis} / {prior}", color="gray" if prior == "white" else "k")
@@ -101,7 +119,7 @@ def main() -> None:
     done = {(r["basis"], r["prior"], float(r["softness"])) for r in rows}
     for basis in args.bases.split(","):
         for prior in args.priors.split(","):
-            for s in ([math.inf] if basis == "pixel" else softness):
+            for s in [math.inf] if basis == "pixel" else softness:
                 if (basis, prior, s) in done:
                     continue
                 rows.append(run_one(args.dataset, basis, prior, s, args))

@@ -13,8 +13,7 @@ from pathlib import Path
 import torch
 
 from difflab.io import atomic_write_json
-from difflab.representations import (ProbeConfig, load_trajectories, plot_accuracy_vs_t, plot_attention,
-                                     probe_mixer)
+from difflab.representations import ProbeConfig, load_trajectories, plot_accuracy_vs_t, plot_attention, probe_mixer
 
 OUT = Path("runs/representations")
 LINE = re.compile(r"^\s+(single(?:-mlp)?)(?: t=([\d.]+))?: ([\d.]+) ± ([\d.]+)|^\s+(concat|gru): ([\d.]+) ± ([\d.]+)")
@@ -26,7 +25,8 @@ def parse(log: str) -> dict:
         m = LINE.match(line)
         if m and m.group(1):
             res["single"].setdefault(m.group(1), []).append(
-                {"t": float(m.group(2)), "mean": float(m.group(3)), "std": float(m.group(4))})
+                {"t": float(m.group(2)), "mean": float(m.group(3)), "std": float(m.group(4))}
+            )
         elif m:
             res["mixers"][m.group(5)] = {"mean": float(m.group(6)), "std": float(m.group(7))}
     return res

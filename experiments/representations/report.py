@@ -24,12 +24,17 @@ def study_table(name: str, res: dict) -> str:
     for i, t in enumerate(res["times"]):
         lines.append(f"| {t:.1f} | " + " | ".join(fmt(res["single"][k][i]) for k in kinds) + " |")
     best = best_single(res) or {"kind": "none measured", "t": float("nan"), "mean": float("nan"), "std": float("nan")}
-    lines += ["", "| mixer | accuracy (%) | margin over best single / its std | margin / pooled std |",
-              "|---|---|---|---|"]
+    lines += [
+        "",
+        "| mixer | accuracy (%) | margin over best single / its std | margin / pooled std |",
+        "|---|---|---|---|",
+    ]
     for kind, r in res["mixers"].items():
         margin = r["mean"] - best["mean"]
         pooled = (best["std"] ** 2 + r["std"] ** 2) ** 0.5
-        lines.append(f"| {kind} | {fmt(r)} | {margin / max(best['std'], 1e-9):+.1f} | {margin / max(pooled, 1e-9):+.1f} |")
+        lines.append(
+            f"| {kind} | {fmt(r)} | {margin / max(best['std'], 1e-9):+.1f} | {margin / max(pooled, 1e-9):+.1f} |"
+        )
     lines.append(f"\nBest single time: {best['kind']} at t = {best['t']:.1f}: {fmt(best)}.")
     if "attention" in res["mixers"]:
         att = res["mixers"]["attention"]["attention"]
@@ -39,8 +44,12 @@ def study_table(name: str, res: dict) -> str:
 
 def vs_k_table(res: dict) -> str:
     kinds = ["single", "concat", "gru", "attention"]
-    lines = ["### accuracy vs k (unet source)", "", "| k | K = times | " + " | ".join(kinds) + " |",
-             "|---|---|" + "---|" * len(kinds)]
+    lines = [
+        "### accuracy vs k (unet source)",
+        "",
+        "| k | K = times | " + " | ".join(kinds) + " |",
+        "|---|---|" + "---|" * len(kinds),
+    ]
     for k in sorted(res, key=int):
         row = [fmt(res[k][m]) if m in res[k] else "" for m in kinds]
         lines.append(f"| {k} | {1 if k == '1' else int(k) + 1} | " + " | ".join(row) + " |")

@@ -18,8 +18,15 @@ from pathlib import Path
 import torch
 
 from difflab.io import atomic_write_json
-from difflab.representations import (ProbeConfig, plot_accuracy_vs_t, plot_attention, probe_mixer, represent,
-                                     run_study, trajectory_times)
+from difflab.representations import (
+    ProbeConfig,
+    plot_accuracy_vs_t,
+    plot_attention,
+    probe_mixer,
+    represent,
+    run_study,
+    trajectory_times,
+)
 
 OUT = Path("runs/representations")
 COMPONENTS = ["down.1.res.0", "mid.res.1"]
@@ -48,13 +55,18 @@ def vs_k(run, seeds, cfg, ks=(1, 2, 5, 10, 25), width=None) -> dict:
     for k in ks:
         if str(k) in res:
             continue
-        traj = represent(run, times=trajectory_times(k), components=COMPONENTS, out=OUT / "cache" / f"unet_k{k}",
-                         batch_size=512)
+        traj = represent(
+            run, times=trajectory_times(k), components=COMPONENTS, out=OUT / "cache" / f"unet_k{k}", batch_size=512
+        )
         kinds = ["single"] if k == 1 else ["concat", "gru", "attention"]
-        res[str(k)] = {kind: probe_mixer(traj, kind, seeds, config=cfg, width=width if kind != "concat" else None)
-                       for kind in kinds}
-        print(f"[vs_k] k={k}: " + ", ".join(f"{m} {r['mean']:.4f}±{r['std']:.4f}" for m, r in res[str(k)].items()),
-              flush=True)
+        res[str(k)] = {
+            kind: probe_mixer(traj, kind, seeds, config=cfg, width=width if kind != "concat" else None)
+            for kind in kinds
+        }
+        print(
+            f"[vs_k] k={k}: " + ", ".join(f"{m} {r['mean']:.4f}±{r['std']:.4f}" for m, r in res[str(k)].items()),
+            flush=True,
+        )
         atomic_write_json(path, res)
     return res
 
@@ -79,8 +91,9 @@ def main():
         if section == "unet_k10":
             study(section, args.run_unet, seeds, cfg, mixers, args.width, times=k10, components=COMPONENTS)
         elif section == "unet_noisy_k10":
-            study(section, args.run_unet, seeds, cfg, mixers, args.width, times=k10, components=COMPONENTS,
-                  noise_std=0.5)
+            study(
+                section, args.run_unet, seeds, cfg, mixers, args.width, times=k10, components=COMPONENTS, noise_std=0.5
+            )
         elif section == "unet_vs_k":
             vs_k(args.run_unet, seeds, cfg, width=args.width)
         elif section == "drl_k10" and args.run_drl:

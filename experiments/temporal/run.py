@@ -22,9 +22,9 @@ from pathlib import Path
 import torch
 
 from difflab.analysis.ablation import impact_study
+from difflab.analysis.impact import ImpactScorer
 from difflab.analysis.plots import speedup_quality, write_impact_report
 from difflab.analysis.search import build_schedule, candidate_groups, measure_speedup, sample_with, search_schedule
-from difflab.analysis.impact import ImpactScorer
 from difflab.analysis.target import SamplingTarget, run_target
 from difflab.config import load_config
 from difflab.config.schema import RunConfig
@@ -48,9 +48,16 @@ def train_diffusers(steps: int, seed: int = 0) -> tuple[SamplingTarget, torch.Te
 
     torch.manual_seed(seed)
     data = load_dataset("digits")
-    unet = diffusers.UNet2DModel(sample_size=8, in_channels=1, out_channels=1, block_out_channels=(32, 64),
-                                 layers_per_block=1, down_block_types=("DownBlock2D", "AttnDownBlock2D"),
-                                 up_block_types=("AttnUpBlock2D", "UpBlock2D"), norm_num_groups=8)
+    unet = diffusers.UNet2DModel(
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+        up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+        norm_num_groups=8,
+    )
     den = Denoiser(DiffusersAdapter(unet), build_process((1, 8, 8)), "v")
     opt = torch.optim.AdamW(unet.parameters(), lr=2e-3)
     gen = torch.Generator().manual_seed(seed)
@@ -69,16 +76,24 @@ def train_diffusers(steps: int, seed: int = 0) -> tuple[SamplingTarget, torch.Te
 
 def analyse(name: str, target: SamplingTarget, heldout: torch.Tensor, dataset: str, args, out: Path) -> dict:
     print(f"== {name}: impact study", flush=True)
-    res = impact_study(target, dataset=dataset, heldout=heldout, steps=args.steps, windows=args.windows, n=args.n,
-                       seed=0, progress=lambda s: print("  " + s, flush=True))
+    res = impact_study(
+        target,
+        dataset=dataset,
+        heldout=heldout,
+        steps=args.steps,
+        windows=args.windows,
+        n=args.n,
+        seed=0,
+        progress=lambda s: print("  " + s, flush=True),
+    )
     write_impact_report(res, out / name, title=f"Impact of removing UNet components: {name}")
     print(f"== {name}: shortcut search (budget {args.budget:.0%})", flush=True)
-    sched = search_schedule(target, res, heldout, budget=args.budget, periods=args.periods,
-                            progress=lambda s: print("  " + s, flush=True))
+    sched = search_schedule(
+        target, res, heldout, budget=args.budget, periods=args.periods, progress=lambda s: print("  " + s, flush=True)
+    )
     points = []
     if sched.shortcuts:
-        sched.meta["measured"].update(measure_speedup(target, sched, n=args.n, steps=args.steps,
-                                                      repeats=args.repeats))
+        sched.meta["measured"].update(measure_speedup(target, sched, n=args.n, steps=args.steps, repeats=args.repeats))
         points.append({**sched.meta["measured"], "label": "chosen"})
     sched.save(out / name / "schedule.json")
     # The curve: every deep group x period over all windows, sampled and timed against the plain sampler.
@@ -90,13 +105,24 @@ def analyse(name: str, target: SamplingTarget, heldout: torch.Tensor, dataset: s
             q = scorer.score(sample_with(target, cand, x_T, times)[0])
             sp = measure_speedup(target, cand, n=args.n, steps=args.steps, repeats=args.repeats)
             points.append({**q, **sp, "label": f"g{gi} p{p}"})
-            print(f"  group {gi} ({len(group)} comps) p={p}: speed-up {sp['speedup']:.2f}x fd_shift "
-                  f"{q['fd_shift']:+.3f}", flush=True)
+            print(
+                f"  group {gi} ({len(group)} comps) p={p}: speed-up {sp['speedup']:.2f}x fd_shift {q['fd_shift']:+.3f}",
+                flush=True,
+            )
     speedup_quality(points, out / name / "speedup_quality.png", args.budget, title=f"{name}: shortcut schedules")
-    summary = {"fd_reference": scorer.fd_reference, "n": args.n, "steps": args.steps, "budget": args.budget,
-               "chosen": {"shortcuts": [s.__dict__ | {"components": list(s.components)} for s in sched.shortcuts],
-                          "expected_saving": sched.meta["expected_saving"], **sched.meta["measured"]},
-               "curve": points, "network_ms": res.reference["network_ms"]}
+    summary = {
+        "fd_reference": scorer.fd_reference,
+        "n": args.n,
+        "steps": args.steps,
+        "budget": args.budget,
+        "chosen": {
+            "shortcuts": [s.__dict__ | {"components": list(s.components)} for s in sched.shortcuts],
+            "expected_saving": sched.meta["expected_saving"],
+            **sched.meta["measured"],
+        },
+        "curve": points,
+        "network_ms": res.reference["network_ms"],
+    }
     (out / name / "summary.json").write_text(json.dumps(summary, indent=1, default=float))
     return summary
 
@@ -126,8 +152,13 @@ def main() -> None:
         else:
             run = args.digits_run if name == "digits" else args.patches_run
             cfg = f"configs/{name}.yaml"
-            ensure_run(run, cfg, ["train.steps=500"] if name == "digits" else
-                       ["train.steps=300", "train.batch_size=64", "network.base_channels=16"])
+            ensure_run(
+                run,
+                cfg,
+                ["train.steps=500"]
+                if name == "digits"
+                else ["train.steps=300", "train.batch_size=64", "network.base_channels=16"],
+            )
             target, heldout, dataset = run_target(load_run(run))
         results[name] = analyse(name, target, heldout, dataset, args, out)
         if args.docs:

@@ -9,8 +9,9 @@ from difflab.nn import UNet
 @pytest.fixture
 def unet() -> UNet:
     torch.manual_seed(0)
-    return UNet(in_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1,
-                attention_levels=(1,), heads=2).eval()
+    return UNet(
+        in_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,), heads=2
+    ).eval()
 
 
 @pytest.fixture
@@ -18,9 +19,15 @@ def dunet():
     diffusers = pytest.importorskip("diffusers")
     torch.manual_seed(0)
     return diffusers.UNet2DModel(
-        sample_size=8, in_channels=1, out_channels=1, block_out_channels=(16, 32), layers_per_block=1,
-        down_block_types=("DownBlock2D", "AttnDownBlock2D"), up_block_types=("AttnUpBlock2D", "UpBlock2D"),
-        norm_num_groups=8).eval()
+        sample_size=8,
+        in_channels=1,
+        out_channels=1,
+        block_out_channels=(16, 32),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "AttnDownBlock2D"),
+        up_block_types=("AttnUpBlock2D", "UpBlock2D"),
+        norm_num_groups=8,
+    ).eval()
 
 
 @pytest.fixture
@@ -44,8 +51,10 @@ def _run_diffusers(model, x, timesteps=(900, 500, 100)):
 
 def _hook_state(model) -> list:
     """Everything hooks or instance-level forwards could leave behind, per module."""
-    return [(name, len(m._forward_pre_hooks), len(m._forward_hooks), "forward" in m.__dict__)
-            for name, m in model.named_modules()]
+    return [
+        (name, len(m._forward_pre_hooks), len(m._forward_hooks), "forward" in m.__dict__)
+        for name, m in model.named_modules()
+    ]
 
 
 @pytest.fixture

@@ -16,8 +16,9 @@ STEPS = 12
 @pytest.fixture(scope="module")
 def target() -> SamplingTarget:
     torch.manual_seed(0)
-    net = UNet(in_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,),
-               heads=2).eval()
+    net = UNet(
+        in_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,), heads=2
+    ).eval()
     return SamplingTarget.from_denoiser(Denoiser(net, build_process((1, 8, 8)), "v"))
 
 
@@ -33,8 +34,8 @@ def test_remove_in_window_changes_only_steps_inside(target):
     _, base = _record(target, x, times)
     _, abl = _record(target, x, times, [(Remove("up.1.res.0"), time_bounds(times, 4, 8))])
     changed = [not torch.equal(a, b) for a, b in zip(abl, base, strict=True)]
-    assert changed[:4] == [False] * 4          # before the window: bit-identical x̂₀
-    assert all(changed[4:8])                   # inside: the removed block changes x̂₀
+    assert changed[:4] == [False] * 4  # before the window: bit-identical x̂₀
+    assert all(changed[4:8])  # inside: the removed block changes x̂₀
     # after the window the state differs, so x̂₀ does too (the effect propagates)
     assert all(changed[8:])
 
@@ -71,8 +72,15 @@ def test_units_group_mid_and_skip_io(target):
 
 def test_impact_study_map(target):
     heldout = torch.rand(64, 1, 8, 8) * 2 - 1
-    res = impact_study(target, dataset="patches", heldout=heldout, steps=6, windows=3, n=16,
-                       units=[u for u in ablation_units(target.network.components()) if u.name in ("mid", "skip.0.1")])
+    res = impact_study(
+        target,
+        dataset="patches",
+        heldout=heldout,
+        steps=6,
+        windows=3,
+        n=16,
+        units=[u for u in ablation_units(target.network.components()) if u.name in ("mid", "skip.0.1")],
+    )
     pix = res.matrix("pixel_change")
     assert pix.shape == (2, 3) and (pix > 0).all()
     assert set(res.metrics["mid"][0]) >= {"mse", "psnr", "ssim", "fd_shift"}

@@ -103,8 +103,10 @@ def test_hooks_gone_after_exit_even_on_error(unet, dunet, x, run, run_diffusers,
 def test_user_errors(unet, x, run):
     with pytest.raises(DifflabError, match="close names"), intervene(unet, [(Remove("mid.atn"), None)]):
         pass
-    with pytest.raises(DifflabError, match="disjoint"), \
-            intervene(unet, [(Remove("mid.attn"), (0.0, 0.6)), (Reuse("mid.attn"), range(0, 9))]):
+    with (
+        pytest.raises(DifflabError, match="disjoint"),
+        intervene(unet, [(Remove("mid.attn"), (0.0, 0.6)), (Reuse("mid.attn"), range(0, 9))]),
+    ):
         run(unet, x, (0.5,))
     with pytest.raises(DifflabError, match="shared t"), intervene(unet, [(Remove("mid.attn"), (0.0, 0.6))]):
         unet(x, torch.tensor([0.2, 0.4]))

@@ -16,8 +16,9 @@ def test_our_registry_is_components(unet):
 
 def test_diffusers_registry_finds_every_block(dunet):
     reg = component_registry(dunet)
-    blocks = ([("down", i, b) for i, b in enumerate(dunet.down_blocks)]
-              + [("up", i, b) for i, b in enumerate(dunet.up_blocks)])
+    blocks = [("down", i, b) for i, b in enumerate(dunet.down_blocks)] + [
+        ("up", i, b) for i, b in enumerate(dunet.up_blocks)
+    ]
     for side, i, block in blocks:
         assert reg[f"{side}.{i}"] is block
         for attr in ("resnets", "attentions", "downsamplers", "upsamplers"):

@@ -5,8 +5,14 @@ import json
 import pytest
 import torch
 
-from difflab.analysis.shortcuts import (KeyedTimeWindow, Shortcut, ShortcutSchedule, deep_groups, load_schedule,
-                                        shortcut_denoiser)
+from difflab.analysis.shortcuts import (
+    KeyedTimeWindow,
+    Shortcut,
+    ShortcutSchedule,
+    deep_groups,
+    load_schedule,
+    shortcut_denoiser,
+)
 from difflab.analysis.target import SamplingTarget
 from difflab.errors import DifflabError
 from difflab.models.denoiser import Denoiser
@@ -20,8 +26,9 @@ STEPS = 12
 @pytest.fixture(scope="module")
 def target() -> SamplingTarget:
     torch.manual_seed(0)
-    net = UNet(in_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,),
-               heads=2).eval()
+    net = UNet(
+        in_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,), heads=2
+    ).eval()
     return SamplingTarget.from_denoiser(Denoiser(net, build_process((1, 8, 8)), "v"))
 
 
@@ -45,7 +52,8 @@ def test_bad_schedules_raise(tmp_path, target):
             pass
     with pytest.raises(DifflabError, match="overlap"):
         ShortcutSchedule([Shortcut(("mid.attn",), 0, 0.5, 2), Shortcut(("mid.attn",), 0.4, 1, 2)]).validate(
-            target.network.components())
+            target.network.components()
+        )
     (tmp_path / "bad.json").write_text('{"version": 1, "shortcuts": [{"components": ["x"]}]}')
     with pytest.raises(DifflabError, match="malformed"):
         load_schedule(tmp_path / "bad.json")
@@ -92,8 +100,11 @@ def test_measure_speedup_times_the_plain_sampler_without_hooks(target, monkeypat
     """The baseline of a speed-up must compute every block; only the shortcut runs may reuse."""
     import difflab.analysis.search as search
 
-    conv = target.network.get_submodule("mid.res.0").conv1 if hasattr(target.network.get_submodule("mid.res.0"), "conv1") \
+    conv = (
+        target.network.get_submodule("mid.res.0").conv1
+        if hasattr(target.network.get_submodule("mid.res.0"), "conv1")
         else next(m for m in target.network.get_submodule("mid.res.0").modules() if isinstance(m, torch.nn.Conv2d))
+    )
     computed = []
     handle = conv.register_forward_hook(lambda *_: computed.append(1))
     runs = []

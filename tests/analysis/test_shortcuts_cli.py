@@ -13,15 +13,23 @@ from difflab.pipeline import train_run
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
-    cfg = load_config(RunConfig, "configs/digits.yaml",
-                      ["train.steps=3", "train.batch_size=16", "network.base_channels=8", "train.checkpoint_every=3",
-                       "train.log_every=3"])
+    cfg = load_config(
+        RunConfig,
+        "configs/digits.yaml",
+        [
+            "train.steps=3",
+            "train.batch_size=16",
+            "network.base_channels=8",
+            "train.checkpoint_every=3",
+            "train.log_every=3",
+        ],
+    )
     return train_run(cfg, tmp_path_factory.mktemp("tiny_temporal"), progress=False)
 
 
 def test_ablate_shortcuts_and_apply(run_dir, tmp_path, capsys):
     out = tmp_path / "ablate"
-    assert main([ "ablate", str(run_dir), "--steps", "4", "--windows", "2", "--n", "8", "--out", str(out)]) == 0
+    assert main(["ablate", str(run_dir), "--steps", "4", "--windows", "2", "--n", "8", "--out", str(out)]) == 0
     impact = json.loads((out / "impact.json").read_text())
     assert len(impact["windows"]) == 2 and "mid" in impact["units"]
     assert all("label_change" in m[0] for m in impact["metrics"].values())
@@ -29,27 +37,94 @@ def test_ablate_shortcuts_and_apply(run_dir, tmp_path, capsys):
     assert "Per unit" in (out / "report.md").read_text()
 
     sched = tmp_path / "s.json"
-    assert main(["shortcuts", str(run_dir), "--impact", str(out / "impact.json"), "--budget", "10",
-                 "--periods", "2", "--repeats", "1", "--out", str(sched)]) == 0
+    assert (
+        main(
+            [
+                "shortcuts",
+                str(run_dir),
+                "--impact",
+                str(out / "impact.json"),
+                "--budget",
+                "10",
+                "--periods",
+                "2",
+                "--repeats",
+                "1",
+                "--out",
+                str(sched),
+            ]
+        )
+        == 0
+    )
     data = json.loads(sched.read_text())
     assert data["shortcuts"] and data["meta"]["measured"]["fd_shift"] <= 10 and data["meta"]["measured"]["speedup"] > 0
 
     a, b, c = (tmp_path / f"{k}.npy" for k in "abc")
     assert main(["sample", str(run_dir), "--n", "4", "--steps", "6", "--sampler", "ddim", "--out", str(a)]) == 0
-    assert main(["sample", str(run_dir), "--n", "4", "--steps", "6", "--sampler", "ddim", "--out", str(b),
-                 "--shortcuts", str(sched)]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(run_dir),
+                "--n",
+                "4",
+                "--steps",
+                "6",
+                "--sampler",
+                "ddim",
+                "--out",
+                str(b),
+                "--shortcuts",
+                str(sched),
+            ]
+        )
+        == 0
+    )
     assert not np.array_equal(np.load(a), np.load(b))
     empty = tmp_path / "empty.json"
     empty.write_text(json.dumps({"version": 1, "shortcuts": []}))
-    assert main(["sample", str(run_dir), "--n", "4", "--steps", "6", "--sampler", "ddim", "--out", str(c),
-                 "--shortcuts", str(empty)]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(run_dir),
+                "--n",
+                "4",
+                "--steps",
+                "6",
+                "--sampler",
+                "ddim",
+                "--out",
+                str(c),
+                "--shortcuts",
+                str(empty),
+            ]
+        )
+        == 0
+    )
     assert np.array_equal(np.load(a), np.load(c))
 
 
 def test_unknown_component_in_schedule_is_a_cli_error(run_dir, tmp_path, capsys):
     bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"version": 1, "shortcuts": [{"components": ["mid.atten"], "t_lo": 0, "t_hi": 1,
-                                                            "period": 2}]}))
-    assert main(["sample", str(run_dir), "--n", "2", "--steps", "4", "--out", str(tmp_path / "x.npy"),
-                 "--shortcuts", str(bad)]) == 2
+    bad.write_text(
+        json.dumps({"version": 1, "shortcuts": [{"components": ["mid.atten"], "t_lo": 0, "t_hi": 1, "period": 2}]})
+    )
+    assert (
+        main(
+            [
+                "sample",
+                str(run_dir),
+                "--n",
+                "2",
+                "--steps",
+                "4",
+                "--out",
+                str(tmp_path / "x.npy"),
+                "--shortcuts",
+                str(bad),
+            ]
+        )
+        == 2
+    )
     assert "unknown component 'mid.atten'" in capsys.readouterr().err

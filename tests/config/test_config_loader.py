@@ -69,8 +69,18 @@ def test_defaults_and_round_trip():
 def test_yaml_file_and_overrides(tmp_path: Path):
     path = tmp_path / "c.yaml"
     path.write_text("name: digits\nnetwork:\n  channels: 8\ntrain:\n  lr: 1e-3\n  out: runs/a\n")
-    cfg = load_config(Root, path, ["train.lr=3e-4", "network.channel_mults=[1,2,2]", "process.basis=dct",
-                                   "train.ema=false", "process.soft=0.5", "process.block=[4, 8]"])
+    cfg = load_config(
+        Root,
+        path,
+        [
+            "train.lr=3e-4",
+            "network.channel_mults=[1,2,2]",
+            "process.basis=dct",
+            "train.ema=false",
+            "process.soft=0.5",
+            "process.block=[4, 8]",
+        ],
+    )
     assert cfg.name == "digits"
     assert cfg.network.channels == 8 and cfg.network.attn_res == [4]  # partial section keeps defaults
     assert cfg.network.channel_mults == (1, 2, 2)

@@ -92,4 +92,3 @@ def test_cli_help_does_not_import_torch():
     code = "import sys; from difflab.cli.main import build_parser; build_parser(); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env).stdout
     assert out.strip() == "False"
-

@@ -84,7 +84,13 @@ def test_dataset_properties_and_invariants():
     with pytest.raises(ValueError):
         Dataset("x", torch.zeros(4, 3), torch.zeros(2, 2))
     with pytest.raises(ValueError):
-        Dataset("x", torch.zeros(4, 3), torch.zeros(2, 3), torch.zeros(3, dtype=torch.int64), torch.zeros(2, dtype=torch.int64))
+        Dataset(
+            "x",
+            torch.zeros(4, 3),
+            torch.zeros(2, 3),
+            torch.zeros(3, dtype=torch.int64),
+            torch.zeros(2, dtype=torch.int64),
+        )
 
 
 def test_normaliser_equality():

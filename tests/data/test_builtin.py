@@ -47,7 +47,7 @@ def test_patches_come_from_disjoint_photographs_bundled_offline(monkeypatch):
     # no two photographs are the same picture (skimage's cat == chelsea)
     names = list(photos)
     for i, p in enumerate(names):
-        for q in names[i + 1:]:
+        for q in names[i + 1 :]:
             if photos[p].shape == photos[q].shape:
                 assert not np.allclose(photos[p], photos[q]), (p, q)
 
@@ -114,4 +114,6 @@ def test_gmm_deterministic_and_identity_normaliser():
     assert a.shape == (5,) and a.num_classes == 2
     assert torch.equal(a.train, b.train) and torch.equal(a.meta["means"], b.meta["means"])
     assert torch.equal(a.normaliser.encode(a.train), a.train)
-    assert not torch.equal(a.meta["means"], load_dataset("gmm", dim=5, n_components=2, seed=10, n_train=5, n_test=5).meta["means"])
+    assert not torch.equal(
+        a.meta["means"], load_dataset("gmm", dim=5, n_components=2, seed=10, n_train=5, n_test=5).meta["means"]
+    )

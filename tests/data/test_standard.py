@@ -108,7 +108,9 @@ def test_cifar_binary_parser(tmp_path):
 
 
 def test_cifar_errors(tmp_path):
-    with pytest.raises(DifflabError, match=r"cifar-10-batches-bin/data_batch_1\.bin.*test_batch\.bin.*cifar-10-binary\.tar\.gz"):
+    with pytest.raises(
+        DifflabError, match=r"cifar-10-batches-bin/data_batch_1\.bin.*test_batch\.bin.*cifar-10-binary\.tar\.gz"
+    ):
         load_dataset("cifar10", data_dir=str(tmp_path))
     _write_cifar(tmp_path)
     (tmp_path / CIFAR_DIR / "test_batch.bin").write_bytes(b"\0" * 100)

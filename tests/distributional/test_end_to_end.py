@@ -12,8 +12,13 @@ from difflab.config.schema import RunConfig
 from difflab.pipeline import generate, load_run, train_run
 
 TINY = {
-    "toy2d": ["network.hidden=32", "network.depth=2", "train.batch_size=32", "method.m=4",
-              "method.noise_injection=gated"],
+    "toy2d": [
+        "network.hidden=32",
+        "network.depth=2",
+        "train.batch_size=32",
+        "method.m=4",
+        "method.noise_injection=gated",
+    ],
     "digits": ["network.base_channels=8", "network.attention_levels=[]", "train.batch_size=8", "method.m=2"],
 }
 
@@ -21,8 +26,11 @@ TINY = {
 @pytest.fixture(scope="module", params=sorted(TINY))
 def trained(request, tmp_path_factory):
     name = request.param
-    cfg = load_config(RunConfig, f"configs/{name}-distributional.yaml",
-                      ["train.steps=4", "train.checkpoint_every=4", "train.warmup_steps=1", *TINY[name]])
+    cfg = load_config(
+        RunConfig,
+        f"configs/{name}-distributional.yaml",
+        ["train.steps=4", "train.checkpoint_every=4", "train.warmup_steps=1", *TINY[name]],
+    )
     out = tmp_path_factory.mktemp(name)
     train_run(cfg, out, progress=False)
     return name, out
@@ -43,14 +51,47 @@ def test_trained_generator_samples_are_finite_and_stochastic(trained):
 def test_cli_sample_and_evaluate_take_the_churn(trained, tmp_path, capsys):
     name, out = trained
     npy = tmp_path / "s.npy"
-    assert main(["sample", str(out), "--n", "8", "--steps", "2", "--sampler", "distributional", "--churn", "1.0",
-                 "--out", str(npy)]) == 0
+    assert (
+        main(
+            [
+                "sample",
+                str(out),
+                "--n",
+                "8",
+                "--steps",
+                "2",
+                "--sampler",
+                "distributional",
+                "--churn",
+                "1.0",
+                "--out",
+                str(npy),
+            ]
+        )
+        == 0
+    )
     assert np.isfinite(np.load(npy)).all() and np.load(npy).shape[0] == 8
-    assert main(["sample", str(out), "--n", "4", "--sampler", "distributional", "--churn", "2",
-                 "--out", str(npy)]) == 2
+    assert main(["sample", str(out), "--n", "4", "--sampler", "distributional", "--churn", "2", "--out", str(npy)]) == 2
     assert "churn" in capsys.readouterr().err
     if name == "toy2d":  # one evaluate run is enough (metrics are slow on images)
-        assert main(["evaluate", str(out), "--steps", "1,2", "--sampler", "distributional", "--churn", "0.5",
-                     "--n", "64", "--out", str(tmp_path / "eval")]) == 0
+        assert (
+            main(
+                [
+                    "evaluate",
+                    str(out),
+                    "--steps",
+                    "1,2",
+                    "--sampler",
+                    "distributional",
+                    "--churn",
+                    "0.5",
+                    "--n",
+                    "64",
+                    "--out",
+                    str(tmp_path / "eval"),
+                ]
+            )
+            == 0
+        )
         res = json.loads((tmp_path / "eval" / "metrics.json").read_text())
         assert set(res["samplers"]["distributional"]) == {"1", "2"}

@@ -20,8 +20,9 @@ def test_lambda0_beta2_loss_is_the_mean_over_m_of_the_x0_regression_mse(basis, p
     shape, b, m = (1, 4, 4), 3, 4
     data = torch.randn(256, *shape) * torch.linspace(0.2, 2.0, 16).reshape(shape)
     process = build_process(shape, basis=basis, prior=prior, data=data)
-    net = UNet(in_channels=1, extra_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1,
-               attention_levels=())
+    net = UNet(
+        in_channels=1, extra_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1, attention_levels=()
+    )
     model = Denoiser(net, process, prediction="x0", generator_noise=True)
     x0, t = data[:b], torch.tensor([0.2, 0.5, 0.9])
     eps, xi = torch.randn(b, process.dim), torch.randn(b * m, *shape)
@@ -32,12 +33,20 @@ def test_lambda0_beta2_loss_is_the_mean_over_m_of_the_x0_regression_mse(basis, p
 
 
 def _unet(injection):
-    return UNet(in_channels=1, extra_channels=1, base_channels=8, channel_mults=(1, 2), num_res_blocks=1,
-                attention_levels=(1,), noise_injection=injection)
+    return UNet(
+        in_channels=1,
+        extra_channels=1,
+        base_channels=8,
+        channel_mults=(1, 2),
+        num_res_blocks=1,
+        attention_levels=(1,),
+        noise_injection=injection,
+    )
 
 
-@pytest.mark.parametrize("net", [_unet("gated"), MLP(dim=2, hidden=16, depth=4, extra_dim=2, noise_injection="gated")],
-                         ids=["unet", "mlp"])
+@pytest.mark.parametrize(
+    "net", [_unet("gated"), MLP(dim=2, hidden=16, depth=4, extra_dim=2, noise_injection="gated")], ids=["unet", "mlp"]
+)
 def test_gated_injection_output_depends_on_xi_and_gradients_flow(net):
     torch.manual_seed(1)
     x = torch.randn(4, 1, 8, 8) if isinstance(net, UNet) else torch.randn(4, 2)
@@ -68,8 +77,9 @@ def test_bad_noise_injection_is_a_clear_error():
 
 def test_config_passes_noise_injection_to_generators_only():
     info = DataInfo("toy2d", (2,), 0, {})
-    dist = load_config(RunConfig, "configs/toy2d-distributional.yaml",
-                       ["method.noise_injection=gated", "network.hidden=16"])
+    dist = load_config(
+        RunConfig, "configs/toy2d-distributional.yaml", ["method.noise_injection=gated", "network.hidden=16"]
+    )
     reg = load_config(RunConfig, "configs/toy2d.yaml", [])
     assert network_kwargs(dist, info)["noise_injection"] == "gated"
     assert "noise_injection" not in network_kwargs(reg, info)

@@ -53,8 +53,9 @@ class ExactGenerator:
         self.xis.append(xi.clone())
         w_t = self.process.to_white(x_t.double())
         alpha, sigma = self.process.alpha_sigma(t[:1].double())
-        mean, cov, _ = gaussian_posterior(w_t, alpha[0], sigma[0], self.oracle.white_means[0],
-                                          self.oracle.white_covs[0], marginal=False)
+        mean, cov, _ = gaussian_posterior(
+            w_t, alpha[0], sigma[0], self.oracle.white_means[0], self.oracle.white_covs[0], marginal=False
+        )
         vals, vecs = torch.linalg.eigh(cov)
         w0 = mean + xi.reshape(xi.shape[0], -1).double() @ (vecs * vals.clamp_min(0).sqrt()).T
         return self.process.from_white(w0).to(x_t.dtype)
@@ -76,8 +77,9 @@ def test_exact_posterior_samples_reproduce_the_data_distribution(basis, prior, c
     mean0, cov0, _ = target()
     x_T = start_state(process, oracle, N, seed=steps)
     gen = torch.Generator().manual_seed(100 + steps)
-    x0 = sample_distributional(ExactGenerator(process, oracle), process, x_T, build_grid("uniform", process, steps),
-                               noise=gen, churn=churn).reshape(N, D)
+    x0 = sample_distributional(
+        ExactGenerator(process, oracle), process, x_T, build_grid("uniform", process, steps), noise=gen, churn=churn
+    ).reshape(N, D)
     mean, cov = x0.mean(0), torch.cov(x0.T)
     assert (mean - mean0).norm() / cov0.trace().sqrt() < 0.03
     assert (cov - cov0).norm() / cov0.norm() < 0.04
@@ -96,8 +98,14 @@ def test_one_network_call_per_step_with_fresh_noise_each_step():
     process, oracle = setup("pixel", "white")
     g = ExactGenerator(process, oracle)
     calls = []
-    sample_distributional(g, process, start_state(process, oracle, 8, 0), build_grid("uniform", process, 4),
-                          noise=torch.Generator().manual_seed(0), callback=lambda *a: calls.append(a[0]))
+    sample_distributional(
+        g,
+        process,
+        start_state(process, oracle, 8, 0),
+        build_grid("uniform", process, 4),
+        noise=torch.Generator().manual_seed(0),
+        callback=lambda *a: calls.append(a[0]),
+    )
     assert len(g.xis) == 4 and calls == [0, 1, 2, 3]
     assert all(x.shape == (8, *SHAPE) for x in g.xis)
     assert all(not torch.equal(g.xis[i], g.xis[j]) for i in range(4) for j in range(i))

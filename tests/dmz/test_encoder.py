@@ -93,8 +93,16 @@ def test_build_encoder_kinds_and_vectors():
 @pytest.mark.parametrize("mode", ["cross_attn", "adagn", "time"])
 def test_each_conditioning_mode_makes_the_output_depend_on_z(mode):
     torch.manual_seed(0)
-    net = build_network("unet", SHAPE, base_channels=16, channel_mults=(1, 2), num_res_blocks=1,
-                        attention_levels=(1,), z_dim=6, z_mode=mode).eval()
+    net = build_network(
+        "unet",
+        SHAPE,
+        base_channels=16,
+        channel_mults=(1, 2),
+        num_res_blocks=1,
+        attention_levels=(1,),
+        z_dim=6,
+        z_mode=mode,
+    ).eval()
     x, t = torch.randn(2, *SHAPE), torch.full((2,), 0.5)
     z0, z1 = torch.zeros(2, 6), torch.ones(2, 6)
     with torch.no_grad():

@@ -14,8 +14,14 @@ from difflab.errors import DifflabError
 from difflab.pipeline import generate, load_run, train_run
 from difflab.pipeline.run import load_data
 
-TINY = ["train.steps=3", "train.batch_size=16", "network.base_channels=16", "encoder.channels=[8,16]",
-        "encoder.dim=8", "train.log_every=1"]
+TINY = [
+    "train.steps=3",
+    "train.batch_size=16",
+    "network.base_channels=16",
+    "encoder.channels=[8,16]",
+    "encoder.dim=8",
+    "train.log_every=1",
+]
 
 
 @pytest.fixture(scope="module")
@@ -73,14 +79,16 @@ def test_reconstruct_and_interpolate_cli(dmz_run, tmp_path):
     assert cli_main(["reconstruct", str(dmz_run), "--n", "4", "--steps", "2", "--out", str(out)]) == 0
     assert out.stat().st_size > 0
     out = tmp_path / "interp.png"
-    assert cli_main(["interpolate", str(dmz_run), "--pairs", "1", "--frames", "3", "--steps", "2",
-                     "--out", str(out)]) == 0
+    assert (
+        cli_main(["interpolate", str(dmz_run), "--pairs", "1", "--frames", "3", "--steps", "2", "--out", str(out)]) == 0
+    )
     assert out.stat().st_size > 0
 
 
 def test_plain_runs_are_rejected_by_dmz_tools(tmp_path):
-    cfg = load_config(RunConfig, "configs/digits.yaml", ["train.steps=1", "train.batch_size=8",
-                                                          "network.base_channels=16"])
+    cfg = load_config(
+        RunConfig, "configs/digits.yaml", ["train.steps=1", "train.batch_size=8", "network.base_channels=16"]
+    )
     run = load_run(train_run(cfg, tmp_path / "plain", progress=False))
     assert not isinstance(run.denoiser, dmz.CodedDenoiser)
     with pytest.raises(DifflabError, match="not a coded"):

@@ -36,8 +36,11 @@ def _save(run: Path, step: int, **kw) -> Path:
     model, opt = _trained()
     tensors, skeleton = flatten_optimizer_state(opt.state_dict())
     return save_checkpoint(
-        run, {"model": model.state_dict(), "optim": tensors}, config={"net": {"width": 4}},
-        meta={"step": step, "optim": skeleton}, **kw,
+        run,
+        {"model": model.state_dict(), "optim": tensors},
+        config={"net": {"width": 4}},
+        meta={"step": step, "optim": skeleton},
+        **kw,
     )
 
 
@@ -60,9 +63,10 @@ def test_round_trip_with_adamw_state(tmp_path: Path):
     model, opt = _trained()
     tensors, skeleton = flatten_optimizer_state(opt.state_dict())
     path = save_checkpoint(
-        tmp_path, {"model": model.state_dict(), "ema": {"w": torch.ones(2, dtype=torch.bfloat16)}, "optim": tensors,
-                   "empty": {}},
-        config={"lr": 1e-2, "mults": [1, 2]}, meta={"step": 123, "optim": skeleton, "note": "x"},
+        tmp_path,
+        {"model": model.state_dict(), "ema": {"w": torch.ones(2, dtype=torch.bfloat16)}, "optim": tensors, "empty": {}},
+        config={"lr": 1e-2, "mults": [1, 2]},
+        meta={"step": 123, "optim": skeleton, "note": "x"},
     )
     assert path == tmp_path / "step_000123"
     assert sorted(os.listdir(path)) == ["config.yaml", "meta.json", "model.safetensors"]
@@ -87,8 +91,10 @@ def test_round_trip_with_adamw_state(tmp_path: Path):
 
 
 def test_optimizer_skeleton_is_plain_json():
-    state = {"state": {0: {"step": torch.tensor(3.0), "buf": torch.zeros(2)}},
-             "param_groups": [{"params": [0], "betas": (0.9, 0.999), "lr": float("inf"), "foreach": None}]}
+    state = {
+        "state": {0: {"step": torch.tensor(3.0), "buf": torch.zeros(2)}},
+        "param_groups": [{"params": [0], "betas": (0.9, 0.999), "lr": float("inf"), "foreach": None}],
+    }
     tensors, skeleton = flatten_optimizer_state(state)
     assert set(tensors) == {"state.0.step", "state.0.buf"}
     _assert_same(state, unflatten_optimizer_state(tensors, json.loads(json.dumps(skeleton, allow_nan=False))))

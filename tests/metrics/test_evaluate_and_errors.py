@@ -21,9 +21,17 @@ def test_evaluate_digits_has_every_metric_and_is_json_safe():
     x_tr, _, x_te, _ = digits_split()
     train, test = normalise_digits(x_tr), normalise_digits(x_te)
     out = evaluate(train[:200], test, train=train, dataset="digits")
-    expected = {"pca_fd", "mmd_rbf", "sliced_wasserstein", "spectrum_error", "classifier_fd",
-                "memorisation_ratio", "memorisation_nn_dist_median", "memorisation_baseline_median",
-                "memorisation_frac_closer_than_baseline_p01"}
+    expected = {
+        "pca_fd",
+        "mmd_rbf",
+        "sliced_wasserstein",
+        "spectrum_error",
+        "classifier_fd",
+        "memorisation_ratio",
+        "memorisation_nn_dist_median",
+        "memorisation_baseline_median",
+        "memorisation_frac_closer_than_baseline_p01",
+    }
     assert expected <= out.keys()
     assert all(type(v) is float and np.isfinite(v) for v in out.values())
     json.dumps(out)

@@ -41,8 +41,9 @@ def test_mlp_depends_on_every_input():
 
 def test_mlp_gradients_reach_every_parameter():
     net = MLP(dim=2, hidden=8, depth=2, num_classes=2, extra_dim=1, z_dim=3)
-    out = net(torch.randn(3, 2), torch.rand(3), labels=torch.tensor([0, 1, 2]), z=torch.randn(3, 3),
-              extra=torch.randn(3, 1))
+    out = net(
+        torch.randn(3, 2), torch.rand(3), labels=torch.tensor([0, 1, 2]), z=torch.randn(3, 3), extra=torch.randn(3, 1)
+    )
     out.square().mean().backward()
     assert [n for n, p in net.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0] == []
 

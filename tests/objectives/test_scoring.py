@@ -16,8 +16,9 @@ def _gen(seed: int = 0) -> torch.Generator:
 
 def _folded_normal_mean(delta: float, tau: float) -> float:
     """E|Z| for Z ~ N(delta, tau²)."""
-    return tau * math.sqrt(2 / math.pi) * math.exp(-delta**2 / (2 * tau**2)) + delta * math.erf(
-        delta / (tau * math.sqrt(2)))
+    return tau * math.sqrt(2 / math.pi) * math.exp(-(delta**2) / (2 * tau**2)) + delta * math.erf(
+        delta / (tau * math.sqrt(2))
+    )
 
 
 def _mean_and_se(x: torch.Tensor) -> tuple[float, float]:
@@ -25,6 +26,7 @@ def _mean_and_se(x: torch.Tensor) -> tuple[float, float]:
 
 
 # --- exact special cases -------------------------------------------------------------------------
+
 
 def test_lam0_beta2_is_x0_mse():
     g = _gen(1)
@@ -60,6 +62,7 @@ def test_large_offset_keeps_precision_in_float32():
 
 # --- unbiasedness ----------------------------------------------------------------------------------
 
+
 def test_energy_beta1_unbiased_1d_gaussians():
     mu1, mu2, s, n, m = 0.3, -0.2, 0.8, 40_000, 4
     g = _gen(4)
@@ -91,8 +94,7 @@ def _enumerate(atoms_p, probs_p, atoms_q, probs_q, m):
     rows = [(t, k) for t in tuples for k in range(len(probs_q))]
     samples = torch.stack([atoms_p[list(t)] for t, _ in rows])
     target = torch.stack([atoms_q[k] for _, k in rows])
-    weight = torch.tensor([math.prod(probs_p[i] for i in t) * probs_q[k] for t, k in rows],
-                          dtype=torch.float64)
+    weight = torch.tensor([math.prod(probs_p[i] for i in t) * probs_q[k] for t, k in rows], dtype=torch.float64)
     return samples, target, weight
 
 
@@ -112,15 +114,18 @@ def test_energy_exact_expectation_on_discrete_case(beta):
     got = (w * energy_score(samples, target, beta=beta, lam=1.0, eps=1e-200)).sum().item()
     dist = lambda a, b: torch.linalg.vector_norm(a - b).item() ** beta  # noqa: E731
     want = _brute_mean(dist, ATOMS_P, PROBS_P, ATOMS_Q, PROBS_Q) - 0.5 * _brute_mean(
-        dist, ATOMS_P, PROBS_P, ATOMS_P, PROBS_P)
+        dist, ATOMS_P, PROBS_P, ATOMS_P, PROBS_P
+    )
     assert got == pytest.approx(want, rel=1e-10)
 
 
 @pytest.mark.parametrize("kernel", ["rbf", "imq"])
 def test_kernel_expectation_is_half_mmd2_minus_constant(kernel):
     h = 0.8
-    k = {"rbf": lambda a, b: math.exp(-torch.sum((a - b) ** 2).item() / (2 * h**2)),
-         "imq": lambda a, b: (1 + torch.sum((a - b) ** 2).item() / h**2) ** -0.5}[kernel]
+    k = {
+        "rbf": lambda a, b: math.exp(-torch.sum((a - b) ** 2).item() / (2 * h**2)),
+        "imq": lambda a, b: (1 + torch.sum((a - b) ** 2).item() / h**2) ** -0.5,
+    }[kernel]
     samples, target, w = _enumerate(ATOMS_P, PROBS_P, ATOMS_Q, PROBS_Q, m=2)
     got = (w * kernel_score(samples, target, kernel=kernel, bandwidth=h, lam=1.0)).sum().item()
     kpp = _brute_mean(k, ATOMS_P, PROBS_P, ATOMS_P, PROBS_P)
@@ -132,8 +137,16 @@ def test_kernel_expectation_is_half_mmd2_minus_constant(kernel):
 
 # --- propriety -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("rule,kw", [("energy", {"beta": 1.0}), ("energy", {"beta": 0.5}),
-                                     ("kernel", {"kernel": "rbf"}), ("kernel", {"kernel": "imq"})])
+
+@pytest.mark.parametrize(
+    "rule,kw",
+    [
+        ("energy", {"beta": 1.0}),
+        ("energy", {"beta": 0.5}),
+        ("kernel", {"kernel": "rbf"}),
+        ("kernel", {"kernel": "imq"}),
+    ],
+)
 def test_expected_score_is_minimised_at_the_target_distribution(rule, kw):
     n, m = 40_000, 4
     g = _gen(6)
@@ -158,11 +171,16 @@ def test_lam0_is_not_proper_narrow_wins():
 
 # --- gradients -------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("beta", [0.5, 1.0, 1.5, 2.0])
 def test_energy_gradients_finite_when_points_coincide(beta):
     target = torch.tensor([[1.0, 2.0], [0.0, 0.0]])
-    samples = torch.tensor([[[1.0, 2.0], [1.0, 2.0], [3.0, 0.0]],   # two samples == target
-                            [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]]])  # all samples coincide
+    samples = torch.tensor(
+        [
+            [[1.0, 2.0], [1.0, 2.0], [3.0, 0.0]],  # two samples == target
+            [[0.5, 0.5], [0.5, 0.5], [0.5, 0.5]],
+        ]
+    )  # all samples coincide
     samples.requires_grad_(True)
     target.requires_grad_(True)
     energy_score(samples, target, beta=beta).sum().backward()
@@ -181,6 +199,7 @@ def test_kernel_gradients_finite_when_points_coincide(kernel, bandwidth):
 
 
 # --- kernel values and bandwidth ------------------------------------------------------------------
+
 
 def test_kernel_values_by_hand():
     target = torch.tensor([[0.0, 0.0]])
@@ -210,6 +229,7 @@ def test_median_bandwidth_is_detached_and_matches_explicit():
 
 # --- shapes, dispatch and errors ------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("rule", ["energy", "kernel"])
 def test_image_shapes_match_flattened(rule):
     g = _gen(8)
@@ -223,10 +243,14 @@ def test_image_shapes_match_flattened(rule):
 def test_dispatch_matches_direct_calls_and_half_inputs_upcast():
     g = _gen(9)
     samples, target = torch.randn(2, 3, 4, generator=g), torch.randn(2, 4, generator=g)
-    torch.testing.assert_close(scoring_loss(samples, target, rule="energy", beta=0.7, lam=0.5),
-                               energy_score(samples, target, beta=0.7, lam=0.5))
-    torch.testing.assert_close(scoring_loss(samples, target, rule="kernel", kernel="imq", bandwidth=2.0),
-                               kernel_score(samples, target, kernel="imq", bandwidth=2.0))
+    torch.testing.assert_close(
+        scoring_loss(samples, target, rule="energy", beta=0.7, lam=0.5),
+        energy_score(samples, target, beta=0.7, lam=0.5),
+    )
+    torch.testing.assert_close(
+        scoring_loss(samples, target, rule="kernel", kernel="imq", bandwidth=2.0),
+        kernel_score(samples, target, kernel="imq", bandwidth=2.0),
+    )
     assert energy_score(samples.half(), target.half()).dtype == torch.float32
 
 
@@ -240,20 +264,23 @@ def test_single_sample_allowed_only_without_interaction():
         kernel_score(samples, target)
 
 
-@pytest.mark.parametrize("call,match", [
-    (lambda s, t: energy_score(s, t[:, :3]), "do not match"),
-    (lambda s, t: energy_score(s[:1], t), "do not match"),
-    (lambda s, t: energy_score(s[:, 0], t), r"\(B, m, \*shape\)"),
-    (lambda s, t: energy_score(s, t, beta=0.0), "beta"),
-    (lambda s, t: energy_score(s, t, beta=2.5), "beta"),
-    (lambda s, t: energy_score(s, t, lam=-0.1), "lam"),
-    (lambda s, t: energy_score(s, t, lam=1.5), "lam"),
-    (lambda s, t: energy_score(s, t, eps=0.0), "eps"),
-    (lambda s, t: kernel_score(s, t, bandwidth=0.0), "bandwidth"),
-    (lambda s, t: kernel_score(s, t, kernel="laplace"), "kernel"),
-    (lambda s, t: scoring_loss(s, t, rule="crps"), "rule"),
-    (lambda s, t: scoring_loss(s, t, rule="energy", kernel="rbf"), "unknown option"),
-])
+@pytest.mark.parametrize(
+    "call,match",
+    [
+        (lambda s, t: energy_score(s, t[:, :3]), "do not match"),
+        (lambda s, t: energy_score(s[:1], t), "do not match"),
+        (lambda s, t: energy_score(s[:, 0], t), r"\(B, m, \*shape\)"),
+        (lambda s, t: energy_score(s, t, beta=0.0), "beta"),
+        (lambda s, t: energy_score(s, t, beta=2.5), "beta"),
+        (lambda s, t: energy_score(s, t, lam=-0.1), "lam"),
+        (lambda s, t: energy_score(s, t, lam=1.5), "lam"),
+        (lambda s, t: energy_score(s, t, eps=0.0), "eps"),
+        (lambda s, t: kernel_score(s, t, bandwidth=0.0), "bandwidth"),
+        (lambda s, t: kernel_score(s, t, kernel="laplace"), "kernel"),
+        (lambda s, t: scoring_loss(s, t, rule="crps"), "rule"),
+        (lambda s, t: scoring_loss(s, t, rule="energy", kernel="rbf"), "unknown option"),
+    ],
+)
 def test_bad_inputs_raise(call, match):
     with pytest.raises(DifflabError, match=match):
         call(torch.randn(2, 3, 4), torch.randn(2, 4))

@@ -20,8 +20,11 @@ def capturing_fit(self):
 
 trainer_mod.Trainer.fit = capturing_fit
 out, digest_dir = sys.argv[1], sys.argv[2]
-train_run(tiny_config("train.steps=6", "train.checkpoint_every=3", "train.log_every=2", "train.device=cpu"), out,
-          progress=False)
+train_run(
+    tiny_config("train.steps=6", "train.checkpoint_every=3", "train.log_every=2", "train.device=cpu"),
+    out,
+    progress=False,
+)
 model = captured["trainer"].model
 digest = {name: [float(p.double().sum()), float(p.double().abs().sum())] for name, p in model.state_dict().items()}
 rank = os.environ["RANK"]

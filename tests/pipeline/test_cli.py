@@ -70,8 +70,9 @@ def test_dry_run_prints_resolved_config(capsys):
 
 def test_sample_npy_keeps_data_shape_and_range(capsys, tiny_run, tmp_path):
     out = tmp_path / "s.npy"
-    code, stdout, _ = run_cli(capsys, "sample", tiny_run, "--n", 5, "--steps", 3, "--sampler", "ddim", "--seed", 1,
-                              "--out", out)
+    code, stdout, _ = run_cli(
+        capsys, "sample", tiny_run, "--n", 5, "--steps", 3, "--sampler", "ddim", "--seed", 1, "--out", out
+    )
     assert code == 0 and str(out) in stdout
     x = np.load(out)
     assert x.shape == (5, 1, 8, 8) and x.min() >= 0.0 and x.max() <= 16.0
@@ -80,8 +81,9 @@ def test_sample_npy_keeps_data_shape_and_range(capsys, tiny_run, tmp_path):
 def test_sample_png_and_evaluate(capsys, tiny_run, tmp_path):
     code, _, _ = run_cli(capsys, "sample", tiny_run, "--n", 4, "--steps", 2, "--out", tmp_path / "g.png")
     assert code == 0 and (tmp_path / "g.png").stat().st_size > 0
-    code, out, _ = run_cli(capsys, "evaluate", tiny_run, "--steps", "2,4", "--sampler", "ddim,heun", "--n", 64,
-                           "--out", tmp_path / "eval")
+    code, out, _ = run_cli(
+        capsys, "evaluate", tiny_run, "--steps", "2,4", "--sampler", "ddim,heun", "--n", 64, "--out", tmp_path / "eval"
+    )
     assert code == 0 and "classifier_fd" in out
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert set(metrics["samplers"]) == {"ddim", "heun"} and set(metrics["samplers"]["ddim"]) == {"2", "4"}
@@ -195,10 +197,25 @@ def test_out_dir_with_a_different_run_is_refused(capsys, tiny_run):
 
 
 def test_sampler_options_go_to_their_sampler(capsys, tiny_run, tmp_path):
-    code, _, err = run_cli(capsys, "sample", tiny_run, "--sampler", "ddim", "--churn", "0.5", "--out", tmp_path / "x.npy")
+    code, _, err = run_cli(
+        capsys, "sample", tiny_run, "--sampler", "ddim", "--churn", "0.5", "--out", tmp_path / "x.npy"
+    )
     assert_one_line_error(code, err, "--churn", "distributional")
-    code, _, _ = run_cli(capsys, "sample", tiny_run, "--sampler", "ddim", "--eta", "0.5", "--n", 2, "--steps", 2,
-                         "--out", tmp_path / "y.npy")
+    code, _, _ = run_cli(
+        capsys,
+        "sample",
+        tiny_run,
+        "--sampler",
+        "ddim",
+        "--eta",
+        "0.5",
+        "--n",
+        2,
+        "--steps",
+        2,
+        "--out",
+        tmp_path / "y.npy",
+    )
     assert code == 0 and np.load(tmp_path / "y.npy").shape == (2, 1, 8, 8)
 
 
@@ -213,7 +230,10 @@ def test_sample_eta_and_churn_in_the_config_are_the_defaults_of_their_samplers(c
     none = argparse.Namespace(eta=None, churn=None)
     cfg = SampleConfig(eta=0.3, churn=0.7)
     assert sampler_options(none, ["ddim", "heun", "distributional"], cfg) == {
-        "ddim": {"eta": 0.3}, "heun": {}, "distributional": {"churn": 0.7}}
+        "ddim": {"eta": 0.3},
+        "heun": {},
+        "distributional": {"churn": 0.7},
+    }
     flag = argparse.Namespace(eta=0.9, churn=None)
     assert sampler_options(flag, ["ddim"], cfg) == {"ddim": {"eta": 0.9}}  # the flag wins over the config
     assert sampler_options(none, ["ddim"]) == {"ddim": {}}  # no config: the sampler's own defaults

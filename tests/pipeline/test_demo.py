@@ -13,13 +13,24 @@ def test_demo_config_matches_the_shipped_yaml():
 
 
 def test_demo_writes_a_report_whose_links_exist(tmp_path):
-    overrides = ["train.steps=4", "train.batch_size=16", "train.checkpoint_every=4", "train.log_every=2",
-                 "sample.n_eval=32"]
+    overrides = [
+        "train.steps=4",
+        "train.batch_size=16",
+        "train.checkpoint_every=4",
+        "train.log_every=2",
+        "sample.n_eval=32",
+    ]
     report = run_demo(tmp_path, overrides=overrides, steps=[2, 3], samplers=["ddim", "dpmpp2m"], progress=False)
     text = report.read_text()
     links = re.findall(r"\]\(([^)]+)\)", text)
-    assert {"config.yaml", "quality_vs_steps.png", "metrics.json", "samples_ddim_2.png", "samples_dpmpp2m_3.png",
-            "loss.png"} <= set(links)
+    assert {
+        "config.yaml",
+        "quality_vs_steps.png",
+        "metrics.json",
+        "samples_ddim_2.png",
+        "samples_dpmpp2m_3.png",
+        "loss.png",
+    } <= set(links)
     for link in links:
         assert (tmp_path / link).is_file(), link
     assert "classifier_fd" in text and "floor" in text

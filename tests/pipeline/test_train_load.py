@@ -53,11 +53,21 @@ def test_load_rebuilds_from_checkpoint_alone_and_samples_deterministically(tiny_
 
 
 def test_every_basis_and_schedule_trains_and_reloads(tmp_path):
-    combos = [("dct", "data", "soft", "process.softness=1.0"), ("haar", "data", "sequential", "process.softness=2.0"),
-              ("pca", "data", "soft", "process.ordering=variance"), ("fourier", "white", "linear", "seed=0")]
+    combos = [
+        ("dct", "data", "soft", "process.softness=1.0"),
+        ("haar", "data", "sequential", "process.softness=2.0"),
+        ("pca", "data", "soft", "process.ordering=variance"),
+        ("fourier", "white", "linear", "seed=0"),
+    ]
     for basis, prior, schedule, extra in combos:
-        cfg = tiny_config(f"process.basis={basis}", f"process.prior={prior}", f"process.schedule={schedule}",
-                          extra, "train.steps=2", "train.checkpoint_every=2")
+        cfg = tiny_config(
+            f"process.basis={basis}",
+            f"process.prior={prior}",
+            f"process.schedule={schedule}",
+            extra,
+            "train.steps=2",
+            "train.checkpoint_every=2",
+        )
         out = tmp_path / basis
         train_run(cfg, out, progress=False)
         run = load_run(out)
@@ -88,6 +98,7 @@ def test_export_keeps_the_model_and_drops_the_optimizer(tmp_path, tiny_run):
     assert set(load_checkpoint(latest_checkpoint(out / CKPT_DIR)).tensors) == {"ema"}
     size = lambda p: sum(f.stat().st_size for f in p.rglob("*.safetensors"))  # noqa: E731
     assert size(out) < 0.5 * size(latest_checkpoint(tiny_run / CKPT_DIR))
-    again = subprocess.run([sys.executable, "-m", "difflab", "export", str(tiny_run), "--out", str(out)],
-                           capture_output=True, text=True)
+    again = subprocess.run(
+        [sys.executable, "-m", "difflab", "export", str(tiny_run), "--out", str(out)], capture_output=True, text=True
+    )
     assert again.returncode == 2 and "already holds a run" in again.stderr

@@ -1,6 +1,5 @@
 """Bases: orthonormality, exact inverse, labels, positions, PCA fit and state."""
 
-
 import pytest
 import torch
 

@@ -113,8 +113,12 @@ def test_options_are_one_object_kept_on_the_process(data):
     opts = ProcessOptions(basis="haar", levels=2, prior="data", schedule="soft", softness=0.5, ordering="variance")
     p = build_process(SHAPE, opts, data=data)
     assert p.options == opts and p.options is not opts  # a copy: later edits to opts do not change p
-    assert build_process(SHAPE, basis="haar", levels=2, prior="data", schedule="soft", softness=0.5,
-                         ordering="variance", data=data).options == opts  # the keyword API builds the same object
+    assert (
+        build_process(
+            SHAPE, basis="haar", levels=2, prior="data", schedule="soft", softness=0.5, ordering="variance", data=data
+        ).options
+        == opts
+    )  # the keyword API builds the same object
     q = empty_process(SHAPE, opts)
     assert q.options == opts and empty_process_like(p).options == opts
     assert build_process(SHAPE, opts, data=data, basis="dct").options.basis == "dct"  # keywords override
@@ -135,9 +139,16 @@ def test_parts_say_whether_they_need_data():
         assert not cls.needs_data or callable(getattr(cls, "placeholder", None)), name
 
 
-@pytest.mark.parametrize("kwargs", [dict(schedule="cosine"), dict(schedule="ddpm"), dict(schedule="linear"),
-                                    dict(schedule="soft", basis="dct", softness=1.0),
-                                    dict(schedule="sequential", softness=2.0)])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        dict(schedule="cosine"),
+        dict(schedule="ddpm"),
+        dict(schedule="linear"),
+        dict(schedule="soft", basis="dct", softness=1.0),
+        dict(schedule="sequential", softness=2.0),
+    ],
+)
 def test_process_beta_is_the_schedules_beta_and_the_samplers_sigma_squared_dgamma(data, kwargs):
     p = build_process(SHAPE, data=data, **kwargs)
     for t in torch.linspace(0.0, 1.0, 101, dtype=torch.float64):
@@ -146,6 +157,7 @@ def test_process_beta_is_the_schedules_beta_and_the_samplers_sigma_squared_dgamm
         # bit for bit what the SDE sampler computed before Process.beta existed
         assert torch.equal(beta, p.alpha_sigma(t)[1] ** 2 * p.schedule.dgamma_dt(t).expand(p.dim))
         torch.testing.assert_close(beta, p.schedule.beta(t).expand(p.dim), rtol=1e-12, atol=1e-12)
-        torch.testing.assert_close(beta, torch.sigmoid(p.gamma(t)) * p.schedule.dgamma_dt(t).expand(p.dim),
-                                   rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(
+            beta, torch.sigmoid(p.gamma(t)) * p.schedule.dgamma_dt(t).expand(p.dim), rtol=1e-12, atol=1e-12
+        )
     assert p.beta(torch.tensor([0.2, 0.7])).shape == (2, p.dim)

@@ -18,7 +18,9 @@ def _gaussian(seed=0):
 
 def _data(mean, cov, n=2048, seed=1):
     g = torch.Generator().manual_seed(seed)
-    return (mean + torch.randn(n, D, generator=g, dtype=torch.float64) @ torch.linalg.cholesky(cov).T).reshape(n, *SHAPE)
+    return (mean + torch.randn(n, D, generator=g, dtype=torch.float64) @ torch.linalg.cholesky(cov).T).reshape(
+        n, *SHAPE
+    )
 
 
 @pytest.mark.parametrize("basis", ["pixel", "pca", "dct", "fourier", "haar"])
@@ -52,7 +54,7 @@ def test_oracle_is_the_regression_of_x0_on_xt():
     x0 = _data(mean, cov, n=50_000, seed=2)
     x_t, _ = process.noise(x0, torch.full((50_000,), 0.5, dtype=torch.float64), noise=torch.Generator().manual_seed(3))
     resid = (x0 - oracle(x_t, 0.5)).reshape(-1, D)
-    xc = (x_t.reshape(-1, D) - x_t.reshape(-1, D).mean(0))
+    xc = x_t.reshape(-1, D) - x_t.reshape(-1, D).mean(0)
     cross = resid.T @ xc / 50_000
     assert float(resid.mean(0).abs().max()) < 0.02
     assert float(cross.abs().max()) < 0.02
@@ -62,8 +64,9 @@ def test_gmm_with_one_mode_equals_gaussian_and_posterior_mean_by_importance_weig
     mean, cov = _gaussian()
     process = build_process(SHAPE, basis="haar", schedule="cosine")
     x_t = torch.randn(3, *SHAPE, dtype=torch.float64)
-    torch.testing.assert_close(GMMOracle(process, torch.ones(1), mean[None], cov[None])(x_t, 0.3),
-                               GaussianOracle(process, mean, cov)(x_t, 0.3))
+    torch.testing.assert_close(
+        GMMOracle(process, torch.ones(1), mean[None], cov[None])(x_t, 0.3), GaussianOracle(process, mean, cov)(x_t, 0.3)
+    )
     # Two modes in D=16 at a high noise level: self-normalised importance weights over prior samples.
     means = torch.stack([mean, -mean])
     covs = torch.stack([cov, 0.5 * cov])
@@ -75,7 +78,7 @@ def test_gmm_with_one_mode_equals_gaussian_and_posterior_mean_by_importance_weig
     chol = torch.linalg.cholesky(covs)
     x0 = means[k] + (chol[k] @ torch.randn(n, D, 1, generator=g, dtype=torch.float64)).squeeze(-1)
     a, s = (float(c[0]) for c in process.alpha_sigma(torch.tensor(0.85)))
-    xq = (a * x0[:1] + s * torch.randn(1, D, generator=g, dtype=torch.float64))
+    xq = a * x0[:1] + s * torch.randn(1, D, generator=g, dtype=torch.float64)
     logw = -0.5 * ((xq - a * x0) ** 2).sum(1) / s**2
     post = torch.softmax(logw, 0) @ x0
     torch.testing.assert_close(oracle(xq.reshape(1, *SHAPE), 0.85).reshape(D), post, atol=0.05, rtol=0)
@@ -93,7 +96,7 @@ def test_posterior_sample_is_exact():
     n = 20_000
     g = torch.Generator().manual_seed(5)
     k = torch.multinomial(w, n, replacement=True, generator=g)
-    x0 = (means[k] + covs[k].diagonal(dim1=1, dim2=2).sqrt() * torch.randn(n, d, generator=g, dtype=torch.float64))
+    x0 = means[k] + covs[k].diagonal(dim1=1, dim2=2).sqrt() * torch.randn(n, d, generator=g, dtype=torch.float64)
     t = torch.rand(n, generator=g, dtype=torch.float64).round(decimals=1)  # a few distinct per-sample times
     x_t, _ = process.noise(x0.reshape(n, *SHAPE), t, noise=g)
     x0_new = oracle.posterior_sample(x_t, t, generator=g).reshape(n, d)

@@ -66,10 +66,15 @@ def test_quality_plot_and_scatter_are_pngs(tmp_path: Path):
 
 
 def test_markdown_table_and_report(tmp_path: Path):
-    table = markdown_table([{"sampler": "ddim", "fd": 0.123456, "note": "a|b"}, {"sampler": "heun"}],
-                           ["sampler", "fd", "note"])
-    assert table.splitlines() == ["| sampler | fd | note |", "|---|---|---|",
-                                  "| ddim | 0.1235 | a\\|b |", "| heun |  |  |"]
+    table = markdown_table(
+        [{"sampler": "ddim", "fd": 0.123456, "note": "a|b"}, {"sampler": "heun"}], ["sampler", "fd", "note"]
+    )
+    assert table.splitlines() == [
+        "| sampler | fd | note |",
+        "|---|---|---|",
+        "| ddim | 0.1235 | a\\|b |",
+        "| heun |  |  |",
+    ]
     assert markdown_table([{"a": 1}, {"b": torch.tensor(2.5)}]).splitlines()[2:] == ["| 1 |  |", "|  | 2.5 |"]
     path = write_report(tmp_path / "r.md", "Digits", [("Samples", "![grid](g.png)\n"), ("Scores", table)])
     text = path.read_text()

@@ -56,8 +56,7 @@ def test_encoder_sources_call_dmz_encode(tiny_run, monkeypatch):
 
 def test_cli_represent_then_probe(tiny_run_dir, tmp_path, capsys):
     out = tmp_path / "rep"
-    assert main(["represent", str(tiny_run_dir), "--times", "2", "--components", "mid.res.1",
-                 "--out", str(out)]) == 0
+    assert main(["represent", str(tiny_run_dir), "--times", "2", "--components", "mid.res.1", "--out", str(out)]) == 0
     assert main(["probe", str(out), "--mixer", "single,gru", "--seeds", "2", "--epochs", "3"]) == 0
     result = json.loads((out / "probe.json").read_text())
     assert len(result["single"]["single"]) == 3 and len(result["mixers"]["gru"]["runs"]) == 2

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from difflab.errors import DifflabError
-from difflab.representations import (UNetFeatures, corrupt, extract_trajectory, parse_times, trajectory_times)
+from difflab.representations import UNetFeatures, corrupt, extract_trajectory, parse_times, trajectory_times
 
 
 def test_trajectory_times_follow_the_paper():
@@ -34,7 +34,9 @@ def test_extraction_is_deterministic_and_batch_independent(tiny_run, digits_x):
     assert a.shape == (20, 3, 2 * (16 + 8))  # mid has 2*base channels, down.0 base channels; mean+max
     torch.testing.assert_close(a, b, rtol=0, atol=1e-5)
     # example i's features do not depend on which other examples are extracted with it
-    torch.testing.assert_close(extract_trajectory(src, digits_x[5:9], times, indices=torch.arange(5, 9))[0], a[5], rtol=0, atol=1e-5)
+    torch.testing.assert_close(
+        extract_trajectory(src, digits_x[5:9], times, indices=torch.arange(5, 9))[0], a[5], rtol=0, atol=1e-5
+    )
     other_seed = UNetFeatures(tiny_run.denoiser, ["mid.res.1", "down.0.res.0"], pool=("mean", "max"), seed=4)
     assert not torch.allclose(extract_trajectory(other_seed, digits_x, times), a)
     assert all(not m._forward_hooks for m in src.modules.values())

@@ -23,8 +23,12 @@ def toy(n_train=300, n_test=200, k=4, f=6, informative=2, seed=0) -> Trajectorie
 
 
 CFG = ProbeConfig(epochs=30, patience=10, batch_size=64, lr=1e-2)
-SMALL = {"concat": lambda: Concat(6, 2, 4), "single-mlp": lambda: SingleTime(6, 2, 2, hidden=32),
-         "gru": lambda: GRUMixer(6, 2, hidden=32), "attention": lambda: AttentionMixer(6, 2, dim=32, heads=4)}
+SMALL = {
+    "concat": lambda: Concat(6, 2, 4),
+    "single-mlp": lambda: SingleTime(6, 2, 2, hidden=32),
+    "gru": lambda: GRUMixer(6, 2, hidden=32),
+    "attention": lambda: AttentionMixer(6, 2, dim=32, heads=4),
+}
 
 
 @pytest.mark.parametrize("kind", list(SMALL))

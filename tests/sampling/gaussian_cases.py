@@ -53,5 +53,3 @@ def moment_errors(mean: torch.Tensor, cov: torch.Tensor) -> tuple[float, float]:
     """(mean error / sqrt(tr C), relative Frobenius covariance error) against the target."""
     m0, c0 = gaussian_target()
     return float((mean - m0).norm() / math.sqrt(float(c0.trace()))), float((cov - c0).norm() / c0.norm())
-
-

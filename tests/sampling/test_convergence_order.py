@@ -34,9 +34,13 @@ def test_order_of_convergence(sampler, combo):
     fn = SAMPLERS[sampler]
     x_T = process.prior_sample(32, noise=torch.Generator().manual_seed(0), dtype=torch.float64)
     reference = fn(oracle, process, x_T, uniform_logsnr(process, 2048))
-    errors = [float((fn(oracle, process, x_T, uniform_logsnr(process, n)) - reference).pow(2).mean().sqrt()) for n in STEPS]
+    errors = [
+        float((fn(oracle, process, x_T, uniform_logsnr(process, n)) - reference).pow(2).mean().sqrt()) for n in STEPS
+    ]
     slope = _slope(STEPS, errors)
-    assert math.isclose(slope, EXPECTED[sampler], abs_tol=0.25), f"{sampler} on {combo}: order {slope:.2f}, errors {errors}"
+    assert math.isclose(slope, EXPECTED[sampler], abs_tol=0.25), (
+        f"{sampler} on {combo}: order {slope:.2f}, errors {errors}"
+    )
 
 
 def test_expected_orders_name_registered_samplers():

@@ -32,8 +32,12 @@ COV_TOL_SEQUENTIAL = {"ddpm": 0.15, "ddim": 0.04, "euler": 0.06, "heun": 0.002, 
 def _exact_moments(sampler, basis, schedule, prior, steps):
     process, oracle = gaussian_process(basis, schedule, prior)
     return sampler_output_moments(
-        SAMPLERS[sampler], oracle, process, uniform(steps),
-        noise_draws=0 if sampler in DETERMINISTIC else None, start=oracle.white_marginal(1.0),
+        SAMPLERS[sampler],
+        oracle,
+        process,
+        uniform(steps),
+        noise_draws=0 if sampler in DETERMINISTIC else None,
+        start=oracle.white_marginal(1.0),
     )
 
 

@@ -101,8 +101,9 @@ def test_per_sample_noise_makes_a_sample_independent_of_its_batch(setup, name):
 
     def run(seeds):
         x_T = process.prior_sample(len(seeds), noise=PerSampleNoise(seeds))
-        return SAMPLERS[name](for_sampler(name, oracle), process, x_T, uniform(8),
-                              noise=PerSampleNoise([s + 1000 for s in seeds]), **opts)
+        return SAMPLERS[name](
+            for_sampler(name, oracle), process, x_T, uniform(8), noise=PerSampleNoise([s + 1000 for s in seeds]), **opts
+        )
 
     a, b = run(seeds3), run(seeds7)
     torch.testing.assert_close(a[2], b[2], rtol=1e-5, atol=1e-5)
@@ -120,7 +121,11 @@ def test_callback_once_per_step_and_cond_and_dtype(setup, name):
 
     times = uniform(5)
     out = SAMPLERS[name](
-        for_sampler(name, denoiser), process, process.prior_sample(3), times, cond={"label": 7},
+        for_sampler(name, denoiser),
+        process,
+        process.prior_sample(3),
+        times,
+        cond={"label": 7},
         callback=lambda i, t, s, x, x0: calls.append((i, t, s, x.shape, x0.shape)),
     )
     assert out.dtype == torch.float32 and out.shape == (3, 1, 4, 4)
@@ -149,12 +154,23 @@ def test_bridge_step_limits_and_marginal_preservation():
     # ε = 1: the DDPM posterior q(x_s | x_t, x₀) mean and variance.
     a_ts, var_ts = a_t / a_s, s_t**2 - (a_t / a_s) ** 2 * s_s**2
     mean = a_ts * s_s**2 / s_t**2 * wt + a_s * var_ts / s_t**2 * w0
-    torch.testing.assert_close(bridge_step(wt, w0, a_t, s_t, a_s, s_s, 1.0, eps), mean + (var_ts * s_s**2 / s_t**2).sqrt() * eps)
+    torch.testing.assert_close(
+        bridge_step(wt, w0, a_t, s_t, a_s, s_s, 1.0, eps), mean + (var_ts * s_s**2 / s_t**2).sqrt() * eps
+    )
     # Any churn keeps w_t ~ N(α_t w₀, σ_t²) mapped to N(α_s w₀, σ_s²) for a known w₀.
     n = 200_000
     w0 = torch.full((n, 1), 0.7, dtype=torch.float64)
     wt = a_t.double() * w0 + s_t.double() * torch.randn(n, 1, generator=g, dtype=torch.float64)
-    ws = bridge_step(wt, w0, a_t.double(), s_t.double(), a_s.double(), s_s.double(), 0.6, torch.randn(n, 1, generator=g, dtype=torch.float64))
+    ws = bridge_step(
+        wt,
+        w0,
+        a_t.double(),
+        s_t.double(),
+        a_s.double(),
+        s_s.double(),
+        0.6,
+        torch.randn(n, 1, generator=g, dtype=torch.float64),
+    )
     assert abs(float(ws.mean()) - 0.9 * 0.7) < 0.005 and abs(float(ws.var()) - 0.19) < 0.005
 
 

@@ -11,7 +11,20 @@ from difflab.analysis.interventions import Identity, Intervention, InterventionS
 from difflab.nn.components import SkipSlot, component_registry, resolve, route_skips
 
 __all__ = [
-    "Always", "Clock", "Identity", "Intervention", "InterventionSession", "Remove", "Reuse", "SkipSlot",
-    "StepWindow", "TimeWindow", "as_window", "component_registry", "intervene", "measure_component_cost",
-    "resolve", "route_skips",
+    "Always",
+    "Clock",
+    "Identity",
+    "Intervention",
+    "InterventionSession",
+    "Remove",
+    "Reuse",
+    "SkipSlot",
+    "StepWindow",
+    "TimeWindow",
+    "as_window",
+    "component_registry",
+    "intervene",
+    "measure_component_cost",
+    "resolve",
+    "route_skips",
 ]

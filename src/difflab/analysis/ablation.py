@@ -21,9 +21,9 @@ import torch
 from torch import Tensor
 from torch.utils.flop_counter import FlopCounterMode
 
+from difflab.analysis.clock import StepWindow
 from difflab.analysis.cost import measure_component_cost
 from difflab.analysis.impact import ImpactScorer
-from difflab.analysis.clock import StepWindow
 from difflab.analysis.interventions import Remove, intervene
 from difflab.analysis.target import SamplingTarget, ddim_sample, ddim_trajectory
 from difflab.errors import DifflabError
@@ -72,7 +72,8 @@ def step_windows(steps: int, windows: int) -> list[tuple[int, int]]:
 
 def time_bounds(times: Tensor, start: int, stop: int) -> tuple[float, float]:
     """Diffusion-time range ``(t_lo, t_hi)`` covering steps ``start..stop-1`` of ``times``, with bounds
-    half-way between grid points (never on one) so adjacent windows never both contain a step."""
+    half-way between grid points (never on one) so adjacent windows never both contain a step.
+    """
     t = times.double().tolist()
     hi = 1.0 if start == 0 else (t[start - 1] + t[start]) / 2
     lo = 0.0 if stop >= len(t) - 1 else (t[stop - 1] + t[stop]) / 2
@@ -139,14 +140,29 @@ def unit_costs(target: SamplingTarget, units: list[Unit], batch: int) -> tuple[d
     for u in units:
         c_ms = sum(per[c]["ms"] for c in u.components)
         c_fl = sum(per[c]["flops"] for c in u.components)
-        out[u.name] = {"ms": c_ms, "flops": c_fl, "ms_frac": c_ms / network_ms, "flops_frac": c_fl / max(total_flops, 1.0)}
+        out[u.name] = {
+            "ms": c_ms,
+            "flops": c_fl,
+            "ms_frac": c_ms / network_ms,
+            "flops_frac": c_fl / max(total_flops, 1.0),
+        }
     return out, network_ms
 
 
 @torch.no_grad()
-def impact_study(target: SamplingTarget, *, dataset: str, heldout: Tensor, steps: int = 50, windows: int = 10,
-                 n: int = 256, seed: int = 0, grid: str = "uniform", units: list[Unit] | None = None,
-                 progress: Callable[[str], None] | None = None) -> ImpactResult:
+def impact_study(
+    target: SamplingTarget,
+    *,
+    dataset: str,
+    heldout: Tensor,
+    steps: int = 50,
+    windows: int = 10,
+    n: int = 256,
+    seed: int = 0,
+    grid: str = "uniform",
+    units: list[Unit] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> ImpactResult:
     """Remove every unit inside every window, one at a time, and score the final samples.
 
     Args:
@@ -173,9 +189,17 @@ def impact_study(target: SamplingTarget, *, dataset: str, heldout: Tensor, steps
     reference, states = ddim_trajectory(target, x_T, times)
     scorer = ImpactScorer(reference, heldout, dataset)
     cost, network_ms = unit_costs(target, units, batch=n)
-    result = ImpactResult(dataset, n, seed, steps, wins, [time_bounds(times, a, b) for a, b in wins],
-                          {u.name: list(u.components) for u in units}, cost=cost,
-                          reference={"fd": scorer.fd_reference, "network_ms": network_ms, "fd_kind": scorer.fd_kind})
+    result = ImpactResult(
+        dataset,
+        n,
+        seed,
+        steps,
+        wins,
+        [time_bounds(times, a, b) for a, b in wins],
+        {u.name: list(u.components) for u in units},
+        cost=cost,
+        reference={"fd": scorer.fd_reference, "network_ms": network_ms, "fd_kind": scorer.fd_kind},
+    )
     for u in units:
         rows = []
         for a, b in wins:

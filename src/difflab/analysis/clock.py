@@ -46,8 +46,10 @@ class TimeWindow:
     def active(self, clock: Clock) -> bool:
         t = clock.t
         if t is not None and not 0.0 <= t <= 1.0:
-            raise DifflabError(f"model time {clock.raw_t} maps to t={t}, outside [0, 1]; pass Clock(time_fn=...) "
-                               f"mapping it to diffusion time, e.g. lambda ts: ts / num_train_timesteps")
+            raise DifflabError(
+                f"model time {clock.raw_t} maps to t={t}, outside [0, 1]; pass Clock(time_fn=...) "
+                f"mapping it to diffusion time, e.g. lambda ts: ts / num_train_timesteps"
+            )
         return t is not None and self.t_lo <= t <= self.t_hi
 
 
@@ -91,8 +93,10 @@ def as_window(spec: Any) -> Window:
         return StepWindow(spec.start, spec.stop)
     if isinstance(spec, tuple | list) and len(spec) == 2:
         return TimeWindow(float(spec[0]), float(spec[1]))
-    raise DifflabError(f"window {spec!r} is not understood: use None, (t_lo, t_hi) in [0, 1], "
-                       f"range(start, stop) of calls, TimeWindow or StepWindow")
+    raise DifflabError(
+        f"window {spec!r} is not understood: use None, (t_lo, t_hi) in [0, 1], "
+        f"range(start, stop) of calls, TimeWindow or StepWindow"
+    )
 
 
 class Clock:
@@ -123,8 +127,10 @@ class Clock:
         sig = inspect.signature(model.forward)
         name = self.time_arg or next((a for a in _TIME_ARGS if a in sig.parameters), None)
         if name is None or name not in sig.parameters:
-            raise DifflabError(f"cannot find the time argument of {type(model).__name__}.forward "
-                               f"(parameters: {list(sig.parameters)}); pass Clock(time_arg=...)")
+            raise DifflabError(
+                f"cannot find the time argument of {type(model).__name__}.forward "
+                f"(parameters: {list(sig.parameters)}); pass Clock(time_arg=...)"
+            )
         self.t, self.raw_t, self.step = None, None, None
 
         def hook(module: nn.Module, args: tuple, kwargs: dict[str, Any]) -> None:
@@ -154,8 +160,10 @@ class Clock:
             if flat.numel() == 0:
                 raise DifflabError("the model was called with an empty time tensor")
             if flat.numel() > 1 and not bool((flat == flat[0]).all()):
-                raise DifflabError("time-windowed interventions need one time per call, but the batch mixes "
-                                   f"times {flat[:4].tolist()}...; call the model with a shared t")
+                raise DifflabError(
+                    "time-windowed interventions need one time per call, but the batch mixes "
+                    f"times {flat[:4].tolist()}...; call the model with a shared t"
+                )
             raw = flat[0].item()
         # Range is checked by TimeWindow, so step windows work on raw diffusers timesteps.
         self.raw_t = float(raw)

@@ -30,6 +30,7 @@ def _span_hooks(registry: dict[str, nn.Module], reading, totals: dict[str, float
     starts: dict[str, list[float]] = defaultdict(list)
     with ExitStack() as stack:
         for name, mod in registry.items():
+
             def pre(_m, _a, name=name) -> None:
                 starts[name].append(reading())
 
@@ -42,8 +43,9 @@ def _span_hooks(registry: dict[str, nn.Module], reading, totals: dict[str, float
         yield
 
 
-def measure_component_cost(model: nn.Module, example_inputs: tuple | dict[str, Any], *,
-                           repeats: int = 3, warmup: int = 1) -> dict[str, dict[str, float]]:
+def measure_component_cost(
+    model: nn.Module, example_inputs: tuple | dict[str, Any], *, repeats: int = 3, warmup: int = 1
+) -> dict[str, dict[str, float]]:
     """Time and count FLOPs of every registry component over one model call.
 
     Args:
@@ -60,8 +62,7 @@ def measure_component_cost(model: nn.Module, example_inputs: tuple | dict[str, A
     """
     if repeats < 1 or warmup < 0:
         raise DifflabError(f"measure_component_cost needs repeats >= 1 and warmup >= 0, got {repeats}, {warmup}")
-    args, kwargs = (((), dict(example_inputs)) if isinstance(example_inputs, dict)
-                    else (tuple(example_inputs), {}))
+    args, kwargs = ((), dict(example_inputs)) if isinstance(example_inputs, dict) else (tuple(example_inputs), {})
     registry = component_registry(model)
     device = next(model.parameters()).device
 
@@ -86,5 +87,7 @@ def measure_component_cost(model: nn.Module, example_inputs: tuple | dict[str, A
     counter = FlopCounterMode(display=False)
     with _span_hooks(registry, counter.get_total_flops, flops), counter:
         call()
-    return {name: {"ms": float(torch.tensor([r[name] for r in runs]).median()), "flops": float(flops[name])}
-            for name in registry}
+    return {
+        name: {"ms": float(torch.tensor([r[name] for r in runs]).median()), "flops": float(flops[name])}
+        for name in registry
+    }

@@ -71,8 +71,14 @@ class ImpactScorer:
         psnr = float("inf") if mse == 0 else float(10 * np.log10(DATA_RANGE**2 / mse))
         sim = ssim(s, self.reference)
         fd = self.fd(s)
-        out = {"mse": mse, "psnr": psnr, "ssim": sim, "pixel_change": 1.0 - sim, "fd": fd,
-               "fd_shift": fd / self.fd_reference - 1.0}
+        out = {
+            "mse": mse,
+            "psnr": psnr,
+            "ssim": sim,
+            "pixel_change": 1.0 - sim,
+            "fd": fd,
+            "fd_shift": fd / self.fd_reference - 1.0,
+        }
         if self.labels is not None:
             out["label_change"] = float((load_digits_classifier().predict(s) != self.labels).float().mean())
         return out

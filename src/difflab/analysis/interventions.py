@@ -115,8 +115,9 @@ class InterventionSession:
     _occurrence: Counter = field(default_factory=Counter)
 
 
-def _wrap(name: str, module: nn.Module, entries: list[tuple[Intervention, Window]],
-          session: InterventionSession, track: bool) -> Callable[[], None]:
+def _wrap(
+    name: str, module: nn.Module, entries: list[tuple[Intervention, Window]], session: InterventionSession, track: bool
+) -> Callable[[], None]:
     """Replace ``module.forward`` at instance level; returns the function that restores it."""
     had_own = "forward" in module.__dict__
     previous = module.__dict__.get("forward")
@@ -137,8 +138,10 @@ def _wrap(name: str, module: nn.Module, entries: list[tuple[Intervention, Window
 
         active = [iv for iv, w in entries if w.active(session.clock)]
         if len(active) > 1:
-            raise DifflabError(f"interventions {active} are all active on {name!r} at t={session.clock.t}, "
-                               f"step={session.clock.step}; make their windows disjoint")
+            raise DifflabError(
+                f"interventions {active} are all active on {name!r} at t={session.clock.t}, "
+                f"step={session.clock.step}; make their windows disjoint"
+            )
         if not active:
             return compute()
         hit = session._cache.get(key)
@@ -160,8 +163,13 @@ def _wrap(name: str, module: nn.Module, entries: list[tuple[Intervention, Window
 
 
 @contextmanager
-def intervene(model: nn.Module, interventions: Sequence[tuple[Intervention, Any]] = (),
-              clock: Clock | None = None, *, count: Sequence[str] | None = None) -> Iterator[InterventionSession]:
+def intervene(
+    model: nn.Module,
+    interventions: Sequence[tuple[Intervention, Any]] = (),
+    clock: Clock | None = None,
+    *,
+    count: Sequence[str] | None = None,
+) -> Iterator[InterventionSession]:
     """Apply interventions to named components, each only inside its window.
 
     Args:

@@ -90,14 +90,28 @@ def write_impact_report(res: ImpactResult, out: str | Path, title: str = "Impact
     for u in res.units:
         m = res.metrics[u]
         worst = max(range(len(m)), key=lambda j: m[j]["pixel_change"])
-        rows.append({"unit": u, "ms/call": res.cost[u]["ms"], "time share": res.cost[u]["ms_frac"],
-                     "FLOP share": res.cost[u]["flops_frac"], "mean 1-SSIM": float(np.mean([r["pixel_change"] for r in m])),
-                     "max FD shift": max(r["fd_shift"] for r in m), "most sensitive window (t)": _window_labels(res)[worst]})
-    setting = (f"{res.n} samples, seed {res.seed}, {res.steps}-step DDIM, {len(res.windows)} windows; "
-               f"unablated {res.reference['fd_kind']}-FD {res.reference['fd']:.4g}; "
-               f"network {res.reference['network_ms']:.3g} ms per call of batch {res.n}.")
-    return write_report(out / "report.md", title, [
-        ("Setting", setting),
-        ("Per unit", markdown_table(rows)),
-        ("Figures", "![pixel change](heatmap.png)\n\n![FD shift](heatmap_fd.png)\n\n![phases](phase.png)"),
-    ])
+        rows.append(
+            {
+                "unit": u,
+                "ms/call": res.cost[u]["ms"],
+                "time share": res.cost[u]["ms_frac"],
+                "FLOP share": res.cost[u]["flops_frac"],
+                "mean 1-SSIM": float(np.mean([r["pixel_change"] for r in m])),
+                "max FD shift": max(r["fd_shift"] for r in m),
+                "most sensitive window (t)": _window_labels(res)[worst],
+            }
+        )
+    setting = (
+        f"{res.n} samples, seed {res.seed}, {res.steps}-step DDIM, {len(res.windows)} windows; "
+        f"unablated {res.reference['fd_kind']}-FD {res.reference['fd']:.4g}; "
+        f"network {res.reference['network_ms']:.3g} ms per call of batch {res.n}."
+    )
+    return write_report(
+        out / "report.md",
+        title,
+        [
+            ("Setting", setting),
+            ("Per unit", markdown_table(rows)),
+            ("Figures", "![pixel change](heatmap.png)\n\n![FD shift](heatmap_fd.png)\n\n![phases](phase.png)"),
+        ],
+    )

@@ -34,8 +34,10 @@ from difflab.utils.device import sync_device
 def diffusers_deep_groups(registry: dict) -> list[tuple[str, ...]]:
     """Block-level deep groups of a diffusers UNet: ``down.c..``, ``mid`` and the up blocks they feed."""
     levels = sum(1 for n in registry if n.count(".") == 1 and n.startswith("down."))
-    return [tuple([f"down.{i}" for i in range(c, levels)] + ["mid"] + [f"up.{j}" for j in range(levels - c)])
-            for c in range(levels - 1, 0, -1)]
+    return [
+        tuple([f"down.{i}" for i in range(c, levels)] + ["mid"] + [f"up.{j}" for j in range(levels - c)])
+        for c in range(levels - 1, 0, -1)
+    ]
 
 
 def candidate_groups(network: torch.nn.Module) -> list[tuple[str, ...]]:
@@ -54,8 +56,9 @@ def windows_by_impact(impact: ImpactResult, group: Sequence[str], metric: str = 
     return [int(i) for i in np.argsort(score, kind="stable")]
 
 
-def build_schedule(impact: ImpactResult, group: Sequence[str], windows: Sequence[int], period: int,
-                   group_frac: float) -> ShortcutSchedule:
+def build_schedule(
+    impact: ImpactResult, group: Sequence[str], windows: Sequence[int], period: int, group_frac: float
+) -> ShortcutSchedule:
     """Shortcuts reusing ``group`` over the chosen windows (contiguous ones merged), refresh every ``period``."""
     chosen = sorted(windows)
     runs: list[list[int]] = []
@@ -73,8 +76,9 @@ def build_schedule(impact: ImpactResult, group: Sequence[str], windows: Sequence
 
 
 @torch.no_grad()
-def sample_with(target: SamplingTarget, schedule: ShortcutSchedule | None, x_T: Tensor, times: Tensor
-                ) -> tuple[Tensor, list]:
+def sample_with(
+    target: SamplingTarget, schedule: ShortcutSchedule | None, x_T: Tensor, times: Tensor
+) -> tuple[Tensor, list]:
     """DDIM samples with the schedule applied; returns ``(samples (B, *shape), per-run call counters)``."""
     with shortcut_denoiser(target.denoiser, schedule, target.network) as d:
         x0 = ddim_sample(SamplingTarget(d, target.network, target.process), x_T, times)
@@ -100,8 +104,16 @@ def _median_seconds(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(out)
 
 
-def measure_speedup(target: SamplingTarget, schedule: ShortcutSchedule, *, n: int, steps: int, seed: int = 0,
-                    repeats: int = 5, grid: str = "uniform") -> dict[str, float]:
+def measure_speedup(
+    target: SamplingTarget,
+    schedule: ShortcutSchedule,
+    *,
+    n: int,
+    steps: int,
+    seed: int = 0,
+    repeats: int = 5,
+    grid: str = "uniform",
+) -> dict[str, float]:
     """Wall-clock of the unmodified DDIM sampler vs the same sampler with shortcuts (same seeds, float32).
 
     Runs alternate (base, shortcut, base, ...) so load drifts hit both; medians of ``repeats``.
@@ -111,8 +123,10 @@ def measure_speedup(target: SamplingTarget, schedule: ShortcutSchedule, *, n: in
 
     def timed_run(with_shortcuts: bool) -> float:
         # The shortcut hooks wrap the shared network, so the plain run must happen outside the context.
-        with torch.no_grad(), shortcut_denoiser(target.denoiser, schedule if with_shortcuts else None,
-                                                target.network) as d:
+        with (
+            torch.no_grad(),
+            shortcut_denoiser(target.denoiser, schedule if with_shortcuts else None, target.network) as d,
+        ):
             sync_device(x_T.device)
             t0 = time.perf_counter()
             sample_ddim(d, target.process, x_T, times)
@@ -127,9 +141,16 @@ def measure_speedup(target: SamplingTarget, schedule: ShortcutSchedule, *, n: in
     return {"base_s": b, "shortcut_s": f, "speedup": b / f}
 
 
-def search_schedule(target: SamplingTarget, impact: ImpactResult, heldout: Tensor, *, budget: float = 0.05,
-                    periods: Sequence[int] = (2, 3, 4, 5), grid: str = "uniform",
-                    progress: Callable[[str], None] | None = None) -> ShortcutSchedule:
+def search_schedule(
+    target: SamplingTarget,
+    impact: ImpactResult,
+    heldout: Tensor,
+    *,
+    budget: float = 0.05,
+    periods: Sequence[int] = (2, 3, 4, 5),
+    grid: str = "uniform",
+    progress: Callable[[str], None] | None = None,
+) -> ShortcutSchedule:
     """Largest expected saving whose sampled FD shift is within ``budget`` (same n, seeds, steps as ``impact``).
 
     Returns:
@@ -161,15 +182,33 @@ def search_schedule(target: SamplingTarget, impact: ImpactResult, heldout: Tenso
             samples, _ = sample_with(target, sched, x_T, times)
             score = scorer.score(samples)
             ok = score["fd_shift"] <= budget
-            trials.append({"group": list(group), "period": period, "windows": sorted(order[:k]),
-                           "expected_saving": sched.meta["expected_saving"], "ok": ok, **score})
+            trials.append(
+                {
+                    "group": list(group),
+                    "period": period,
+                    "windows": sorted(order[:k]),
+                    "expected_saving": sched.meta["expected_saving"],
+                    "ok": ok,
+                    **score,
+                }
+            )
             if progress is not None:
-                progress(f"group of {len(group)} p={period} k={k}: saving {sched.meta['expected_saving']:.3f} "
-                         f"fd_shift {score['fd_shift']:+.3f} {'ok' if ok else 'over'}")
+                progress(
+                    f"group of {len(group)} p={period} k={k}: saving {sched.meta['expected_saving']:.3f} "
+                    f"fd_shift {score['fd_shift']:+.3f} {'ok' if ok else 'over'}"
+                )
             if ok and (best is None or sched.meta["expected_saving"] > best[0].meta["expected_saving"]):
                 best = (sched, score)
             lo, hi = (k, hi) if ok else (lo, k - 1)
     schedule, score = best if best is not None else (ShortcutSchedule([], {"expected_saving": 0.0}), {})
-    schedule.meta.update(budget=budget, steps=impact.steps, n=impact.n, seed=impact.seed, dataset=impact.dataset,
-                         fd_reference=scorer.fd_reference, measured=score, trials=trials)
+    schedule.meta.update(
+        budget=budget,
+        steps=impact.steps,
+        n=impact.n,
+        seed=impact.seed,
+        dataset=impact.dataset,
+        fd_reference=scorer.fd_reference,
+        measured=score,
+        trials=trials,
+    )
     return schedule

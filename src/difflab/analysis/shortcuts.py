@@ -86,8 +86,11 @@ class ShortcutSchedule:
                 spans.setdefault(c, []).append((s.t_lo, s.t_hi))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"version": VERSION, "shortcuts": [{**asdict(s), "components": list(s.components)}
-                                                  for s in self.shortcuts], "meta": self.meta}
+        return {
+            "version": VERSION,
+            "shortcuts": [{**asdict(s), "components": list(s.components)} for s in self.shortcuts],
+            "meta": self.meta,
+        }
 
     def save(self, path: str | Path) -> Path:
         atomic_write_json(Path(path), self.to_dict())
@@ -98,8 +101,16 @@ class ShortcutSchedule:
         if not isinstance(d, dict) or d.get("version") != VERSION or not isinstance(d.get("shortcuts"), list):
             raise DifflabError(f"not a version-{VERSION} shortcut schedule (need keys version, shortcuts)")
         try:
-            shortcuts = [Shortcut(tuple(s["components"]), float(s["t_lo"]), float(s["t_hi"]), int(s["period"]),
-                                  float(s.get("expected_saving", 0.0))) for s in d["shortcuts"]]
+            shortcuts = [
+                Shortcut(
+                    tuple(s["components"]),
+                    float(s["t_lo"]),
+                    float(s["t_hi"]),
+                    int(s["period"]),
+                    float(s.get("expected_saving", 0.0)),
+                )
+                for s in d["shortcuts"]
+            ]
         except (KeyError, TypeError, ValueError) as e:
             raise DifflabError(f"malformed shortcut entry ({e}); each needs components, t_lo, t_hi, period") from None
         for s in shortcuts:
@@ -154,8 +165,9 @@ class ShortcutDenoiser(nn.Module):
 
 
 @contextmanager
-def shortcut_denoiser(denoiser: nn.Module, schedule: ShortcutSchedule | str | Path | None,
-                      network: nn.Module | None = None) -> Iterator[nn.Module]:
+def shortcut_denoiser(
+    denoiser: nn.Module, schedule: ShortcutSchedule | str | Path | None, network: nn.Module | None = None
+) -> Iterator[nn.Module]:
     """Yield ``denoiser`` with the schedule applied (pass it as ``generate(..., denoiser=...)``).
 
     Args:
@@ -203,8 +215,10 @@ def deep_groups(registry: Sequence[str] | dict[str, Any]) -> list[tuple[str, ...
             attn = f"down.{parts[1]}.attn.{parts[3]}"
             producers.append(attn if attn in names else n)
     if len(producers) != len(skips):
-        raise DifflabError(f"cannot pair {len(skips)} skips with {len(producers)} down outputs; "
-                           f"deep_groups supports difflab.nn.UNet registries")
+        raise DifflabError(
+            f"cannot pair {len(skips)} skips with {len(producers)} down outputs; "
+            f"deep_groups supports difflab.nn.UNet registries"
+        )
     groups = []
     for m in range(len(skips) - 1):
         first = names.index(producers[-2 - m]) + 1

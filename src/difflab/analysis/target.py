@@ -54,8 +54,10 @@ class SamplingTarget:
 
     def fp64_denoiser(self, dtype: torch.dtype = torch.float32):
         """The denoiser behind a float64 interface: the sampler's state stays float64, the network sees ``dtype``."""
+
         def call(x: Tensor, t: Tensor, **cond) -> Tensor:
             return self.denoiser(x.to(dtype), t, **cond).double()
+
         return call
 
 
@@ -75,8 +77,13 @@ def ddim_trajectory(target: SamplingTarget, x_start: Tensor, times: Tensor) -> t
         steps k.. (up to float64 round-off of one basis round trip).
     """
     states: list[Tensor] = []
-    x0 = sample_ddim(target.fp64_denoiser(), target.process, x_start, times,
-                     callback=lambda i, t, s, x_t, x0_hat: states.append(x_t.detach().clone()))
+    x0 = sample_ddim(
+        target.fp64_denoiser(),
+        target.process,
+        x_start,
+        times,
+        callback=lambda i, t, s, x_t, x0_hat: states.append(x_t.detach().clone()),
+    )
     return x0.float(), states
 
 

@@ -27,8 +27,18 @@ def run(args):
     loaded = load_run(args.run, device=args.device)
     target, heldout, name = run_target(loaded)
     out = Path(args.out) if args.out else Path(args.run) / "ablate"
-    res = impact_study(target, dataset=name, heldout=heldout, steps=args.steps, windows=args.windows, n=args.n,
-                       seed=args.seed, progress=print)
+    res = impact_study(
+        target,
+        dataset=name,
+        heldout=heldout,
+        steps=args.steps,
+        windows=args.windows,
+        n=args.n,
+        seed=args.seed,
+        progress=print,
+    )
     report = write_impact_report(res, out)
-    print(f"impact map of {len(res.units)} units x {len(res.windows)} windows written to {report} "
-          f"(+ impact.json, heatmap.png, phase.png)")
+    print(
+        f"impact map of {len(res.units)} units x {len(res.windows)} windows written to {report} "
+        f"(+ impact.json, heatmap.png, phase.png)"
+    )

@@ -1,5 +1,6 @@
 """The main job on the bundled digits: train a few minutes, sample with several samplers
-at several step counts, evaluate, and write a run directory with a report."""
+at several step counts, evaluate, and write a run directory with a report.
+"""
 
 from difflab.cli.common import int_list, str_list
 
@@ -22,8 +23,11 @@ def run(args):
     if args.dry_run:
         print_config(demo_config(args.overrides))
         return
-    report = run_demo(args.out, overrides=args.overrides, steps=args.steps, samplers=args.sampler,
-                      progress=not args.no_progress)
+    report = run_demo(
+        args.out, overrides=args.overrides, steps=args.steps, samplers=args.sampler, progress=not args.no_progress
+    )
     out = report.parent
-    print(f"\ndemo finished. Open {report}\n  samples: {out}/samples_*.png\n  metrics: {out}/metrics.json\n"
-          f"  curve:   {out}/quality_vs_steps.png")
+    print(
+        f"\ndemo finished. Open {report}\n  samples: {out}/samples_*.png\n  metrics: {out}/metrics.json\n"
+        f"  curve:   {out}/quality_vs_steps.png"
+    )

@@ -27,9 +27,17 @@ def run(args):
     samplers = args.sampler or [loaded.cfg.sample.sampler]
     out = Path(args.out) if args.out else Path(args.run) / "eval"
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
-        results = evaluate_run(loaded, steps=args.steps, samplers=samplers, out_dir=out, n=args.n, seed=args.seed,
-                               grid=args.grid, sampler_options=sampler_options(args, samplers, loaded.cfg.sample),
-                               denoiser=denoiser)
+        results = evaluate_run(
+            loaded,
+            steps=args.steps,
+            samplers=samplers,
+            out_dir=out,
+            n=args.n,
+            seed=args.seed,
+            grid=args.grid,
+            sampler_options=sampler_options(args, samplers, loaded.cfg.sample),
+            denoiser=denoiser,
+        )
     metric = primary_metric(results["dataset"])
     print(f"{metric} (floor {results['floor'][metric]:.3f}):")
     for sampler, per in results["samplers"].items():

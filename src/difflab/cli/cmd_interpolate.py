@@ -35,8 +35,12 @@ def run(args):
     test = load_data(loaded.cfg).test
     if test.ndim != 4 or test.shape[0] < 2 * args.pairs:
         raise DifflabError("interpolate needs image data with at least 2 * --pairs test examples")
-    strips = [interpolate(loaded, test[2 * i], test[2 * i + 1], frames=args.frames, steps=args.steps,
-                          kind=args.kind, seed=args.seed) for i in range(args.pairs)]
+    strips = [
+        interpolate(
+            loaded, test[2 * i], test[2 * i + 1], frames=args.frames, steps=args.steps, kind=args.kind, seed=args.seed
+        )
+        for i in range(args.pairs)
+    ]
     width = max(s.shape[0] for s in strips)
     # Bit-flip paths differ in length: pad each strip with its last frame to one width.
     rows = [torch.cat([s, s[-1:].expand(width - s.shape[0], *s.shape[1:])]) for s in strips]

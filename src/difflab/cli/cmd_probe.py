@@ -11,8 +11,11 @@ HELP = "probe: difflab probe DIR_or_RUN --mixer attention,gru,concat,single --se
 
 def add_arguments(p):
     p.add_argument("source", help="representation folder (difflab represent --out) or run directory")
-    p.add_argument("--mixer", default="single,concat,gru,attention",
-                   help="comma-separated: single | single-mlp | concat | gru | attention")
+    p.add_argument(
+        "--mixer",
+        default="single,concat,gru,attention",
+        help="comma-separated: single | single-mlp | concat | gru | attention",
+    )
     p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1)")
     p.add_argument("--epochs", type=int, default=100)
     p.add_argument("--patience", type=int, default=15)

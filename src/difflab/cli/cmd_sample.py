@@ -16,8 +16,12 @@ def add_arguments(p):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", required=True, help="output .npy or .png")
     p.add_argument("--device", default="cpu")
-    p.add_argument("--shortcuts", default=None, metavar="FILE",
-                   help="shortcut schedule JSON from `difflab shortcuts` (reuse cached blocks to sample faster)")
+    p.add_argument(
+        "--shortcuts",
+        default=None,
+        metavar="FILE",
+        help="shortcut schedule JSON from `difflab shortcuts` (reuse cached blocks to sample faster)",
+    )
 
 
 def run(args):
@@ -37,8 +41,16 @@ def run(args):
     steps = args.steps or loaded.cfg.sample.steps
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
         options = sampler_options(args, [sampler], loaded.cfg.sample)[sampler]
-        samples, nfe = generate(loaded, args.n, steps=steps, sampler=sampler, seed=args.seed, denoiser=denoiser,
-                                grid=args.grid or loaded.cfg.sample.grid, sampler_options=options)
+        samples, nfe = generate(
+            loaded,
+            args.n,
+            steps=steps,
+            sampler=sampler,
+            seed=args.seed,
+            denoiser=denoiser,
+            grid=args.grid or loaded.cfg.sample.grid,
+            sampler_options=options,
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
         data = loaded.normaliser.decode(samples)

@@ -38,17 +38,21 @@ def run(args):
             raise DifflabError(f"impact file not found: {args.impact}")
         impact = ImpactResult.load(args.impact)
     else:
-        impact = impact_study(target, dataset=name, heldout=heldout, steps=args.steps, windows=args.windows,
-                              n=args.n, seed=args.seed)
+        impact = impact_study(
+            target, dataset=name, heldout=heldout, steps=args.steps, windows=args.windows, n=args.n, seed=args.seed
+        )
     schedule = search_schedule(target, impact, heldout, budget=args.budget, periods=args.periods, progress=print)
     schedule.meta["run"] = str(args.run)
     if schedule.shortcuts:
-        schedule.meta["measured"].update(measure_speedup(target, schedule, n=impact.n, steps=impact.steps,
-                                                         seed=impact.seed, repeats=args.repeats))
+        schedule.meta["measured"].update(
+            measure_speedup(target, schedule, n=impact.n, steps=impact.steps, seed=impact.seed, repeats=args.repeats)
+        )
     schedule.save(out)
     m = schedule.meta["measured"]
     if not schedule.shortcuts:
         print(f"no shortcut keeps the FD increase within {args.budget:.1%}; wrote an empty schedule to {out}")
     else:
-        print(f"schedule written to {out}: expected saving {schedule.meta['expected_saving']:.1%} of network time, "
-              f"FD shift {m['fd_shift']:+.2%}, wall-clock speed-up {m['speedup']:.2f}x (median of {args.repeats})")
+        print(
+            f"schedule written to {out}: expected saving {schedule.meta['expected_saving']:.1%} of network time, "
+            f"FD shift {m['fd_shift']:+.2%}, wall-clock speed-up {m['speedup']:.2f}x (median of {args.repeats})"
+        )

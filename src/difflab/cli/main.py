@@ -12,7 +12,6 @@ import traceback
 from difflab.errors import DifflabError
 
 
-
 def command_names() -> list[str]:
     """Sub-commands are the ``cmd_<name>.py`` modules of this package (main job first)."""
     import pkgutil
@@ -27,7 +26,10 @@ def command_names() -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     from importlib import import_module
 
-    parser = argparse.ArgumentParser(prog="difflab", description="difflab: diffusion models that are cheap to sample, easy to take apart, and useful beyond generation.")
+    parser = argparse.ArgumentParser(
+        prog="difflab",
+        description="difflab: diffusion models that are cheap to sample, easy to take apart, and useful beyond generation.",
+    )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in command_names():
@@ -55,8 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"difflab: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("difflab: interrupted; the last completed step was checkpointed — rerun the same command to resume",
-              file=sys.stderr)
+        print(
+            "difflab: interrupted; the last completed step was checkpointed — rerun the same command to resume",
+            file=sys.stderr,
+        )
         return 130
     return 0
 

@@ -292,8 +292,7 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             raise DifflabError(f"config key '{key}' expects a mapping ({_type_name(tp)}), got {_describe(value)}")
         key_tp, val_tp = args if args else (Any, Any)
         return {
-            _convert(key_tp, k, f"{key} (key {k!r})"): _convert(val_tp, v, _join(key, str(k)))
-            for k, v in value.items()
+            _convert(key_tp, k, f"{key} (key {k!r})"): _convert(val_tp, v, _join(key, str(k))) for k, v in value.items()
         }
     return _convert_scalar(tp, value, key)
 

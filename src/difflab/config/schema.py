@@ -51,7 +51,9 @@ class NetworkConfig:
 
     def validate(self) -> None:
         if self.base_channels < 1 or self.num_res_blocks < 1 or not self.channel_mults:
-            raise DifflabError("network.base_channels, network.num_res_blocks and network.channel_mults must be positive")
+            raise DifflabError(
+                "network.base_channels, network.num_res_blocks and network.channel_mults must be positive"
+            )
         bad = [lvl for lvl in self.attention_levels if not 0 <= lvl < len(self.channel_mults)]
         if bad:
             raise DifflabError(
@@ -188,4 +190,3 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
-

@@ -54,9 +54,7 @@ def _read_labels(spec: str, npz: dict[str, np.ndarray] | None) -> np.ndarray:
         return npz[spec]
     file = Path(spec).expanduser()
     if npz is not None and not file.is_file():
-        raise DifflabError(
-            f"npy: labels={spec!r} is neither a key of the data file ({', '.join(npz)}) nor a file"
-        )
+        raise DifflabError(f"npy: labels={spec!r} is neither a key of the data file ({', '.join(npz)}) nor a file")
     loaded = _read(file, "labels")
     if not isinstance(loaded, dict):
         return loaded

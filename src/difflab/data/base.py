@@ -65,8 +65,10 @@ class Normaliser:
     def _params(self, x: ArrayLike) -> tuple[Any, Any]:
         if isinstance(x, torch.Tensor):
             dtype = x.dtype if x.is_floating_point() else torch.float32
-            return (torch.as_tensor(self.shift, dtype=dtype, device=x.device),
-                    torch.as_tensor(self.scale, dtype=dtype, device=x.device))
+            return (
+                torch.as_tensor(self.shift, dtype=dtype, device=x.device),
+                torch.as_tensor(self.scale, dtype=dtype, device=x.device),
+            )
         return self.shift, self.scale
 
     @staticmethod
@@ -126,9 +128,7 @@ class Normaliser:
         """Inverse of :meth:`to_dict`."""
         unknown = set(d) - {"shift", "scale", "value_range"}
         if unknown:
-            raise DifflabError(
-                f"unknown normaliser key(s) {sorted(unknown)}; valid: shift, scale, value_range"
-            )
+            raise DifflabError(f"unknown normaliser key(s) {sorted(unknown)}; valid: shift, scale, value_range")
         value_range = d.get("value_range")
         return cls(
             shift=d.get("shift", 0.0),

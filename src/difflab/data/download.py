@@ -37,17 +37,23 @@ _FASHION = (
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
 _MD5 = {
-    "mnist": ("f68b3c2dcbeaaa9fbdd348bbdeb94873", "d53e105ee54ea40749a09fcbcd1e9432",
-              "9fb629c4189551a2d022fa330f9573f3", "ec29112dd5afa0611ce80d1b7f02629c"),
-    "fashion-mnist": ("8d4fb7e6c68d591d4c3dfef9ec88bf0d", "25c81989df183df01b3e8a0aad5dffbe",
-                      "bef4ecab320f06d8554ea6380940ec79", "bb300cfdad3c16e7a12a480ee83cd310"),
+    "mnist": (
+        "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "d53e105ee54ea40749a09fcbcd1e9432",
+        "9fb629c4189551a2d022fa330f9573f3",
+        "ec29112dd5afa0611ce80d1b7f02629c",
+    ),
+    "fashion-mnist": (
+        "8d4fb7e6c68d591d4c3dfef9ec88bf0d",
+        "25c81989df183df01b3e8a0aad5dffbe",
+        "bef4ecab320f06d8554ea6380940ec79",
+        "bb300cfdad3c16e7a12a480ee83cd310",
+    ),
 }
 RESOURCES: dict[str, list[tuple[str, str, tuple[str, ...]]]] = {
     "mnist": [(f + ".gz", md5, (_MNIST,)) for f, md5 in zip(IDX_FILES, _MD5["mnist"])],
     "fashion-mnist": [(f + ".gz", md5, _FASHION) for f, md5 in zip(IDX_FILES, _MD5["fashion-mnist"])],
-    "cifar10": [
-        ("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530", ("https://www.cs.toronto.edu/~kriz/",))
-    ],
+    "cifar10": [("cifar-10-binary.tar.gz", "c32a1d4ab5d03f1284b67883e8d87530", ("https://www.cs.toronto.edu/~kriz/",))],
 }
 
 

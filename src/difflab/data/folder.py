@@ -37,9 +37,7 @@ def read_image(path: Path, size: int, channels: Literal[1, 3]) -> np.ndarray:
         with Image.open(path) as img:
             img = img.convert("L" if channels == 1 else "RGB")
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
-        raise DifflabError(
-            f"folder: cannot read image {path} ({type(err).__name__}); fix or remove it"
-        ) from None
+        raise DifflabError(f"folder: cannot read image {path} ({type(err).__name__}); fix or remove it") from None
     w, h = img.size
     ratio = size / min(w, h)
     new_w, new_h = max(size, round(w * ratio)), max(size, round(h * ratio))

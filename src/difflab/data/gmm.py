@@ -34,9 +34,7 @@ def gmm_parameters(dim: int, n_components: int, rng: np.random.Generator) -> dic
     return {"weights": weights, "means": means, "covs": covs}
 
 
-def sample_gmm(
-    params: dict[str, np.ndarray], n: int, rng: np.random.Generator
-) -> tuple[np.ndarray, np.ndarray]:
+def sample_gmm(params: dict[str, np.ndarray], n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """``n`` samples ``(n, D)`` and their mode indices ``(n,)``."""
     weights, means, covs = params["weights"], params["means"], params["covs"]
     labels = rng.choice(len(weights), size=n, p=weights)

@@ -58,9 +58,7 @@ def load_idx_dataset(name: str, data_dir: str | Path | None) -> Dataset:
     x_tr, y_tr, x_te, y_te = (read_idx(paths[stem]) for stem in IDX_FILES)
     for x, y, split in ((x_tr, y_tr, "train"), (x_te, y_te, "t10k")):
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
-            raise DifflabError(
-                f"{name}: {split} images {x.shape} and labels {y.shape} do not match in {directory}"
-            )
+            raise DifflabError(f"{name}: {split} images {x.shape} and labels {y.shape} do not match in {directory}")
     norm = unit_image_normaliser()
     return Dataset(
         name=name,

@@ -37,9 +37,7 @@ def sample_toy2d(which: Toy2D, n: int, rng: np.random.Generator) -> tuple[np.nda
     return 2.0 * np.stack([x1, x2], axis=1), None
 
 
-def load_toy2d(
-    *, which: Toy2D = "8gaussians", n_train: int = 10000, n_test: int = 2000, seed: int = 0
-) -> Dataset:
+def load_toy2d(*, which: Toy2D = "8gaussians", n_train: int = 10000, n_test: int = 2000, seed: int = 0) -> Dataset:
     """A 2-D toy dataset, vectors ``(2,)`` standardised with the train mean and std.
 
     Args:

@@ -21,6 +21,24 @@ from difflab.models.coded import CodedDenoiser, bit_entropy, encode_batch
 from difflab.models.encoders import BinaryEncoder, CodeEncoder, DRLEncoder, GaussianEncoder, build_encoder
 from difflab.sampling.inversion import ddim_invert
 
-__all__ = ["CodedDenoiser", "CodeEncoder", "BinaryEncoder", "GaussianEncoder", "DRLEncoder", "build_encoder",
-           "encode", "encode_batch", "sample_codes", "code_marginals", "bit_entropy", "ddim_invert", "decode",
-           "reconstruct", "interpolate", "soft_path", "bitflip_path", "edit_direction", "edit"]
+__all__ = [
+    "CodedDenoiser",
+    "CodeEncoder",
+    "BinaryEncoder",
+    "GaussianEncoder",
+    "DRLEncoder",
+    "build_encoder",
+    "encode",
+    "encode_batch",
+    "sample_codes",
+    "code_marginals",
+    "bit_entropy",
+    "ddim_invert",
+    "decode",
+    "reconstruct",
+    "interpolate",
+    "soft_path",
+    "bitflip_path",
+    "edit_direction",
+    "edit",
+]

@@ -9,13 +9,30 @@ sample, like the sampler noise, so sample i does not depend on the batch or on n
 
 from torch import Tensor
 
-from difflab.models.coded import (CODE_SEED_OFFSET, MARGINALS_NAME, CodedDenoiser, CodeSource, bit_entropy,
-                                  encode_batch, require_coded)
+from difflab.models.coded import (
+    CODE_SEED_OFFSET,
+    MARGINALS_NAME,
+    CodedDenoiser,
+    CodeSource,
+    bit_entropy,
+    encode_batch,
+    require_coded,
+)
 from difflab.models.run import LoadedRun
 
 # Re-exported: the model half moved to difflab.models.coded.
-__all__ = ["CODE_SEED_OFFSET", "MARGINALS_NAME", "CodeSource", "bit_entropy", "code_marginals", "coded_model",
-           "encode", "encode_batch", "entropy_summary", "sample_codes"]
+__all__ = [
+    "CODE_SEED_OFFSET",
+    "MARGINALS_NAME",
+    "CodeSource",
+    "bit_entropy",
+    "code_marginals",
+    "coded_model",
+    "encode",
+    "encode_batch",
+    "entropy_summary",
+    "sample_codes",
+]
 
 
 def coded_model(run: LoadedRun) -> CodedDenoiser:
@@ -52,5 +69,4 @@ def sample_codes(run: LoadedRun, n: int, *, source: CodeSource | None = None, se
 
 def entropy_summary(entropy: Tensor) -> dict[str, float]:
     """Total entropy (bits) and how many bits are used (entropy > 0.5 bit)."""
-    return {"total_bits": float(entropy.sum()), "bits_used": int((entropy > 0.5).sum()),
-            "dim": int(entropy.numel())}
+    return {"total_bits": float(entropy.sum()), "bits_used": int((entropy > 0.5).sum()), "dim": int(entropy.numel())}

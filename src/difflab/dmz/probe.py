@@ -6,8 +6,9 @@ from torch import Tensor
 from difflab.errors import DifflabError
 
 
-def linear_probe(codes: Tensor | np.ndarray, labels: Tensor | np.ndarray, folds: int = 5,
-                 seed: int = 0) -> tuple[float, float]:
+def linear_probe(
+    codes: Tensor | np.ndarray, labels: Tensor | np.ndarray, folds: int = 5, seed: int = 0
+) -> tuple[float, float]:
     """Accuracy of a standardised logistic regression on ``codes`` ``(N, d)`` for ``labels`` ``(N,)``.
 
     Stratified ``folds``-fold cross-validation; returns ``(mean accuracy, std over folds)``.

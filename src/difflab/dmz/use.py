@@ -29,9 +29,19 @@ from difflab.sampling.inversion import ddim_invert
 
 
 @torch.no_grad()
-def decode(run: LoadedRun, z: Tensor | None, *, steps: int, sampler: str = "ddim", seed: int = 0,
-           shared_noise: bool = False, x_T: Tensor | None = None, source: Tensor | None = None, grid: str = "uniform",
-           sampler_options: dict | None = None) -> Tensor:
+def decode(
+    run: LoadedRun,
+    z: Tensor | None,
+    *,
+    steps: int,
+    sampler: str = "ddim",
+    seed: int = 0,
+    shared_noise: bool = False,
+    x_T: Tensor | None = None,
+    source: Tensor | None = None,
+    grid: str = "uniform",
+    sampler_options: dict | None = None,
+) -> Tensor:
     """Generate ``(B, *shape)`` from codes ``z`` ``(B, d)`` (or clean ``source`` data for a drl run).
 
     Args:
@@ -42,9 +52,19 @@ def decode(run: LoadedRun, z: Tensor | None, *, steps: int, sampler: str = "ddim
     b = (z if z is not None else source).shape[0]
     cond = {"z": z} if z is not None else {"source": source}
     model.eval()
-    out, _ = generate(run, b, steps=steps, sampler=sampler, seed=seed, grid=grid, batch_size=b, cond=cond,
-                      sampler_options=sampler_options, x_T=x_T,
-                      seeds=sample_seeds(seed, 1) * b if shared_noise else None)
+    out, _ = generate(
+        run,
+        b,
+        steps=steps,
+        sampler=sampler,
+        seed=seed,
+        grid=grid,
+        batch_size=b,
+        cond=cond,
+        sampler_options=sampler_options,
+        x_T=x_T,
+        seeds=sample_seeds(seed, 1) * b if shared_noise else None,
+    )
     return out
 
 
@@ -55,9 +75,16 @@ def _code_cond(model, x0: Tensor, hard: bool) -> dict:
 
 
 @torch.no_grad()
-def reconstruct(run: LoadedRun, x0: Tensor, *, steps: int,
-                mode: Literal["stochastic", "inverted"] = "stochastic",
-                sampler: str = "ddim", seed: int = 0, hard: bool = True) -> Tensor:
+def reconstruct(
+    run: LoadedRun,
+    x0: Tensor,
+    *,
+    steps: int,
+    mode: Literal["stochastic", "inverted"] = "stochastic",
+    sampler: str = "ddim",
+    seed: int = 0,
+    hard: bool = True,
+) -> Tensor:
     """Encode ``x0`` ``(B, *shape)`` and decode it back ``(B, *shape)``.
 
     ``stochastic``: fresh noise x_T (seeded per sample) and ``sampler``;
@@ -103,8 +130,16 @@ def bitflip_path(bits_a: Tensor, bits_b: Tensor, confidence: Tensor | None = Non
 
 
 @torch.no_grad()
-def interpolate(run: LoadedRun, x_a: Tensor, x_b: Tensor, *, frames: int = 8, steps: int = 16,
-                kind: Literal["soft", "bitflip"] = "soft", seed: int = 0) -> Tensor:
+def interpolate(
+    run: LoadedRun,
+    x_a: Tensor,
+    x_b: Tensor,
+    *,
+    frames: int = 8,
+    steps: int = 16,
+    kind: Literal["soft", "bitflip"] = "soft",
+    seed: int = 0,
+) -> Tensor:
     """Decode a path between the codes of ``x_a`` and ``x_b`` (each ``(*shape)``) -> ``(frames', *shape)``.
 
     ``soft``: ``frames`` codes on the line between the soft codes; ``bitflip``: the bit-flip
@@ -141,8 +176,9 @@ def edit_direction(codes: Tensor, labels: Tensor, target: int) -> Tensor:
 
 
 @torch.no_grad()
-def edit(run: LoadedRun, x0: Tensor, direction: Tensor, strengths: list[float], *, steps: int = 16,
-         seed: int = 0) -> Tensor:
+def edit(
+    run: LoadedRun, x0: Tensor, direction: Tensor, strengths: list[float], *, steps: int = 16, seed: int = 0
+) -> Tensor:
     """Decode ``x0``'s soft code moved by each strength along ``direction`` -> ``(len(strengths), *shape)``.
 
     Binary codes are clamped to [0, 1] (probabilities of bit = 1).

@@ -242,9 +242,7 @@ def _read_checked(folder: Path, name: str, expected: dict[str, Any] | None) -> b
     except FileNotFoundError:
         raise DifflabError(f"checkpoint {folder} is corrupt: {name} is missing") from None
     if expected is not None and _digest(data) != expected:
-        raise DifflabError(
-            f"checkpoint {folder} is corrupt: {name} does not match the size/SHA-256 recorded in {META}"
-        )
+        raise DifflabError(f"checkpoint {folder} is corrupt: {name} does not match the size/SHA-256 recorded in {META}")
     return data
 
 

@@ -43,8 +43,9 @@ def as_float64(x: Any, name: str, *, min_n: int = 1) -> np.ndarray:
     return x
 
 
-def as_pair(x: Any, y: Any, names: tuple[str, str] = ("samples", "reference"), *, min_n: int = 1
-            ) -> tuple[np.ndarray, np.ndarray]:
+def as_pair(
+    x: Any, y: Any, names: tuple[str, str] = ("samples", "reference"), *, min_n: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
     """Convert two sample sets and check that their per-sample shapes agree.
 
     Returns:

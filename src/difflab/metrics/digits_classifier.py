@@ -45,8 +45,10 @@ class DigitsClassifier(nn.Module):
         c1, c2 = channels
         self.config = {"channels": [c1, c2], "hidden": hidden, "n_classes": n_classes}
         self.conv = nn.Sequential(
-            nn.Conv2d(1, c1, 3, padding=1), nn.ReLU(),
-            nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(),
+            nn.Conv2d(1, c1, 3, padding=1),
+            nn.ReLU(),
+            nn.Conv2d(c1, c2, 3, padding=1),
+            nn.ReLU(),
             nn.MaxPool2d(2),
         )
         self.fc = nn.Linear(c2 * 4 * 4, hidden)
@@ -70,8 +72,9 @@ class DigitsClassifier(nn.Module):
         xt = torch.from_numpy(arr.astype(np.float32))
         param = next(self.parameters())
         with torch.no_grad():
-            outs = [fn(xt[i:i + _BATCH].to(param.device, param.dtype)).float().cpu()
-                    for i in range(0, len(xt), _BATCH)]
+            outs = [
+                fn(xt[i : i + _BATCH].to(param.device, param.dtype)).float().cpu() for i in range(0, len(xt), _BATCH)
+            ]
         return torch.cat(outs)
 
     def features(self, x: ArrayLike) -> torch.Tensor:
@@ -95,11 +98,12 @@ def load_digits_classifier() -> DigitsClassifier:
     """
     weights, meta = _asset(WEIGHTS_NAME), _asset(META_NAME)
     if not (weights.is_file() and meta.is_file()):
-        raise DifflabError("shipped digits classifier is missing from difflab/assets; "
-                           "run `python scripts/train_digits_classifier.py` to rebuild it")
+        raise DifflabError(
+            "shipped digits classifier is missing from difflab/assets; "
+            "run `python scripts/train_digits_classifier.py` to rebuild it"
+        )
     arch = json.loads(meta.read_text())["architecture"]
-    model = DigitsClassifier(channels=tuple(arch["channels"]), hidden=arch["hidden"],
-                             n_classes=arch["n_classes"])
+    model = DigitsClassifier(channels=tuple(arch["channels"]), hidden=arch["hidden"], n_classes=arch["n_classes"])
     with resources.as_file(weights) as path:
         model.load_state_dict(load_file(str(path)))
     model.eval().requires_grad_(False)

@@ -10,8 +10,14 @@ from difflab.metrics.sliced import sliced_wasserstein
 from difflab.metrics.spectrum import spectrum_error
 
 
-def evaluate(samples: ArrayLike, reference: ArrayLike, *, train: ArrayLike | None = None,
-             dataset: str | None = None, mixture: dict | None = None) -> dict[str, float]:
+def evaluate(
+    samples: ArrayLike,
+    reference: ArrayLike,
+    *,
+    train: ArrayLike | None = None,
+    dataset: str | None = None,
+    mixture: dict | None = None,
+) -> dict[str, float]:
     """Compare generated samples with a held-out reference set.
 
     Always: ``pca_fd`` (PCA fitted on ``train`` when given, else on the
@@ -47,5 +53,3 @@ def evaluate(samples: ArrayLike, reference: ArrayLike, *, train: ArrayLike | Non
     if tr is not None:
         out.update({f"memorisation_{k}": v for k, v in memorisation(x, tr, y).items()})
     return {k: float(v) for k, v in out.items()}
-
-

@@ -82,8 +82,7 @@ def fd_from_features(f1: ArrayLike, f2: ArrayLike) -> float:
     return frechet_distance(*gaussian_moments(flatten(a)), *gaussian_moments(flatten(b)))
 
 
-def pca_fd(samples: ArrayLike, reference: ArrayLike, n_components: int = 32,
-           fit_on: ArrayLike | None = None) -> float:
+def pca_fd(samples: ArrayLike, reference: ArrayLike, n_components: int = 32, fit_on: ArrayLike | None = None) -> float:
     """Fréchet distance in a PCA space fitted on the reference (or ``fit_on``).
 
     Args:

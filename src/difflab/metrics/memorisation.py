@@ -18,8 +18,10 @@ _CHUNK = 1024
 def nearest_distances(queries: np.ndarray, bank: np.ndarray) -> np.ndarray:
     """L2 distance ``(N,)`` from each query row ``(N, D)`` to its nearest row of ``bank`` ``(M, D)``."""
     bank_t = torch.from_numpy(bank)
-    out = [torch.cdist(torch.from_numpy(queries[i:i + _CHUNK]), bank_t).min(dim=1).values
-           for i in range(0, len(queries), _CHUNK)]
+    out = [
+        torch.cdist(torch.from_numpy(queries[i : i + _CHUNK]), bank_t).min(dim=1).values
+        for i in range(0, len(queries), _CHUNK)
+    ]
     return torch.cat(out).numpy()
 
 
@@ -43,15 +45,15 @@ def memorisation(samples: ArrayLike, train: ArrayLike, test: ArrayLike) -> dict[
     te = as_float64(test, "test")
     for name, arr in (("train", tr), ("test", te)):
         if arr.shape[1:] != s.shape[1:]:
-            raise DifflabError(f"{name} has per-sample shape {arr.shape[1:]} but samples have "
-                               f"{s.shape[1:]}; use the same data layout")
+            raise DifflabError(
+                f"{name} has per-sample shape {arr.shape[1:]} but samples have {s.shape[1:]}; use the same data layout"
+            )
     bank = flatten(tr)
     nn = nearest_distances(flatten(s), bank)
     base = nearest_distances(flatten(te), bank)
     base_median = float(np.median(base))
     if base_median <= 0:
-        raise DifflabError("test set duplicates the training set (median distance 0); "
-                           "pass held-out data as test")
+        raise DifflabError("test set duplicates the training set (median distance 0); pass held-out data as test")
     p01 = float(np.percentile(base, 1))
     nn_median = float(np.median(nn))
     return {

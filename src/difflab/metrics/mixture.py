@@ -27,8 +27,9 @@ def mixture_fit(samples: ArrayLike, weights: ArrayLike, means: ArrayLike, covs: 
     for k in range(len(w)):
         chol = np.linalg.cholesky(cov[k])
         z = np.linalg.solve(chol, (x - mu[k]).T)
-        logp[:, k] = (np.log(w[k]) - 0.5 * (z**2).sum(0) - np.log(np.diag(chol)).sum()
-                      - 0.5 * x.shape[1] * np.log(2 * np.pi))
+        logp[:, k] = (
+            np.log(w[k]) - 0.5 * (z**2).sum(0) - np.log(np.diag(chol)).sum() - 0.5 * x.shape[1] * np.log(2 * np.pi)
+        )
     assign = np.argmax(logp - logsumexp(logp, axis=1, keepdims=True), axis=1)
     frac = np.bincount(assign, minlength=len(w)) / x.shape[0]
     mean_err, cov_err = [], []
@@ -40,5 +41,8 @@ def mixture_fit(samples: ArrayLike, weights: ArrayLike, means: ArrayLike, covs: 
             continue
         mean_err.append(np.linalg.norm(xk.mean(0) - mu[k]) / max(np.linalg.norm(mu[k]), 1e-12))
         cov_err.append(np.linalg.norm(np.cov(xk, rowvar=False) - cov[k]) / np.linalg.norm(cov[k]))
-    return {"mode_weight_tv": float(0.5 * np.abs(frac - w).sum()), "mode_mean_error": float(np.mean(mean_err)),
-            "mode_cov_error": float(np.mean(cov_err))}
+    return {
+        "mode_weight_tv": float(0.5 * np.abs(frac - w).sum()),
+        "mode_mean_error": float(np.mean(mean_err)),
+        "mode_cov_error": float(np.mean(cov_err)),
+    }

@@ -30,8 +30,9 @@ def _quantile_grid(n: int, m: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return widths, ix, iy
 
 
-def sliced_wasserstein(x: ArrayLike, y: ArrayLike, n_projections: int = 256, seed: int = 0,
-                       p: Literal[1, 2] = 1) -> float:
+def sliced_wasserstein(
+    x: ArrayLike, y: ArrayLike, n_projections: int = 256, seed: int = 0, p: Literal[1, 2] = 1
+) -> float:
     """Sliced Wasserstein-p distance between two sample sets.
 
     With ``p=1`` (default) this is the mean over random unit directions θ of

@@ -20,7 +20,27 @@ from difflab.models.encoders import BinaryEncoder, CodeEncoder, DRLEncoder, Gaus
 from difflab.models.generate import CountingDenoiser, generate
 from difflab.models.run import LoadedRun, data_info, load_data, load_run, resolve_checkpoint
 
-__all__ = ["BinaryEncoder", "CodeEncoder", "CodedDenoiser", "CountingDenoiser", "DRLEncoder", "DataInfo", "Denoiser",
-           "GaussianEncoder", "LoadedRun", "bit_entropy", "build_denoiser", "build_encoder", "data_info",
-           "encode_batch", "generate", "load_data", "load_run", "load_weights", "network_kwargs",
-           "require_coded", "resolve_checkpoint", "seeded_init"]
+__all__ = [
+    "BinaryEncoder",
+    "CodeEncoder",
+    "CodedDenoiser",
+    "CountingDenoiser",
+    "DRLEncoder",
+    "DataInfo",
+    "Denoiser",
+    "GaussianEncoder",
+    "LoadedRun",
+    "bit_entropy",
+    "build_denoiser",
+    "build_encoder",
+    "data_info",
+    "encode_batch",
+    "generate",
+    "load_data",
+    "load_run",
+    "load_weights",
+    "network_kwargs",
+    "require_coded",
+    "resolve_checkpoint",
+    "seeded_init",
+]

@@ -30,16 +30,26 @@ class DataInfo:
     normaliser: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "shape": list(self.shape), "num_classes": self.num_classes,
-                "normaliser": self.normaliser}
+        return {
+            "name": self.name,
+            "shape": list(self.shape),
+            "num_classes": self.num_classes,
+            "normaliser": self.normaliser,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
         try:
-            return cls(name=str(d["name"]), shape=tuple(int(s) for s in d["shape"]),
-                       num_classes=int(d["num_classes"]), normaliser=dict(d["normaliser"]))
+            return cls(
+                name=str(d["name"]),
+                shape=tuple(int(s) for s in d["shape"]),
+                num_classes=int(d["num_classes"]),
+                normaliser=dict(d["normaliser"]),
+            )
         except (KeyError, TypeError, ValueError) as exc:
-            raise DifflabError(f"checkpoint data info is missing or malformed ({exc}); the checkpoint is corrupt") from None
+            raise DifflabError(
+                f"checkpoint data info is missing or malformed ({exc}); the checkpoint is corrupt"
+            ) from None
 
 
 def network_kwargs(cfg: RunConfig, info: DataInfo) -> dict[str, Any]:
@@ -52,15 +62,31 @@ def network_kwargs(cfg: RunConfig, info: DataInfo) -> dict[str, Any]:
     enc = cfg.encoder
     coded = enc.kind != "none"  # a code z (models.coded) conditions the network
     if net.kind == "unet":
-        code = dict(z_dim=enc.dim, z_mode=enc.z_mode,
-                    z_levels=None if enc.z_levels is None else tuple(enc.z_levels)) if coded else {}
-        return dict(base_channels=net.base_channels, channel_mults=tuple(net.channel_mults),
-                    num_res_blocks=net.num_res_blocks, attention_levels=tuple(net.attention_levels),
-                    dropout=net.dropout, num_classes=num_classes,
-                    extra_channels=info.shape[0] if generator else 0, **injection, **code)
-    return dict(hidden=net.hidden, depth=net.depth, dropout=net.dropout, num_classes=num_classes,
-                extra_dim=info.shape[0] if generator else 0, **injection,
-                **(dict(z_dim=enc.dim) if coded else {}))  # the MLP adds z to its embedding
+        code = (
+            dict(z_dim=enc.dim, z_mode=enc.z_mode, z_levels=None if enc.z_levels is None else tuple(enc.z_levels))
+            if coded
+            else {}
+        )
+        return dict(
+            base_channels=net.base_channels,
+            channel_mults=tuple(net.channel_mults),
+            num_res_blocks=net.num_res_blocks,
+            attention_levels=tuple(net.attention_levels),
+            dropout=net.dropout,
+            num_classes=num_classes,
+            extra_channels=info.shape[0] if generator else 0,
+            **injection,
+            **code,
+        )
+    return dict(
+        hidden=net.hidden,
+        depth=net.depth,
+        dropout=net.dropout,
+        num_classes=num_classes,
+        extra_dim=info.shape[0] if generator else 0,
+        **injection,
+        **(dict(z_dim=enc.dim) if coded else {}),
+    )  # the MLP adds z to its embedding
 
 
 def build_denoiser(cfg: RunConfig, info: DataInfo, train_data: Tensor | None) -> Denoiser:

@@ -100,13 +100,17 @@ class CodedDenoiser(Denoiser):
         """
         enc = self.encoder
         if enc.time_conditioned:
-            raise DifflabError("a drl run has a time-dependent code and no prior: generate from data with "
-                               "`difflab reconstruct` (or pass source=x0)")
+            raise DifflabError(
+                "a drl run has a time-dependent code and no prior: generate from data with "
+                "`difflab reconstruct` (or pass source=x0)"
+            )
         binary = enc.kind == "binary"
         source = source or (self.code_prior if binary else "prior")
         if binary == (source == "prior"):
-            raise DifflabError(f"code source {source!r} does not fit a {enc.kind} code: use "
-                               f"{'fair or marginal' if binary else 'prior'}")
+            raise DifflabError(
+                f"code source {source!r} does not fit a {enc.kind} code: use "
+                f"{'fair or marginal' if binary else 'prior'}"
+            )
         marginals = self.code_marginals() if source == "marginal" else None
         rows = []
         for s in sample_seeds(seed, n, offset=CODE_SEED_OFFSET):
@@ -126,8 +130,9 @@ class CodedDenoiser(Denoiser):
         return p
 
     # -- Denoiser extension points ------------------------------------------------
-    def training_cond(self, x0: Tensor, t: Tensor,
-                      generator: torch.Generator | None) -> tuple[dict[str, Tensor], Tensor]:
+    def training_cond(
+        self, x0: Tensor, t: Tensor, generator: torch.Generator | None
+    ) -> tuple[dict[str, Tensor], Tensor]:
         """Encode x₀ (at t for a time-conditioned encoder), drawing from the trainer's generator.
 
         Returns:
@@ -172,8 +177,9 @@ class CodedDenoiser(Denoiser):
 
 
 @torch.no_grad()
-def encode_batch(model: CodedDenoiser, x0: Tensor, t: Tensor | float | None = None, *, hard: bool = True,
-                 batch_size: int = 1000) -> Tensor:
+def encode_batch(
+    model: CodedDenoiser, x0: Tensor, t: Tensor | float | None = None, *, hard: bool = True, batch_size: int = 1000
+) -> Tensor:
     """Codes ``(B, d)`` of normalised data ``x0`` ``(B, *shape)`` in batches (encoder in eval mode)."""
     was_training = model.training
     model.eval()
@@ -181,10 +187,10 @@ def encode_batch(model: CodedDenoiser, x0: Tensor, t: Tensor | float | None = No
     try:
         out = []
         for start in range(0, x0.shape[0], batch_size):
-            xb = x0[start:start + batch_size].to(device)
+            xb = x0[start : start + batch_size].to(device)
             tb = t
             if isinstance(t, Tensor) and t.ndim == 1:
-                tb = t[start:start + batch_size].to(device)
+                tb = t[start : start + batch_size].to(device)
             out.append(model.encode(xb, tb, hard=hard).float().cpu())
         return torch.cat(out)
     finally:
@@ -194,6 +200,7 @@ def encode_batch(model: CodedDenoiser, x0: Tensor, t: Tensor | float | None = No
 def require_coded(denoiser: nn.Module, where: str | Path) -> CodedDenoiser:
     """``denoiser`` as a :class:`CodedDenoiser`, or a DifflabError naming what to do (``where``: the run)."""
     if not isinstance(denoiser, CodedDenoiser):
-        raise DifflabError(f"{where} is not a coded (DMZ/DRL) run: train one with encoder.kind set, "
-                           "e.g. configs/digits-dmz.yaml")
+        raise DifflabError(
+            f"{where} is not a coded (DMZ/DRL) run: train one with encoder.kind set, e.g. configs/digits-dmz.yaml"
+        )
     return denoiser

@@ -41,7 +41,9 @@ class Denoiser(nn.Module):
             ``xi ~ N(0, I)`` shaped like the data as ``extra`` input.
     """
 
-    def __init__(self, network: nn.Module, process: Process, prediction: Prediction = "v", generator_noise: bool = False):
+    def __init__(
+        self, network: nn.Module, process: Process, prediction: Prediction = "v", generator_noise: bool = False
+    ):
         super().__init__()
         self.network = network
         self.process = process
@@ -49,8 +51,9 @@ class Denoiser(nn.Module):
         self.generator_noise = generator_noise
 
     # -- extension points --------------------------------------------------------
-    def training_cond(self, x0: Tensor, t: Tensor,
-                      generator: torch.Generator | None) -> tuple[dict[str, Tensor], Tensor | float]:
+    def training_cond(
+        self, x0: Tensor, t: Tensor, generator: torch.Generator | None
+    ) -> tuple[dict[str, Tensor], Tensor | float]:
         """Extra training conditioning and per-sample loss terms, drawn after the objective's own draws.
 
         Args:
@@ -88,14 +91,18 @@ class Denoiser(nn.Module):
         """The network's own output ``(B, *shape)`` (ε, x₀ or v in data layout)."""
         unknown = sorted(set(cond) - set(COND_KEYS))
         if unknown:
-            raise DifflabError(f"conditioning {unknown} is not understood by this model "
-                               f"(it takes {', '.join(COND_KEYS)})")
+            raise DifflabError(
+                f"conditioning {unknown} is not understood by this model (it takes {', '.join(COND_KEYS)})"
+            )
         t = torch.as_tensor(t, dtype=x_t.dtype, device=x_t.device).expand(x_t.shape[0])
         extra = None
         if self.generator_noise:
             xi = cond.get("xi")
-            extra = xi if xi is not None else standard_normal(cond.get("noise"), x_t.shape, dtype=x_t.dtype,
-                                                              device=x_t.device)
+            extra = (
+                xi
+                if xi is not None
+                else standard_normal(cond.get("noise"), x_t.shape, dtype=x_t.dtype, device=x_t.device)
+            )
         return self.network(x_t, t, labels=cond.get("labels"), z=cond.get("z"), extra=extra)
 
     def output_to_white_x0(self, out: Tensor, x_t: Tensor, t: Tensor) -> Tensor:

@@ -135,8 +135,9 @@ class BinaryEncoder(CodeEncoder):
 
     kind = "binary"
 
-    def __init__(self, shape, dim: int, *, channels: list[int], norm: Norm = "group", tau: float = 1.0,
-                 flip: float = 0.0):
+    def __init__(
+        self, shape, dim: int, *, channels: list[int], norm: Norm = "group", tau: float = 1.0, flip: float = 0.0
+    ):
         super().__init__(shape, dim, 2 * dim, channels, norm)
         self.tau, self.flip = tau, flip
 
@@ -203,8 +204,16 @@ class DRLEncoder(GaussianEncoder):
     kind = "drl"
     time_conditioned = True
 
-    def __init__(self, shape, dim: int, *, channels: list[int], norm: Norm = "group",
-                 penalty: Literal["l1", "kl"] = "l1", weight: float = 1e-5):
+    def __init__(
+        self,
+        shape,
+        dim: int,
+        *,
+        channels: list[int],
+        norm: Norm = "group",
+        penalty: Literal["l1", "kl"] = "l1",
+        weight: float = 1e-5,
+    ):
         CodeEncoder.__init__(self, shape, dim, dim if penalty == "l1" else 2 * dim, channels, norm)
         self.penalty, self.weight = penalty, weight
 

@@ -30,10 +30,22 @@ class CountingDenoiser(torch.nn.Module):
 
 
 @torch.no_grad()
-def generate(run: LoadedRun, n: int, *, steps: int, sampler: str = "ddim", seed: int = 0, grid: str = "uniform",
-             batch_size: int = 500, cond: Mapping[str, Tensor] | None = None, sampler_options: dict | None = None,
-             denoiser: torch.nn.Module | None = None, callback: Callable | None = None,
-             x_T: Tensor | None = None, seeds: Sequence[int] | None = None) -> tuple[Tensor, int]:
+def generate(
+    run: LoadedRun,
+    n: int,
+    *,
+    steps: int,
+    sampler: str = "ddim",
+    seed: int = 0,
+    grid: str = "uniform",
+    batch_size: int = 500,
+    cond: Mapping[str, Tensor] | None = None,
+    sampler_options: dict | None = None,
+    denoiser: torch.nn.Module | None = None,
+    callback: Callable | None = None,
+    x_T: Tensor | None = None,
+    seeds: Sequence[int] | None = None,
+) -> tuple[Tensor, int]:
     """Draw ``n`` samples ``(n, *shape)`` in normalised space; returns ``(samples, nfe)``.
 
     Args:
@@ -71,7 +83,19 @@ def generate(run: LoadedRun, n: int, *, steps: int, sampler: str = "ddim", seed:
         noise = PerSampleNoise(seeds[start:stop], device=device)
         x_start = process.prior_sample(stop - start, noise) if x_T is None else x_T[start:stop].to(device)
         batch_cond = {k: v[start:stop].to(device) for k, v in per_sample.items()}
-        out.append(sample_fn(counter, process, x_start, times, noise=noise, cond=batch_cond, callback=callback,
-                             **(sampler_options or {})).float().cpu())
+        out.append(
+            sample_fn(
+                counter,
+                process,
+                x_start,
+                times,
+                noise=noise,
+                cond=batch_cond,
+                callback=callback,
+                **(sampler_options or {}),
+            )
+            .float()
+            .cpu()
+        )
     batches = -(-n // batch_size)
     return torch.cat(out), counter.calls // batches

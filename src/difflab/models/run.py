@@ -29,8 +29,12 @@ CONFIG_NAME, CKPT_DIR, LOG_NAME = "config.yaml", "checkpoints", "train_log.jsonl
 
 def data_info(dataset: Dataset) -> DataInfo:
     """What a checkpoint records about ``dataset`` (name, shape, classes, normaliser)."""
-    return DataInfo(name=dataset.name, shape=tuple(dataset.shape), num_classes=dataset.num_classes,
-                    normaliser=dataset.normaliser.to_dict())
+    return DataInfo(
+        name=dataset.name,
+        shape=tuple(dataset.shape),
+        num_classes=dataset.num_classes,
+        normaliser=dataset.normaliser.to_dict(),
+    )
 
 
 def load_data(cfg: RunConfig) -> Dataset:
@@ -62,8 +66,10 @@ def resolve_checkpoint(path: str | Path) -> Path:
         return path
     latest = latest_checkpoint(path / CKPT_DIR)
     if latest is None:
-        raise DifflabError(f"{path} holds no complete checkpoint (expected {path / CKPT_DIR}/step_*/meta.json); "
-                           "train it first with `difflab train`")
+        raise DifflabError(
+            f"{path} holds no complete checkpoint (expected {path / CKPT_DIR}/step_*/meta.json); "
+            "train it first with `difflab train`"
+        )
     return latest
 
 

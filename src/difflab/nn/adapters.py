@@ -34,7 +34,14 @@ class DiffusersAdapter(nn.Module):
             self._registry = component_registry(self.unet)
         return self._registry
 
-    def forward(self, x: Tensor, t: Tensor, *, labels: Tensor | None = None, z: Tensor | None = None,
-                extra: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        t: Tensor,
+        *,
+        labels: Tensor | None = None,
+        z: Tensor | None = None,
+        extra: Tensor | None = None,
+    ) -> Tensor:
         """``x (B, C, H, W)``, ``t (B,)`` in [0, 1] -> ``(B, C, H, W)``; labels, z, extra are unused."""
         return self.unet(x, t * self.timesteps).sample

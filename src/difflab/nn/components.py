@@ -79,8 +79,10 @@ def _diffusers_registry(model: nn.Module) -> dict[str, nn.Module]:
     stack = 1 + sum(len(b.resnets) + len(getattr(b, "downsamplers", None) or ()) for b in model.down_blocks)
     consumed = sum(len(b.resnets) for b in model.up_blocks)
     if stack != consumed:
-        raise DifflabError(f"cannot map skips of {type(model).__name__}: the down path stacks {stack} residuals "
-                           f"but the up blocks consume {consumed}; only the UNet2DModel layout is supported")
+        raise DifflabError(
+            f"cannot map skips of {type(model).__name__}: the down path stacks {stack} residuals "
+            f"but the up blocks consume {consumed}; only the UNet2DModel layout is supported"
+        )
     reg: dict[str, nn.Module] = {"in_conv": model.conv_in}
     for i, block in enumerate(model.down_blocks):
         reg[f"down.{i}"] = block
@@ -118,8 +120,9 @@ def component_registry(model: nn.Module) -> dict[str, nn.Module]:
         return dict(model.components())
     if _is_diffusers_unet(model):
         return _diffusers_registry(model)
-    raise DifflabError(f"no component registry for {type(model).__name__}: pass a difflab.nn.UNet "
-                       f"or a diffusers UNet2DModel")
+    raise DifflabError(
+        f"no component registry for {type(model).__name__}: pass a difflab.nn.UNet or a diffusers UNet2DModel"
+    )
 
 
 def resolve(registry: dict[str, nn.Module], names: Iterable[str]) -> dict[str, nn.Module]:
@@ -143,8 +146,9 @@ def _route_hook(slots: dict[int, SkipSlot]):
         elif len(args) > 1:
             skips = args[1]
         else:
-            raise DifflabError(f"{type(module).__name__} was called without res_hidden_states_tuple; "
-                               f"cannot route its skips")
+            raise DifflabError(
+                f"{type(module).__name__} was called without res_hidden_states_tuple; cannot route its skips"
+            )
         routed = tuple(slots[p](s) if p in slots else s for p, s in enumerate(skips))
         if "res_hidden_states_tuple" in kwargs:
             return args, {**kwargs, "res_hidden_states_tuple": routed}

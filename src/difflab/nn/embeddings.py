@@ -99,9 +99,7 @@ class CondEmbedding(nn.Module):
         return emb
 
 
-def check_conditioning(
-    batch: int, labels: Tensor | None, z: Tensor | None, *, num_classes: int, z_dim: int
-) -> None:
+def check_conditioning(batch: int, labels: Tensor | None, z: Tensor | None, *, num_classes: int, z_dim: int) -> None:
     """Validate label and code arguments against a network's configuration.
 
     Raises:

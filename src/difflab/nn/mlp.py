@@ -53,8 +53,18 @@ class MLP(nn.Module):
         dropout: dropout inside each block.
     """
 
-    def __init__(self, *, dim: int, hidden: int = 256, depth: int = 4, num_classes: int = 0, extra_dim: int = 0,
-                 z_dim: int = 0, dropout: float = 0.0, noise_injection: NoiseInjection = "concat") -> None:
+    def __init__(
+        self,
+        *,
+        dim: int,
+        hidden: int = 256,
+        depth: int = 4,
+        num_classes: int = 0,
+        extra_dim: int = 0,
+        z_dim: int = 0,
+        dropout: float = 0.0,
+        noise_injection: NoiseInjection = "concat",
+    ) -> None:
         super().__init__()
         if noise_injection not in ("concat", "gated"):
             raise DifflabError(f"noise_injection must be 'concat' or 'gated', got {noise_injection!r}")
@@ -62,25 +72,45 @@ class MLP(nn.Module):
             raise DifflabError(f"MLP needs dim, hidden, depth >= 1, got dim={dim}, hidden={hidden}, depth={depth}")
         if num_classes < 0 or extra_dim < 0 or z_dim < 0:
             raise DifflabError("num_classes, extra_dim and z_dim must be >= 0")
-        self.config = dict(dim=dim, hidden=hidden, depth=depth, num_classes=num_classes, extra_dim=extra_dim,
-                           z_dim=z_dim, dropout=dropout, noise_injection=noise_injection)
+        self.config = dict(
+            dim=dim,
+            hidden=hidden,
+            depth=depth,
+            num_classes=num_classes,
+            extra_dim=extra_dim,
+            z_dim=z_dim,
+            dropout=dropout,
+            noise_injection=noise_injection,
+        )
         self.dim, self.extra_dim, self.num_classes, self.z_dim = dim, extra_dim, num_classes, z_dim
         self.cond = CondEmbedding(hidden, hidden, num_classes=num_classes, z_dim=z_dim)
         gated = noise_injection == "gated" and extra_dim > 0
-        self.add_module("in", nn.Linear(dim + (0 if gated else extra_dim), hidden))  # "in" is a keyword: no attribute syntax
+        self.add_module(
+            "in", nn.Linear(dim + (0 if gated else extra_dim), hidden)
+        )  # "in" is a keyword: no attribute syntax
         self.block = nn.ModuleList([MLPBlock(hidden, hidden, dropout) for _ in range(depth)])
         self.out = nn.Sequential(nn.LayerNorm(hidden), nn.SiLU(), nn.Linear(hidden, dim))
         self.gate_from = depth // 2  # "later layers": the second half of the blocks
-        self.noise_gate = nn.ModuleList([GatedNoise(extra_dim, hidden, hidden, spatial=False)
-                                         for _ in range(depth - self.gate_from)]) if gated else None
+        self.noise_gate = (
+            nn.ModuleList([GatedNoise(extra_dim, hidden, hidden, spatial=False) for _ in range(depth - self.gate_from)])
+            if gated
+            else None
+        )
 
     def components(self) -> dict[str, nn.Module]:
         """Named components in execution order: ``in``, ``block.{i}``, ``out``."""
         names = ["in", *(f"block.{i}" for i in range(len(self.block))), "out"]
         return {name: self.get_submodule(name) for name in names}
 
-    def forward(self, x: Tensor, t: Tensor | float, *, labels: Tensor | None = None, z: Tensor | None = None,
-                extra: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        t: Tensor | float,
+        *,
+        labels: Tensor | None = None,
+        z: Tensor | None = None,
+        extra: Tensor | None = None,
+    ) -> Tensor:
         """Run the network.
 
         Args:
@@ -97,8 +127,10 @@ class MLP(nn.Module):
             raise DifflabError(f"MLP expects x of shape (B, {self.dim}), got {tuple(x.shape)}")
         if self.extra_dim and (extra is None or tuple(extra.shape) != (x.shape[0], self.extra_dim)):
             got = None if extra is None else tuple(extra.shape)
-            raise DifflabError(f"MLP was built with extra_dim={self.extra_dim}: pass extra of shape "
-                               f"({x.shape[0]}, {self.extra_dim}), got {got}")
+            raise DifflabError(
+                f"MLP was built with extra_dim={self.extra_dim}: pass extra of shape "
+                f"({x.shape[0]}, {self.extra_dim}), got {got}"
+            )
         if not self.extra_dim and extra is not None:
             raise DifflabError("extra was given but the MLP was built with extra_dim=0")
         check_conditioning(x.shape[0], labels, z, num_classes=self.num_classes, z_dim=self.z_dim)

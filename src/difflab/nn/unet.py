@@ -62,8 +62,20 @@ class _Mid(nn.Module):
         self.attn = attn
 
 
-def _validate(in_channels, base_channels, channel_mults, num_res_blocks, attention_levels, z_dim, z_mode,
-              z_levels, norm_groups, heads, num_classes, extra_channels) -> None:
+def _validate(
+    in_channels,
+    base_channels,
+    channel_mults,
+    num_res_blocks,
+    attention_levels,
+    z_dim,
+    z_mode,
+    z_levels,
+    norm_groups,
+    heads,
+    num_classes,
+    extra_channels,
+) -> None:
     n = len(channel_mults)
     if in_channels < 1 or base_channels < 1 or n < 1 or num_res_blocks < 1:
         raise DifflabError("UNet needs in_channels, base_channels, num_res_blocks >= 1 and a non-empty channel_mults")
@@ -78,8 +90,10 @@ def _validate(in_channels, base_channels, channel_mults, num_res_blocks, attenti
         raise DifflabError(f"z_levels {list(z_levels)} must be a subset of attention_levels {list(attention_levels)}")
     for ch in {base_channels * m for m in channel_mults}:
         if ch % norm_groups:
-            raise DifflabError(f"norm_groups={norm_groups} must divide every level's channels (got {ch}); "
-                               "change base_channels or norm_groups")
+            raise DifflabError(
+                f"norm_groups={norm_groups} must divide every level's channels (got {ch}); "
+                "change base_channels or norm_groups"
+            )
     for lvl in list(attention_levels) + [n - 1]:
         if (base_channels * channel_mults[lvl]) % heads:
             raise DifflabError(f"heads={heads} must divide the attention channels {base_channels * channel_mults[lvl]}")
@@ -107,37 +121,77 @@ class UNet(nn.Module):
         heads: attention heads.
     """
 
-    def __init__(self, *, in_channels: int, out_channels: int | None = None, base_channels: int = 32,
-                 channel_mults: Sequence[int] = (1, 2, 2), num_res_blocks: int = 2,
-                 attention_levels: Sequence[int] = (1,), dropout: float = 0.0, num_classes: int = 0,
-                 extra_channels: int = 0, z_dim: int = 0, z_mode: ZMode = "cross_attn",
-                 z_levels: Sequence[int] | None = None, norm_groups: int = 8, heads: int = 4,
-                 noise_injection: NoiseInjection = "concat") -> None:
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        out_channels: int | None = None,
+        base_channels: int = 32,
+        channel_mults: Sequence[int] = (1, 2, 2),
+        num_res_blocks: int = 2,
+        attention_levels: Sequence[int] = (1,),
+        dropout: float = 0.0,
+        num_classes: int = 0,
+        extra_channels: int = 0,
+        z_dim: int = 0,
+        z_mode: ZMode = "cross_attn",
+        z_levels: Sequence[int] | None = None,
+        norm_groups: int = 8,
+        heads: int = 4,
+        noise_injection: NoiseInjection = "concat",
+    ) -> None:
         super().__init__()
         if noise_injection not in ("concat", "gated"):
             raise DifflabError(f"noise_injection must be 'concat' or 'gated', got {noise_injection!r}")
         attention_levels = tuple(attention_levels)
-        _validate(in_channels, base_channels, channel_mults, num_res_blocks, attention_levels, z_dim, z_mode,
-                  z_levels, norm_groups, heads, num_classes, extra_channels)
+        _validate(
+            in_channels,
+            base_channels,
+            channel_mults,
+            num_res_blocks,
+            attention_levels,
+            z_dim,
+            z_mode,
+            z_levels,
+            norm_groups,
+            heads,
+            num_classes,
+            extra_channels,
+        )
         out_channels = out_channels or in_channels
         z_levels = attention_levels if z_levels is None else tuple(z_levels)
-        self.config = dict(in_channels=in_channels, out_channels=out_channels, base_channels=base_channels,
-                           channel_mults=tuple(channel_mults), num_res_blocks=num_res_blocks,
-                           attention_levels=attention_levels, dropout=dropout, num_classes=num_classes,
-                           extra_channels=extra_channels, z_dim=z_dim, z_mode=z_mode, z_levels=z_levels,
-                           norm_groups=norm_groups, heads=heads, noise_injection=noise_injection)
+        self.config = dict(
+            in_channels=in_channels,
+            out_channels=out_channels,
+            base_channels=base_channels,
+            channel_mults=tuple(channel_mults),
+            num_res_blocks=num_res_blocks,
+            attention_levels=attention_levels,
+            dropout=dropout,
+            num_classes=num_classes,
+            extra_channels=extra_channels,
+            z_dim=z_dim,
+            z_mode=z_mode,
+            z_levels=z_levels,
+            norm_groups=norm_groups,
+            heads=heads,
+            noise_injection=noise_injection,
+        )
         self.in_channels, self.out_channels, self.extra_channels = in_channels, out_channels, extra_channels
         self.num_classes, self.z_dim, self.z_mode = num_classes, z_dim, z_mode
         self.num_levels, self.num_res_blocks = len(channel_mults), num_res_blocks
         emb_dim = 4 * base_channels
         use_z = z_dim > 0
-        self.cond = CondEmbedding(base_channels, emb_dim, num_classes=num_classes,
-                                  z_dim=z_dim if z_mode == "time" else 0)
+        self.cond = CondEmbedding(
+            base_channels, emb_dim, num_classes=num_classes, z_dim=z_dim if z_mode == "time" else 0
+        )
         # Shared code embedding for the cross-attention token / per-block AdaGN projections.
-        self.z_embed = (nn.Sequential(nn.Linear(z_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
-                        if use_z and z_mode != "time" else None)
-        self.null_token = (nn.Parameter(0.02 * torch.randn(1, 1, emb_dim))
-                           if use_z and z_mode == "cross_attn" else None)
+        self.z_embed = (
+            nn.Sequential(nn.Linear(z_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+            if use_z and z_mode != "time"
+            else None
+        )
+        self.null_token = nn.Parameter(0.02 * torch.randn(1, 1, emb_dim)) if use_z and z_mode == "cross_attn" else None
         z_emb_dim = emb_dim if use_z and z_mode == "adagn" else 0
 
         def res(i: int, o: int) -> ResBlock:
@@ -152,8 +206,16 @@ class UNet(nn.Module):
         gated = noise_injection == "gated" and extra_channels > 0
         self.in_conv = nn.Conv2d(in_channels + (0 if gated else extra_channels), base_channels, 3, padding=1)
         # Gated ξ enters each decoder level (level l sees the channels of level min(l + 1, last)).
-        self.noise_gate = nn.ModuleList([GatedNoise(extra_channels, chans[min(lvl + 1, last)], emb_dim, spatial=True)
-                                         for lvl in range(self.num_levels)]) if gated else None
+        self.noise_gate = (
+            nn.ModuleList(
+                [
+                    GatedNoise(extra_channels, chans[min(lvl + 1, last)], emb_dim, spatial=True)
+                    for lvl in range(self.num_levels)
+                ]
+            )
+            if gated
+            else None
+        )
         skip_chs, ch = [base_channels], base_channels
         down = []
         for lvl, c in enumerate(chans):
@@ -193,8 +255,10 @@ class UNet(nn.Module):
         """Raise DifflabError unless ``height`` and ``width`` are divisible by :attr:`size_divisor`."""
         d = self.size_divisor
         if height % d or width % d:
-            raise DifflabError(f"input size {height}x{width} is not divisible by {d} "
-                               f"(2**(len(channel_mults)-1)); resize/pad the data or use fewer levels")
+            raise DifflabError(
+                f"input size {height}x{width} is not divisible by {d} "
+                f"(2**(len(channel_mults)-1)); resize/pad the data or use fewer levels"
+            )
 
     def components(self) -> dict[str, nn.Module]:
         """Named components in execution order; each name is also the module's attribute path."""
@@ -225,13 +289,21 @@ class UNet(nn.Module):
         want = (x.shape[0], self.extra_channels, *x.shape[2:])
         if self.extra_channels and (extra is None or tuple(extra.shape) != want):
             got = None if extra is None else tuple(extra.shape)
-            raise DifflabError(f"UNet was built with extra_channels={self.extra_channels}: "
-                               f"pass extra of shape {want}, got {got}")
+            raise DifflabError(
+                f"UNet was built with extra_channels={self.extra_channels}: pass extra of shape {want}, got {got}"
+            )
         if not self.extra_channels and extra is not None:
             raise DifflabError("extra was given but the UNet was built with extra_channels=0")
 
-    def forward(self, x: Tensor, t: Tensor | float, *, labels: Tensor | None = None, z: Tensor | None = None,
-                extra: Tensor | None = None) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        t: Tensor | float,
+        *,
+        labels: Tensor | None = None,
+        z: Tensor | None = None,
+        extra: Tensor | None = None,
+    ) -> Tensor:
         """Run the network.
 
         Args:

@@ -43,9 +43,11 @@ def build_objective(method: MethodConfig, *, label_dropout: float = 0.0, num_cla
         if method.kind == "regression":
             return regression_loss(model, x0, t, eps, cond=cond) + penalty
         xi = _randn((b * method.m, *x0.shape[1:]), generator, x0)
-        options = dict(beta=method.beta, lam=method.lam) if method.rule == "energy" else dict(
-            kernel=method.kernel, bandwidth=method.bandwidth, lam=method.lam)
-        return distributional_loss(model, x0, t, eps, xi, m=method.m, rule=method.rule, cond=cond,
-                                   **options) + penalty
+        options = (
+            dict(beta=method.beta, lam=method.lam)
+            if method.rule == "energy"
+            else dict(kernel=method.kernel, bandwidth=method.bandwidth, lam=method.lam)
+        )
+        return distributional_loss(model, x0, t, eps, xi, m=method.m, rule=method.rule, cond=cond, **options) + penalty
 
     return objective

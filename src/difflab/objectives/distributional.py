@@ -13,9 +13,18 @@ from difflab.models.denoiser import Denoiser
 from difflab.objectives.scoring import scoring_loss
 
 
-def distributional_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, xi: Tensor, *, m: int,
-                        rule: str = "energy", cond: Mapping[str, Tensor | None] | None = None,
-                        **rule_options) -> Tensor:
+def distributional_loss(
+    denoiser: Denoiser,
+    x0: Tensor,
+    t: Tensor,
+    eps: Tensor,
+    xi: Tensor,
+    *,
+    m: int,
+    rule: str = "energy",
+    cond: Mapping[str, Tensor | None] | None = None,
+    **rule_options,
+) -> Tensor:
     """Per-sample scoring-rule loss ``(B,)``.
 
     Args:

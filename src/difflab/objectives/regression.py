@@ -23,8 +23,9 @@ def regression_target(prediction: str, w0: Tensor, eps: Tensor, alpha: Tensor, s
     return Process.v_target(w0, eps, alpha, sigma)
 
 
-def regression_loss(denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, *,
-                    cond: Mapping[str, Tensor | None] | None = None) -> Tensor:
+def regression_loss(
+    denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, *, cond: Mapping[str, Tensor | None] | None = None
+) -> Tensor:
     """Per-sample MSE ``(B,)`` (sum over components, mean over nothing else).
 
     Args:

@@ -94,8 +94,7 @@ def _safe_pow(d2: Tensor, beta: float, eps: float) -> Tensor:
     return d2.clamp_min(eps).pow(beta / 2)
 
 
-def energy_score(samples: Tensor, target: Tensor, *, beta: float = 1.0, lam: float = 1.0,
-                 eps: float = 1e-8) -> Tensor:
+def energy_score(samples: Tensor, target: Tensor, *, beta: float = 1.0, lam: float = 1.0, eps: float = 1e-8) -> Tensor:
     """Generalised energy score, unbiased over the m samples (U-statistic).
 
     ``mean_j ‖x̂_j − x₀‖^β − λ/(2m(m−1)) Σ_{j≠j'} ‖x̂_j − x̂_j'‖^β``, norms on
@@ -151,14 +150,15 @@ def median_bandwidth(samples: Tensor, target: Tensor) -> Tensor:
 
 
 def _kernel(d2: Tensor, kernel: KernelName, bandwidth: Tensor | float) -> Tensor:
-    """k as a function of the squared distance, normalised so k(x, x) = 1."""
+    """K as a function of the squared distance, normalised so k(x, x) = 1."""
     if kernel == "rbf":
         return torch.exp(-d2 / (2 * bandwidth**2))
     return torch.rsqrt(1 + d2 / bandwidth**2)  # inverse multiquadric
 
 
-def kernel_score(samples: Tensor, target: Tensor, *, kernel: KernelName = "rbf",
-                 bandwidth: float | None = 1.0, lam: float = 1.0) -> Tensor:
+def kernel_score(
+    samples: Tensor, target: Tensor, *, kernel: KernelName = "rbf", bandwidth: float | None = 1.0, lam: float = 1.0
+) -> Tensor:
     """Kernel score ``(λ/2) E k(X, X') − E k(X, x₀)``, U-statistic over j ≠ j'.
 
     Kernels on flattened data, with bandwidth h in the data's units:
@@ -203,8 +203,7 @@ def kernel_score(samples: Tensor, target: Tensor, *, kernel: KernelName = "rbf",
 _RULES: dict[str, Callable[..., Tensor]] = {"energy": energy_score, "kernel": kernel_score}
 
 
-def scoring_loss(samples: Tensor, target: Tensor, *, rule: Literal["energy", "kernel"],
-                 **kw: Any) -> Tensor:
+def scoring_loss(samples: Tensor, target: Tensor, *, rule: Literal["energy", "kernel"], **kw: Any) -> Tensor:
     """Dispatch to :func:`energy_score` or :func:`kernel_score` by name.
 
     Args:

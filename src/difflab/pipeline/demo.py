@@ -23,11 +23,23 @@ DEMO_CONFIG: dict = {
     "seed": 0,
     "data": {"name": "digits"},
     "process": {"basis": "pixel", "prior": "white", "schedule": "cosine"},
-    "network": {"kind": "unet", "base_channels": 16, "channel_mults": [1, 2], "num_res_blocks": 1,
-                "attention_levels": [1]},
+    "network": {
+        "kind": "unet",
+        "base_channels": 16,
+        "channel_mults": [1, 2],
+        "num_res_blocks": 1,
+        "attention_levels": [1],
+    },
     "method": {"kind": "regression", "prediction": "v"},
-    "train": {"steps": 1500, "batch_size": 128, "lr": 2e-3, "warmup_steps": 100, "ema_decay": 0.995,
-              "checkpoint_every": 500, "log_every": 50},
+    "train": {
+        "steps": 1500,
+        "batch_size": 128,
+        "lr": 2e-3,
+        "warmup_steps": 100,
+        "ema_decay": 0.995,
+        "checkpoint_every": 500,
+        "log_every": 50,
+    },
     "sample": {"sampler": "dpmpp2m", "steps": 16, "n_eval": 500},
 }
 DEMO_SAMPLERS = ["ddim", "heun", "dpmpp2m"]
@@ -49,8 +61,14 @@ def plot_loss(run_dir: Path) -> Path | None:
     return save_figure(fig, run_dir / "loss.png")
 
 
-def run_demo(out: str | Path, *, overrides: list[str] = (), steps: list[int] | None = None,
-             samplers: list[str] | None = None, progress: bool = True) -> Path:
+def run_demo(
+    out: str | Path,
+    *,
+    overrides: list[str] = (),
+    steps: list[int] | None = None,
+    samplers: list[str] | None = None,
+    progress: bool = True,
+) -> Path:
     """Train (or resume), evaluate and report; returns the path of ``report.md``."""
     out = Path(out)
     cfg = demo_config(overrides)
@@ -62,22 +80,34 @@ def run_demo(out: str | Path, *, overrides: list[str] = (), steps: list[int] | N
     plot_loss(out)
     metric = primary_metric(results["dataset"])
     floor = results["floor"][metric]
-    rows = [{"sampler": s, **{f"{k} steps": v[metric] for k, v in per.items()}} for s, per in results["samplers"].items()]
-    grids = "\n".join(f"| {s} | " + " | ".join(f"![{s} {k}](samples_{s}_{k}.png)" for k in steps) + " |"
-                      for s in samplers)
+    rows = [
+        {"sampler": s, **{f"{k} steps": v[metric] for k, v in per.items()}} for s, per in results["samplers"].items()
+    ]
+    grids = "\n".join(
+        f"| {s} | " + " | ".join(f"![{s} {k}](samples_{s}_{k}.png)" for k in steps) + " |" for s in samplers
+    )
     header = "| sampler | " + " | ".join(f"{k} steps" for k in steps) + " |\n|---|" + "---|" * len(steps)
     sections = [
-        ("What ran", f"Trained `{cfg.network.kind}` on `{cfg.data.name}` for {loaded.step} steps "
-                     f"(basis `{cfg.process.basis}`, prior `{cfg.process.prior}`, schedule `{cfg.process.schedule}`, "
-                     f"`{cfg.method.prediction}`-prediction); config in [config.yaml](config.yaml), "
-                     f"weights in `checkpoints/`, training log in [{LOG_NAME}]({LOG_NAME})."),
-        ("Quality versus steps", f"`{metric}` against the {results['n']}-sample held-out split "
-                                 f"(lower is better); train-vs-test floor **{floor:.3f}**.\n\n"
-                                 + markdown_table(rows, ["sampler"] + [f"{k} steps" for k in steps])
-                                 + "\n\n![quality vs steps](quality_vs_steps.png)"),
+        (
+            "What ran",
+            f"Trained `{cfg.network.kind}` on `{cfg.data.name}` for {loaded.step} steps "
+            f"(basis `{cfg.process.basis}`, prior `{cfg.process.prior}`, schedule `{cfg.process.schedule}`, "
+            f"`{cfg.method.prediction}`-prediction); config in [config.yaml](config.yaml), "
+            f"weights in `checkpoints/`, training log in [{LOG_NAME}]({LOG_NAME}).",
+        ),
+        (
+            "Quality versus steps",
+            f"`{metric}` against the {results['n']}-sample held-out split "
+            f"(lower is better); train-vs-test floor **{floor:.3f}**.\n\n"
+            + markdown_table(rows, ["sampler"] + [f"{k} steps" for k in steps])
+            + "\n\n![quality vs steps](quality_vs_steps.png)",
+        ),
         ("Samples", header + "\n" + grids),
         ("Training loss", "![loss](loss.png)"),
-        ("All metrics", "Every metric (PCA-FD, MMD, sliced Wasserstein, spectrum error, memorisation, "
-                        "network calls, seconds) is in [metrics.json](metrics.json)."),
+        (
+            "All metrics",
+            "Every metric (PCA-FD, MMD, sliced Wasserstein, spectrum error, memorisation, "
+            "network calls, seconds) is in [metrics.json](metrics.json).",
+        ),
     ]
     return write_report(out / "report.md", "difflab demo", sections)

@@ -22,9 +22,19 @@ def primary_metric(dataset: str) -> str:
     return "classifier_fd" if dataset == "digits" else "pca_fd"
 
 
-def evaluate_run(run: LoadedRun, *, steps: list[int], samplers: list[str], out_dir: str | Path, n: int | None = None,
-                 seed: int = 0, grid: str | None = None, sampler_options: dict[str, dict] | None = None,
-                 denoiser: torch.nn.Module | None = None, tag: str = "") -> dict[str, Any]:
+def evaluate_run(
+    run: LoadedRun,
+    *,
+    steps: list[int],
+    samplers: list[str],
+    out_dir: str | Path,
+    n: int | None = None,
+    seed: int = 0,
+    grid: str | None = None,
+    sampler_options: dict[str, dict] | None = None,
+    denoiser: torch.nn.Module | None = None,
+    tag: str = "",
+) -> dict[str, Any]:
     """Sample with each sampler at each step count and score against the test split.
 
     Returns the results dict that is also written to ``out_dir/metrics{tag}.json``.
@@ -40,15 +50,30 @@ def evaluate_run(run: LoadedRun, *, steps: list[int], samplers: list[str], out_d
     floor_idx = torch.randperm(train.shape[0], generator=gen)[: min(n, train.shape[0])]
     mixture = dataset.meta if "covs" in dataset.meta else None  # gmm: exact mode weights and covariances
     floor = evaluate(train[floor_idx], reference, dataset=dataset.name, mixture=mixture)
-    results: dict[str, Any] = {"dataset": dataset.name, "n": n, "grid": grid, "seed": seed, "step": run.step,
-                               "floor": floor, "samplers": {}}
+    results: dict[str, Any] = {
+        "dataset": dataset.name,
+        "n": n,
+        "grid": grid,
+        "seed": seed,
+        "step": run.step,
+        "floor": floor,
+        "samplers": {},
+    }
     for sampler in samplers:
         per_steps: dict[str, Any] = {}
         for k in steps:
             t0 = time.perf_counter()
-            samples, nfe = generate(run, n, steps=k, sampler=sampler, seed=seed, grid=grid,
-                                    batch_size=run.cfg.sample.batch_size,
-                                    sampler_options=(sampler_options or {}).get(sampler), denoiser=denoiser)
+            samples, nfe = generate(
+                run,
+                n,
+                steps=k,
+                sampler=sampler,
+                seed=seed,
+                grid=grid,
+                batch_size=run.cfg.sample.batch_size,
+                sampler_options=(sampler_options or {}).get(sampler),
+                denoiser=denoiser,
+            )
             seconds = time.perf_counter() - t0
             metrics = evaluate(samples, reference, train=train, dataset=dataset.name, mixture=mixture)
             metrics.update(nfe=nfe, seconds=seconds, samples_per_s=n / seconds)

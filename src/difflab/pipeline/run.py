@@ -14,15 +14,33 @@ from difflab.config.schema import RunConfig
 from difflab.errors import DifflabError
 from difflab.io import atomic_write_text, load_checkpoint, save_checkpoint
 from difflab.models.build import build_denoiser, seeded_init
-from difflab.models.run import (CKPT_DIR, CONFIG_NAME, LOG_NAME, LoadedRun, data_info, load_data, load_run,
-                                resolve_checkpoint)
+from difflab.models.run import (
+    CKPT_DIR,
+    CONFIG_NAME,
+    LOG_NAME,
+    LoadedRun,
+    data_info,
+    load_data,
+    load_run,
+    resolve_checkpoint,
+)
 from difflab.objectives.build import build_objective
 from difflab.training.distributed import init_distributed, resolve_device, shutdown
 from difflab.training.trainer import Trainer
 
 # Re-exported: these lived here before loading moved into the core.
-__all__ = ["CKPT_DIR", "CONFIG_NAME", "LOG_NAME", "LoadedRun", "data_info", "export_run", "load_data", "load_run",
-           "resolve_checkpoint", "train_run"]
+__all__ = [
+    "CKPT_DIR",
+    "CONFIG_NAME",
+    "LOG_NAME",
+    "LoadedRun",
+    "data_info",
+    "export_run",
+    "load_data",
+    "load_run",
+    "resolve_checkpoint",
+    "train_run",
+]
 
 
 def _check_out_dir(out: Path, cfg: RunConfig) -> None:
@@ -33,8 +51,9 @@ def _check_out_dir(out: Path, cfg: RunConfig) -> None:
         old_d, new_d = config_to_dict(old), config_to_dict(cfg)
         old_d["train"].pop("steps"), new_d["train"].pop("steps")  # extending a run is fine
         if old_d != new_d:
-            raise DifflabError(f"{out} already holds a run with a different config; use a fresh --out "
-                               "(or the same config to resume)")
+            raise DifflabError(
+                f"{out} already holds a run with a different config; use a fresh --out (or the same config to resume)"
+            )
 
 
 def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path:
@@ -56,9 +75,21 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
             atomic_write_text(out / CONFIG_NAME, dump_yaml(cfg))
         labels = dataset.train_labels if cfg.network.class_conditional else None
         objective = build_objective(cfg.method, label_dropout=cfg.train.label_dropout, num_classes=info.num_classes)
-        trainer = Trainer(denoiser, objective, dataset.train, labels, cfg.train, out / CKPT_DIR,
-                          config=config_to_dict(cfg), meta={"data": info.to_dict()}, seed=cfg.seed, dist=dist,
-                          device=device, log_path=out / LOG_NAME, progress=progress)
+        trainer = Trainer(
+            denoiser,
+            objective,
+            dataset.train,
+            labels,
+            cfg.train,
+            out / CKPT_DIR,
+            config=config_to_dict(cfg),
+            meta={"data": info.to_dict()},
+            seed=cfg.seed,
+            dist=dist,
+            device=device,
+            log_path=out / LOG_NAME,
+            progress=progress,
+        )
         last = trainer.fit()
         if dist.is_main and last is not None:
             trainer.ema.model.after_training(last, dataset.train)  # e.g. a coded model's code marginals
@@ -82,8 +113,9 @@ def export_run(path: str | Path, out: str | Path) -> Path:
     if out.resolve() == Path(path).resolve() or (out / CKPT_DIR).exists():
         raise DifflabError(f"{out} already holds a run; export into a fresh folder")
     keep = {k: v for k, v in ckpt.meta.items() if k not in ("optim_skeleton", "scheduler")}  # training state
-    saved = save_checkpoint(out / CKPT_DIR, {"ema": ckpt.tensors[group]}, config=ckpt.config,
-                            meta={**keep, "exported_from": str(ckpt_path)})
+    saved = save_checkpoint(
+        out / CKPT_DIR, {"ema": ckpt.tensors[group]}, config=ckpt.config, meta={**keep, "exported_from": str(ckpt_path)}
+    )
     for extra in sorted(Path(ckpt_path).glob("*.json")):  # side files, e.g. a DMZ run's code marginals
         if extra.name != "meta.json":
             atomic_write_text(saved / extra.name, extra.read_text())

@@ -81,7 +81,9 @@ def build_process(
     shape = tuple(int(s) for s in shape)
     _validate(o)
     if data is None and (why := _needs_data(o)):
-        raise DifflabError(f"{' and '.join(why)} need training data; pass data=(N, *shape) or use empty_process to load a checkpoint")
+        raise DifflabError(
+            f"{' and '.join(why)} need training data; pass data=(N, *shape) or use empty_process to load a checkpoint"
+        )
     if data is not None and tuple(data.shape[1:]) != shape:
         raise DifflabError(f"data must be shaped (N, {', '.join(map(str, shape))}), got {tuple(data.shape)}")
     b = build_basis(o.basis, shape, levels=o.levels)
@@ -92,9 +94,18 @@ def build_process(
     if SCHEDULES[o.schedule].needs_data:
         component_var = component_second_moment(b, data).clamp_min(1e-12)
         data_var = component_var / scale**2  # Σ_i in the whitened space w = S⁻¹ U x
-    sched = build_schedule(o.schedule, labels=b.labels, data_var=data_var, positions=b.positions,
-                           softness=o.softness, ordering=o.ordering, axis=o.axis,
-                           gamma_min=o.gamma_min, gamma_max=o.gamma_max, component_var=component_var)
+    sched = build_schedule(
+        o.schedule,
+        labels=b.labels,
+        data_var=data_var,
+        positions=b.positions,
+        softness=o.softness,
+        ordering=o.ordering,
+        axis=o.axis,
+        gamma_min=o.gamma_min,
+        gamma_max=o.gamma_max,
+        component_var=component_var,
+    )
     return Process(b, sched, scale, options=o)
 
 
@@ -111,9 +122,17 @@ def empty_process(shape: tuple[int, ...], options: ProcessOptions | None = None,
     b = build_basis(o.basis, shape, levels=o.levels)
     fitted = SCHEDULES[o.schedule].needs_data
     # Validate the schedule options now; data-dependent buffers come from the checkpoint.
-    sched = build_schedule(o.schedule, labels=b.labels, data_var=torch.ones(b.dim) if fitted else None,
-                           positions=b.positions, softness=o.softness, ordering=o.ordering, axis=o.axis,
-                           gamma_min=o.gamma_min, gamma_max=o.gamma_max)
+    sched = build_schedule(
+        o.schedule,
+        labels=b.labels,
+        data_var=torch.ones(b.dim) if fitted else None,
+        positions=b.positions,
+        softness=o.softness,
+        ordering=o.ordering,
+        axis=o.axis,
+        gamma_min=o.gamma_min,
+        gamma_max=o.gamma_max,
+    )
     if fitted:
         sched = SCHEDULES[o.schedule].placeholder(b.dim)
     return Process(b, sched, None, options=o)

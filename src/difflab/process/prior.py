@@ -50,5 +50,7 @@ def fit_prior_scale(basis: Basis, data: Tensor | None, kind: PriorName, floor: f
     if kind != "data":
         raise DifflabError(f"unknown prior {kind!r}; choose 'white' or 'data'")
     if data is None:
-        raise DifflabError("prior 'data' needs training data to measure component scales; pass data or use prior='white'")
+        raise DifflabError(
+            "prior 'data' needs training data to measure component scales; pass data or use prior='white'"
+        )
     return component_second_moment(basis, data).sqrt().clamp_min(floor)

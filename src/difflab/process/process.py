@@ -36,8 +36,9 @@ class Process(nn.Module):
             (set by :mod:`difflab.process.factory`; ``None`` for a hand-assembled process).
     """
 
-    def __init__(self, basis: Basis, schedule: Schedule, scale: Tensor | None = None,
-                 options: "ProcessOptions | None" = None):
+    def __init__(
+        self, basis: Basis, schedule: Schedule, scale: Tensor | None = None, options: "ProcessOptions | None" = None
+    ):
         super().__init__()
         self.basis = basis
         self.schedule = schedule
@@ -155,7 +156,7 @@ class Process(nn.Module):
 
     @staticmethod
     def v_target(w0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
-        """v = α ε − σ w₀, the target of a v-prediction network for ``w_t = α w₀ + σ ε``."""
+        """V = α ε − σ w₀, the target of a v-prediction network for ``w_t = α w₀ + σ ε``."""
         return alpha * eps - sigma * w0
 
     @staticmethod

@@ -9,20 +9,52 @@ Flow: :func:`represent` (source -> trajectories ``(N, K, F)``, cached) ->
 """
 
 from difflab.representations.cache import load_trajectories, require_trajectories, save_trajectories
+from difflab.representations.downstream import represent
 from difflab.representations.extract import Trajectories, corrupt, extract_trajectory
 from difflab.representations.figures import plot_accuracy_vs_t, plot_attention
-from difflab.representations.mixers import (MIXERS, AttentionMixer, Concat, GRUMixer, SingleTime, build_mixer,
-                                            sinusoidal_positions)
+from difflab.representations.mixers import (
+    MIXERS,
+    AttentionMixer,
+    Concat,
+    GRUMixer,
+    SingleTime,
+    build_mixer,
+    sinusoidal_positions,
+)
 from difflab.representations.probe import ProbeConfig, ProbeResult, standardise, train_probe
-from difflab.representations.downstream import represent
 from difflab.representations.sources import EncoderCode, UNetFeatures, build_source, example_seeds
 from difflab.representations.study import best_single, probe_mixer, run_study, summarise
 from difflab.representations.times import parse_times, trajectory_times
 
 __all__ = [
-    "MIXERS", "AttentionMixer", "Concat", "EncoderCode", "GRUMixer", "ProbeConfig", "ProbeResult", "SingleTime",
-    "Trajectories", "UNetFeatures", "best_single", "build_mixer", "build_source", "corrupt", "example_seeds",
-    "extract_trajectory", "load_trajectories", "parse_times", "plot_accuracy_vs_t", "plot_attention", "probe_mixer",
-    "represent", "require_trajectories", "run_study", "save_trajectories", "sinusoidal_positions", "standardise",
-    "summarise", "train_probe", "trajectory_times",
+    "MIXERS",
+    "AttentionMixer",
+    "Concat",
+    "EncoderCode",
+    "GRUMixer",
+    "ProbeConfig",
+    "ProbeResult",
+    "SingleTime",
+    "Trajectories",
+    "UNetFeatures",
+    "best_single",
+    "build_mixer",
+    "build_source",
+    "corrupt",
+    "example_seeds",
+    "extract_trajectory",
+    "load_trajectories",
+    "parse_times",
+    "plot_accuracy_vs_t",
+    "plot_attention",
+    "probe_mixer",
+    "represent",
+    "require_trajectories",
+    "run_study",
+    "save_trajectories",
+    "sinusoidal_positions",
+    "standardise",
+    "summarise",
+    "train_probe",
+    "trajectory_times",
 ]

@@ -27,8 +27,10 @@ def save_trajectories(out: str | Path, traj: Trajectories, key: dict) -> Path:
     out.mkdir(parents=True, exist_ok=True)
     tensors = {name: getattr(traj, name).contiguous() for name in _SPLITS}
     atomic_write_bytes(out / TENSORS, save(tensors, metadata={"key": _key_text(key)}))
-    atomic_write_json(out / META, {"key": key, "times": traj.times, **traj.meta,
-                                   "shape": {n: list(t.shape) for n, t in tensors.items()}})
+    atomic_write_json(
+        out / META,
+        {"key": key, "times": traj.times, **traj.meta, "shape": {n: list(t.shape) for n, t in tensors.items()}},
+    )
     return out
 
 
@@ -53,6 +55,7 @@ def require_trajectories(folder: str | Path) -> Trajectories:
     """Load a representation folder written by ``difflab represent`` or fail with a clear message."""
     traj = load_trajectories(folder)
     if traj is None:
-        raise DifflabError(f"{folder} holds no trajectories ({TENSORS} + {META}); "
-                           "write them with `difflab represent RUN --out DIR`")
+        raise DifflabError(
+            f"{folder} holds no trajectories ({TENSORS} + {META}); write them with `difflab represent RUN --out DIR`"
+        )
     return traj

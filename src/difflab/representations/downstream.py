@@ -15,8 +15,7 @@ from difflab.data import load_dataset
 from difflab.errors import DifflabError
 from difflab.models.run import LoadedRun, load_run
 from difflab.representations.cache import load_trajectories, save_trajectories
-from difflab.representations.extract import (STREAM_TEST, STREAM_TRAIN, Trajectories, corrupt,
-                                             extract_trajectory)
+from difflab.representations.extract import STREAM_TEST, STREAM_TRAIN, Trajectories, corrupt, extract_trajectory
 from difflab.representations.sources import Pool, SourceKind, build_source
 
 
@@ -25,19 +24,34 @@ def _task_data(run: LoadedRun, dataset: str | None, data_options: dict | None):
     options = dict(run.cfg.data.options if dataset is None else (data_options or {}))
     data = load_dataset(name, **options)
     if data.train_labels is None or data.test_labels is None:
-        raise DifflabError(f"dataset {name!r} has no labels; downstream probes need a labelled dataset "
-                           "(npy: pass labels=FILE or an .npz with a 'labels' array)")
+        raise DifflabError(
+            f"dataset {name!r} has no labels; downstream probes need a labelled dataset "
+            "(npy: pass labels=FILE or an .npz with a 'labels' array)"
+        )
     if tuple(data.shape) != tuple(run.info.shape):
-        raise DifflabError(f"dataset {name!r} has examples of shape {tuple(data.shape)} but the run was trained "
-                           f"on {tuple(run.info.shape)}; use a dataset of the run's shape")
+        raise DifflabError(
+            f"dataset {name!r} has examples of shape {tuple(data.shape)} but the run was trained "
+            f"on {tuple(run.info.shape)}; use a dataset of the run's shape"
+        )
     return name, options, data
 
 
-def represent(run: LoadedRun | str | Path, *, times: Sequence[float], source: SourceKind = "unet",
-              components: Sequence[str] | None = None,
-              pool: Sequence[Pool] = ("mean",), seed: int = 0, noise_std: float = 0.0, dataset: str | None = None,
-              data_options: dict | None = None, out: str | Path | None = None, batch_size: int = 256,
-              device: str | torch.device = "cpu", progress: bool = False) -> Trajectories:
+def represent(
+    run: LoadedRun | str | Path,
+    *,
+    times: Sequence[float],
+    source: SourceKind = "unet",
+    components: Sequence[str] | None = None,
+    pool: Sequence[Pool] = ("mean",),
+    seed: int = 0,
+    noise_std: float = 0.0,
+    dataset: str | None = None,
+    data_options: dict | None = None,
+    out: str | Path | None = None,
+    batch_size: int = 256,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> Trajectories:
     """Trajectories of a dataset's train and test splits (reused from ``out`` when its cache key matches).
 
     Args:
@@ -59,16 +73,27 @@ def represent(run: LoadedRun | str | Path, *, times: Sequence[float], source: So
     src = build_source(run, source, components=components, pool=pool, seed=seed)
     times = [float(t) for t in times] if src.time_dependent else [0.0]
     name, options, data = _task_data(run, dataset, data_options)
-    key = {"run": str(Path(run.path).resolve()), "step": run.step, "dataset": name, "data_options": options,
-           "times": times, "noise_std": float(noise_std), **src.key()}
+    key = {
+        "run": str(Path(run.path).resolve()),
+        "step": run.step,
+        "dataset": name,
+        "data_options": options,
+        "times": times,
+        "noise_std": float(noise_std),
+        **src.key(),
+    }
     if out is not None and (cached := load_trajectories(out, key)) is not None:
         return cached
     test_x = corrupt(data.test, noise_std, seed)
     kw = {"batch_size": batch_size, "device": device, "progress": progress}
-    traj = Trajectories(train=extract_trajectory(src, data.train, times, stream=STREAM_TRAIN, **kw),
-                        train_labels=data.train_labels.long(),
-                        test=extract_trajectory(src, test_x, times, stream=STREAM_TEST, **kw),
-                        test_labels=data.test_labels.long(), times=times, meta={"key": key})
+    traj = Trajectories(
+        train=extract_trajectory(src, data.train, times, stream=STREAM_TRAIN, **kw),
+        train_labels=data.train_labels.long(),
+        test=extract_trajectory(src, test_x, times, stream=STREAM_TEST, **kw),
+        test_labels=data.test_labels.long(),
+        times=times,
+        meta={"key": key},
+    )
     if out is not None:
         save_trajectories(out, traj, key)
     return traj

@@ -52,9 +52,17 @@ def corrupt(x: Tensor, std: float, seed: int) -> Tensor:
 
 
 @torch.no_grad()
-def extract_trajectory(source: Source, x: Tensor, times: Sequence[float], *, batch_size: int = 256,
-                       stream: int = STREAM_TRAIN, indices: Tensor | None = None,
-                       device: str | torch.device = "cpu", progress: bool = False) -> Tensor:
+def extract_trajectory(
+    source: Source,
+    x: Tensor,
+    times: Sequence[float],
+    *,
+    batch_size: int = 256,
+    stream: int = STREAM_TRAIN,
+    indices: Tensor | None = None,
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> Tensor:
     """Features of ``x`` ``(N, *shape)`` at each time: ``(N, K, F)`` (K = 1 for a time-independent source).
 
     Args:

@@ -80,8 +80,9 @@ class _PostNormBlock(nn.Module):
         super().__init__()
         self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
-        self.ffn = nn.Sequential(nn.Linear(dim, ffn_mult * dim), nn.ReLU(), nn.Dropout(dropout),
-                                 nn.Linear(ffn_mult * dim, dim))
+        self.ffn = nn.Sequential(
+            nn.Linear(dim, ffn_mult * dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_mult * dim, dim)
+        )
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         a, w = self.attn(x, x, x, need_weights=True, average_attn_weights=True)
@@ -97,8 +98,17 @@ class AttentionMixer(nn.Module):
     (averaged over heads; rows sum to at most 1, the rest goes to the token itself).
     """
 
-    def __init__(self, features: int, num_classes: int, dim: int = 256, heads: int = 4, ffn_mult: int = 2,
-                 repeats: int = 2, dropout: float = 0.1, max_steps: int = 256):
+    def __init__(
+        self,
+        features: int,
+        num_classes: int,
+        dim: int = 256,
+        heads: int = 4,
+        ffn_mult: int = 2,
+        repeats: int = 2,
+        dropout: float = 0.1,
+        max_steps: int = 256,
+    ):
         super().__init__()
         self.proj = nn.Linear(features, dim)
         self.register_buffer("positions", sinusoidal_positions(max_steps, dim), persistent=False)
@@ -120,10 +130,12 @@ class AttentionMixer(nn.Module):
         return self.head(h[:, 0])
 
 
-def build_mixer(kind: MixerKind, features: int, steps: int, num_classes: int, *, index: int = 0,
-                width: int | None = None) -> nn.Module:
+def build_mixer(
+    kind: MixerKind, features: int, steps: int, num_classes: int, *, index: int = 0, width: int | None = None
+) -> nn.Module:
     """A mixer by name; ``index`` picks the time point of ``single``/``single-mlp``; ``width`` overrides the
-    hidden size of ``single-mlp`` (512), ``gru`` (256) and ``attention`` (256)."""
+    hidden size of ``single-mlp`` (512), ``gru`` (256) and ``attention`` (256).
+    """
     if kind == "single":
         return SingleTime(features, num_classes, index)
     if kind == "single-mlp":

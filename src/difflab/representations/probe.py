@@ -50,8 +50,9 @@ def _evaluate(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
     return (logits.argmax(1) == y).float().mean().item(), F.cross_entropy(logits, y).item()
 
 
-def train_probe(make_model: Callable[[], nn.Module], traj: Trajectories, *, seed: int = 0,
-                config: ProbeConfig | None = None) -> ProbeResult:
+def train_probe(
+    make_model: Callable[[], nn.Module], traj: Trajectories, *, seed: int = 0, config: ProbeConfig | None = None
+) -> ProbeResult:
     """Train one probe.
 
     Args:

@@ -21,9 +21,9 @@ import torch
 from torch import Tensor
 
 from difflab.errors import DifflabError
-from difflab.nn.components import component_registry, resolve
 from difflab.models.coded import encode_batch, require_coded
 from difflab.models.run import LoadedRun
+from difflab.nn.components import component_registry, resolve
 from difflab.process.noise import PerSampleNoise
 
 SourceKind = Literal["unet", "drl", "dmz"]
@@ -49,8 +49,10 @@ def example_seeds(seed: int, index: Tensor, time_index: int, stream: int = 0) ->
         time_index: position of t in the trajectory (fresh noise per time point).
         stream: separates independent uses (e.g. train/test splits, input corruption).
     """
-    return [int(np.random.SeedSequence([seed, stream, int(i), time_index]).generate_state(2, np.uint64)[0] >> 1)
-            for i in index.tolist()]
+    return [
+        int(np.random.SeedSequence([seed, stream, int(i), time_index]).generate_state(2, np.uint64)[0] >> 1)
+        for i in index.tolist()
+    ]
 
 
 def _first_tensor(out) -> Tensor:
@@ -97,8 +99,10 @@ class UNetFeatures:
         tt = torch.full((x0.shape[0],), float(t), dtype=x0.dtype, device=x0.device)
         x_t, _ = self.denoiser.process.noise(x0, tt, noise=noise)
         captured: dict[str, Tensor] = {}
-        hooks = [m.register_forward_hook(lambda _m, _a, out, name=name: captured.__setitem__(name, _first_tensor(out)))
-                 for name, m in self.modules.items()]
+        hooks = [
+            m.register_forward_hook(lambda _m, _a, out, name=name: captured.__setitem__(name, _first_tensor(out)))
+            for name, m in self.modules.items()
+        ]
         try:
             self.denoiser.raw(x_t, tt, noise=noise)
         finally:
@@ -143,8 +147,15 @@ class EncoderCode:
 DEFAULT_COMPONENTS = ("mid.res.1",)
 
 
-def build_source(run: LoadedRun, kind: SourceKind, *, components: Sequence[str] | None = None,
-                 pool: Sequence[Pool] = ("mean",), seed: int = 0, hard: bool = True) -> Source:
+def build_source(
+    run: LoadedRun,
+    kind: SourceKind,
+    *,
+    components: Sequence[str] | None = None,
+    pool: Sequence[Pool] = ("mean",),
+    seed: int = 0,
+    hard: bool = True,
+) -> Source:
     """The source named ``kind`` for a loaded run (``components`` only for ``unet``)."""
     if kind == "unet":
         return UNetFeatures(run.denoiser, list(components or DEFAULT_COMPONENTS), pool, seed)

@@ -75,4 +75,3 @@ def sample_distributional(
         eps = run.randn() if churn > 0 else None
         w = bridge_step(w, w0, a_t, s_t, a_s, s_s, churn, eps)
     return run.to_data(w)
-

@@ -25,8 +25,15 @@ from difflab.sampling._common import Callback, Denoiser, start
 
 
 @torch.no_grad()
-def ddim_invert(denoiser: Denoiser, process: Process, x0: Tensor, times: Tensor, *, cond: dict | None = None,
-                callback: Callback | None = None) -> Tensor:
+def ddim_invert(
+    denoiser: Denoiser,
+    process: Process,
+    x0: Tensor,
+    times: Tensor,
+    *,
+    cond: dict | None = None,
+    callback: Callback | None = None,
+) -> Tensor:
     """Invert DDIM: clean data ``x0`` ``(B, *shape)`` -> noise state at ``times[0]``.
 
     Shares the samplers' machinery (:func:`difflab.sampling._common.start`): grid

@@ -58,22 +58,28 @@ class Registry(Mapping[str, Any]):
         return Literal[tuple(self._paths)]  # type: ignore[valid-type]
 
 
-SAMPLERS = Registry("sampler", {
-    "ddpm": "difflab.sampling.ddim:sample_ddpm",
-    "ddim": "difflab.sampling.ddim:sample_ddim",
-    "euler": "difflab.sampling.sde:sample_euler_maruyama",
-    "heun": "difflab.sampling.heun:sample_heun",
-    "dpmpp2m": "difflab.sampling.dpm_solver:sample_dpmpp_2m",
-    "distributional": "difflab.sampling.distributional:sample_distributional",
-})
+SAMPLERS = Registry(
+    "sampler",
+    {
+        "ddpm": "difflab.sampling.ddim:sample_ddpm",
+        "ddim": "difflab.sampling.ddim:sample_ddim",
+        "euler": "difflab.sampling.sde:sample_euler_maruyama",
+        "heun": "difflab.sampling.heun:sample_heun",
+        "dpmpp2m": "difflab.sampling.dpm_solver:sample_dpmpp_2m",
+        "distributional": "difflab.sampling.distributional:sample_distributional",
+    },
+)
 SamplerName = SAMPLERS.literal()
 
 # Builders take ``(n, **kw)`` or, when they need the process's log-SNR, ``(process, n, **kw)``.
-GRIDS = Registry("time grid", {
-    "uniform": "difflab.sampling.grids:uniform",
-    "uniform_logsnr": "difflab.sampling.grids:uniform_logsnr",
-    "edm": "difflab.sampling.grids:edm",
-})
+GRIDS = Registry(
+    "time grid",
+    {
+        "uniform": "difflab.sampling.grids:uniform",
+        "uniform_logsnr": "difflab.sampling.grids:uniform_logsnr",
+        "edm": "difflab.sampling.grids:edm",
+    },
+)
 GridName = GRIDS.literal()
 
 # Keyword arguments every sampler takes; anything else keyword-only is the sampler's own option.

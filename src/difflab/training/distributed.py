@@ -37,7 +37,9 @@ def init_distributed(device: torch.device) -> DistInfo:
     if not dist.is_initialized():
         backend = "nccl" if device.type == "cuda" else "gloo"
         dist.init_process_group(backend=backend)
-    return DistInfo(rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", "0")))
+    return DistInfo(
+        rank=dist.get_rank(), world_size=dist.get_world_size(), local_rank=int(os.environ.get("LOCAL_RANK", "0"))
+    )
 
 
 def resolve_device(name: str) -> torch.device:
@@ -51,8 +53,10 @@ def resolve_device(name: str) -> torch.device:
         if device.index is None:
             device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
         if device.index >= torch.cuda.device_count():
-            raise DifflabError(f"train.device needs GPU {device.index} but only {torch.cuda.device_count()} are "
-                               "visible; start at most that many processes per node, or use train.device=cpu")
+            raise DifflabError(
+                f"train.device needs GPU {device.index} but only {torch.cuda.device_count()} are "
+                "visible; start at most that many processes per node, or use train.device=cpu"
+            )
         torch.cuda.set_device(device)
     return device
 

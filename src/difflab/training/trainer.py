@@ -20,8 +20,14 @@ from tqdm.auto import tqdm
 
 from difflab.config.schema import TrainConfig
 from difflab.errors import DifflabError
-from difflab.io import JsonlLogger, flatten_optimizer_state, latest_checkpoint, load_checkpoint, save_checkpoint
-from difflab.io import unflatten_optimizer_state
+from difflab.io import (
+    JsonlLogger,
+    flatten_optimizer_state,
+    latest_checkpoint,
+    load_checkpoint,
+    save_checkpoint,
+    unflatten_optimizer_state,
+)
 from difflab.process.noise import derive_seed
 from difflab.training.distributed import DistInfo, all_reduce_mean, barrier
 from difflab.training.ema import EMA
@@ -62,10 +68,23 @@ class Trainer:
         dist: distributed info; ``device``: where to train.
     """
 
-    def __init__(self, model: nn.Module, objective: Objective, train_x: Tensor, train_labels: Tensor | None,
-                 cfg: TrainConfig, ckpt_dir: Path, *, config: dict, meta: dict, seed: int,
-                 dist: DistInfo | None = None, device: torch.device | None = None, log_path: Path | None = None,
-                 progress: bool = True):
+    def __init__(
+        self,
+        model: nn.Module,
+        objective: Objective,
+        train_x: Tensor,
+        train_labels: Tensor | None,
+        cfg: TrainConfig,
+        ckpt_dir: Path,
+        *,
+        config: dict,
+        meta: dict,
+        seed: int,
+        dist: DistInfo | None = None,
+        device: torch.device | None = None,
+        log_path: Path | None = None,
+        progress: bool = True,
+    ):
         if train_x.shape[0] == 0:
             raise DifflabError("the training set is empty")
         self.cfg, self.config, self.meta, self.seed = cfg, config, meta, seed
@@ -75,8 +94,7 @@ class Trainer:
         # Small training sets live on the device: one host-to-device copy instead of one per step.
         on_device = self.device.type != "cpu" and train_x.numel() * train_x.element_size() <= DEVICE_DATA_BYTES
         self.train_x = train_x.to(self.device) if on_device else train_x
-        self.train_labels = (train_labels.to(self.device) if on_device and train_labels is not None
-                             else train_labels)
+        self.train_labels = train_labels.to(self.device) if on_device and train_labels is not None else train_labels
         self.ckpt_dir = Path(ckpt_dir)
         self.log_path = log_path
         self.progress = progress and self.dist.is_main
@@ -92,7 +110,8 @@ class Trainer:
         loss_module = _LossModule(self.model, objective)
         self.loss_module: nn.Module = (
             DistributedDataParallel(loss_module, device_ids=[self.device] if self.device.type == "cuda" else None)
-            if self.dist.enabled else loss_module
+            if self.dist.enabled
+            else loss_module
         )
 
     # -- checkpoints -----------------------------------------------------------
@@ -112,8 +131,13 @@ class Trainer:
         path = None
         if self.dist.is_main:
             tensors, extra = self.state_tensors()
-            path = save_checkpoint(self.ckpt_dir, tensors, config=self.config,
-                                   meta={"step": self.step, **self.meta, **extra}, keep_last=self.cfg.keep_last)
+            path = save_checkpoint(
+                self.ckpt_dir,
+                tensors,
+                config=self.config,
+                meta={"step": self.step, **self.meta, **extra},
+                keep_last=self.cfg.keep_last,
+            )
         barrier(self.dist)
         return path
 
@@ -126,10 +150,13 @@ class Trainer:
         try:
             self.model.load_state_dict(ckpt.tensors["model"])
             self.ema.model.load_state_dict(ckpt.tensors["ema"])
-            self.optimizer.load_state_dict(unflatten_optimizer_state(ckpt.tensors["optim"], ckpt.meta["optim_skeleton"]))
+            self.optimizer.load_state_dict(
+                unflatten_optimizer_state(ckpt.tensors["optim"], ckpt.meta["optim_skeleton"])
+            )
         except (KeyError, RuntimeError) as exc:
-            raise DifflabError(f"checkpoint {latest} does not match this model ({str(exc).splitlines()[0]}); "
-                               "use a fresh --out folder") from None
+            raise DifflabError(
+                f"checkpoint {latest} does not match this model ({str(exc).splitlines()[0]}); use a fresh --out folder"
+            ) from None
         self.scheduler.load_state_dict(ckpt.meta["scheduler"])
         self.ema.updates = int(ckpt.meta.get("ema_updates", 0))
         if self.dist.is_main:  # other ranks keep their own stream, offset by rank
@@ -199,20 +226,29 @@ class Trainer:
                     bar.update(1)
                 # The clock is read at log steps only, so every rank stops at the same step.
                 at_log = self.step % self.cfg.log_every == 0
-                out_of_time = at_log and deadline < math.inf and bool(
-                    all_reduce_mean(torch.tensor(float(time.perf_counter() > deadline)), self.dist) > 0)
+                out_of_time = (
+                    at_log
+                    and deadline < math.inf
+                    and bool(all_reduce_mean(torch.tensor(float(time.perf_counter() > deadline)), self.dist) > 0)
+                )
                 if at_log or self.step == self.cfg.steps:
                     window = float(window_loss) / window_n
                     if not math.isfinite(window):
-                        raise DifflabError(f"training loss became {window} before step {self.step}; "
-                                           "lower train.lr or check the data")
+                        raise DifflabError(
+                            f"training loss became {window} before step {self.step}; lower train.lr or check the data"
+                        )
                     mean_loss = float(all_reduce_mean(torch.tensor(window), self.dist))
                     rate = images * window_n / (time.perf_counter() - t_window)
                     if bar is not None:
                         bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{rate:.0f}")
                     if logger is not None:
-                        logger.log(step=self.step, loss=mean_loss, lr=self.scheduler.get_last_lr()[0],
-                                   images_per_s=rate, time=time.time())
+                        logger.log(
+                            step=self.step,
+                            loss=mean_loss,
+                            lr=self.scheduler.get_last_lr()[0],
+                            images_per_s=rate,
+                            time=time.time(),
+                        )
                     window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps or out_of_time:
                     last_path = self.save()

@@ -63,8 +63,7 @@ class Basis(nn.Module, ABC):
         """Raise a clear error when ``x`` is not ``(B, *shape)``."""
         if tuple(x.shape[1:]) != self.shape:
             raise DifflabError(
-                f"{self.name} basis expects inputs shaped (B, {', '.join(map(str, self.shape))}), "
-                f"got {tuple(x.shape)}"
+                f"{self.name} basis expects inputs shaped (B, {', '.join(map(str, self.shape))}), got {tuple(x.shape)}"
             )
 
     def matrix(self, dtype: torch.dtype = torch.float64) -> Tensor:

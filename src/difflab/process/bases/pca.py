@@ -57,7 +57,9 @@ class PCABasis(Basis):
         ``μ I`` (Ledoit–Wolf) and a warning says so.
         """
         if tuple(data.shape[1:]) != self.shape:
-            raise DifflabError(f"pca fit expects data shaped (N, {', '.join(map(str, self.shape))}), got {tuple(data.shape)}")
+            raise DifflabError(
+                f"pca fit expects data shaped (N, {', '.join(map(str, self.shape))}), got {tuple(data.shape)}"
+            )
         n = data.shape[0]
         if n < 2:
             raise DifflabError(f"pca basis needs at least 2 training examples to fit, got {n}; pass more data")
@@ -89,7 +91,9 @@ class PCABasis(Basis):
 
     def _matrix(self, dtype: torch.dtype) -> Tensor:
         if not self._fitted:
-            raise DifflabError("pca basis is not fitted: call fit(data) with training data or load a checkpoint state_dict")
+            raise DifflabError(
+                "pca basis is not fitted: call fit(data) with training data or load a checkpoint state_dict"
+            )
         return self.components.to(dtype)
 
     def to_components(self, x: Tensor) -> Tensor:

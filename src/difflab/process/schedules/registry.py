@@ -79,7 +79,9 @@ def build_schedule(
         return DDPMLinearBeta()
     if name == "sequential":
         if positions is None:
-            raise DifflabError("sequential schedule needs component positions: use the pixel or haar basis on (C, H, W) data")
+            raise DifflabError(
+                "sequential schedule needs component positions: use the pixel or haar basis on (C, H, W) data"
+            )
         if ordering != "basis":
             raise DifflabError("ordering='variance' applies to the soft schedule only")
         return Sequential(positions, axis=axis, softness=softness, **ends)

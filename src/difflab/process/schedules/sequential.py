@@ -38,8 +38,14 @@ class Sequential(Schedule):
 
     name = "sequential"
 
-    def __init__(self, positions: Tensor, axis: Axis = "column", softness: float = math.inf,
-                 gamma_min: float = -13.3, gamma_max: float = 5.0):
+    def __init__(
+        self,
+        positions: Tensor,
+        axis: Axis = "column",
+        softness: float = math.inf,
+        gamma_min: float = -13.3,
+        gamma_max: float = 5.0,
+    ):
         super().__init__()
         if axis not in ("row", "column"):
             raise DifflabError(f"unknown sequential axis {axis!r}; choose 'row' or 'column'")

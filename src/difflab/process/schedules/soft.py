@@ -51,8 +51,14 @@ class SoftConditioning(Schedule):
     name = "soft"
     needs_data = True
 
-    def __init__(self, labels: Tensor, data_var: Tensor, softness: float = math.inf,
-                 gamma_denoise: float = -7.0, gamma_noise: float = 3.0):
+    def __init__(
+        self,
+        labels: Tensor,
+        data_var: Tensor,
+        softness: float = math.inf,
+        gamma_denoise: float = -7.0,
+        gamma_noise: float = 3.0,
+    ):
         super().__init__()
         labels, data_var = _vector(labels, "labels"), _vector(data_var, "data_var")
         if labels.numel() != data_var.numel():
@@ -62,7 +68,9 @@ class SoftConditioning(Schedule):
         if not softness > 0:
             raise DifflabError(f"softness must be > 0 (inf for standard diffusion), got {softness}")
         if not gamma_noise > gamma_denoise:
-            raise DifflabError(f"soft conditioning needs gamma_noise > gamma_denoise, got {gamma_noise} <= {gamma_denoise}")
+            raise DifflabError(
+                f"soft conditioning needs gamma_noise > gamma_denoise, got {gamma_noise} <= {gamma_denoise}"
+            )
         a = 0.0 if math.isinf(softness) else 1.0 / softness
         l_max, l_min = labels.max(), labels.min()
         self.register_buffer("gamma0", gamma_denoise + data_var.log() + a * (labels - l_max))
@@ -83,7 +91,9 @@ class SoftConditioning(Schedule):
 
     def _check(self) -> None:
         if not self._ready:
-            raise DifflabError("soft conditioning schedule has no fitted state: build it from data or load a checkpoint")
+            raise DifflabError(
+                "soft conditioning schedule has no fitted state: build it from data or load a checkpoint"
+            )
 
     def gamma(self, t: Tensor) -> Tensor:
         self._check()
