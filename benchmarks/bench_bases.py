@@ -67,7 +67,7 @@ def main() -> None:
                     }
                 )
             basis = basis.to(device)
-            ms = timed(lambda: basis.from_components(basis.to_components(x)), args.repeats, device)
+            ms = timed(lambda basis=basis: basis.from_components(basis.to_components(x)), args.repeats, device)
             label = f"{name} (levels={kw['levels']})" if kw else name
             rows.append((label, ms))
     print(

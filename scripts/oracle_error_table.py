@@ -63,7 +63,7 @@ def main() -> None:
             oracle = GaussianOracle(process, mean, cov)
             for name in SAMPLER_NAMES:
                 draws = 0 if name in DETERMINISTIC else None
-                run = lambda start: sampler_output_moments(  # noqa: E731
+                run = lambda start, name=name, oracle=oracle, process=process, draws=draws: sampler_output_moments(  # noqa: E731
                     SAMPLERS[name], oracle, process, times, noise_draws=draws, start=start
                 )
                 exact = errors(*run(oracle.white_marginal(1.0)))
@@ -90,7 +90,8 @@ def main() -> None:
         "From the exact start the bridge samplers preserve the mean exactly (E[ŵ₀] = m), so the",
         "mean error is shown for the prior start.",
         "",
-        "| sampler | basis | prior | schedule | mean error (prior start) | cov error (exact start) | cov error (prior start) |",
+        "| sampler | basis | prior | schedule | mean error (prior start) | cov error (exact start) "
+        "| cov error (prior start) |",
         "|---|---|---|---|---|---|---|",
     ]
     lines += [f"| {r[0]} | {r[1]} | {r[2]} | {r[3]} | {r[6]:.2e} | {r[5]:.2e} | {r[7]:.2e} |" for r in rows]

@@ -55,7 +55,7 @@ def eval_run(name: str, ckpt: str | None, steps: list[int], n: int, device: str 
         "floor_fd": res["floor"][metric],
     }
     if isinstance(run.denoiser, dmz.CodedDenoiser):
-        test, labels = data.test, data.test_labels
+        test = data.test
         fd_src = {}
         for source in ("marginal", "data"):
             z = (

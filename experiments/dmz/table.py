@@ -28,7 +28,8 @@ def main() -> None:
             print(f"| {n} | {r['step']} | {sampler} | " + " | ".join(f"{curve[k]:.1f}" for k in steps) + " |")
     first = next(iter(res.values()))
     print(
-        f"\n{first.get('metric', 'classifier_fd')}, n = {first.get('n', 1000)}; train-vs-test floor {first['floor_fd']:.3g}. "
+        f"\n{first.get('metric', 'classifier_fd')}, n = {first.get('n', 1000)}; "
+        f"train-vs-test floor {first['floor_fd']:.3g}. "
         "DMZ rows: z from fair bits.\n"
     )
     print(

@@ -41,17 +41,17 @@ def test_scalar_time_broadcasts():
 
 def _expected_names(levels: int, nrb: int, attn: set[int]) -> list[str]:
     names = ["in_conv"]
-    for l in range(levels):
+    for lvl in range(levels):
         for i in range(nrb):
-            names += [f"down.{l}.res.{i}"] + ([f"down.{l}.attn.{i}"] if l in attn else [])
-        if l < levels - 1:
-            names.append(f"down.{l}.downsample")
+            names += [f"down.{lvl}.res.{i}"] + ([f"down.{lvl}.attn.{i}"] if lvl in attn else [])
+        if lvl < levels - 1:
+            names.append(f"down.{lvl}.downsample")
     names += ["mid.res.0", "mid.attn", "mid.res.1"]
-    for l in reversed(range(levels)):
+    for lvl in reversed(range(levels)):
         for i in range(nrb + 1):
-            names += [f"skip.{l}.{i}", f"up.{l}.res.{i}"] + ([f"up.{l}.attn.{i}"] if l in attn else [])
-        if l > 0:
-            names.append(f"up.{l}.upsample")
+            names += [f"skip.{lvl}.{i}", f"up.{lvl}.res.{i}"] + ([f"up.{lvl}.attn.{i}"] if lvl in attn else [])
+        if lvl > 0:
+            names.append(f"up.{lvl}.upsample")
     return names + ["out"]
 
 

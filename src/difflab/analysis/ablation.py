@@ -71,8 +71,9 @@ def step_windows(steps: int, windows: int) -> list[tuple[int, int]]:
 
 
 def time_bounds(times: Tensor, start: int, stop: int) -> tuple[float, float]:
-    """Diffusion-time range ``(t_lo, t_hi)`` covering steps ``start..stop-1`` of ``times``, with bounds
-    half-way between grid points (never on one) so adjacent windows never both contain a step.
+    """Diffusion-time range ``(t_lo, t_hi)`` covering steps ``start..stop-1`` of ``times``.
+
+    The bounds lie half-way between grid points (never on one), so adjacent windows never both contain a step.
     """
     t = times.double().tolist()
     hi = 1.0 if start == 0 else (t[start - 1] + t[start]) / 2
@@ -169,8 +170,11 @@ def impact_study(
         target: model to study.
         dataset: dataset name (``digits`` adds label change, classifier-FD).
         heldout: held-out data ``(M, *shape)`` for the FD.
-        steps: DDIM steps; windows: number of equal step windows W.
+        steps: DDIM steps.
+        windows: number of equal step windows W.
         n: samples (fixed seeds ``(seed, i)``).
+        seed: base seed of the samples.
+        grid: time grid name.
         units: what to remove (default :func:`ablation_units`).
         progress: called with one line per unit.
 

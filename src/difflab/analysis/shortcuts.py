@@ -173,6 +173,7 @@ def shortcut_denoiser(
     Args:
         denoiser: a difflab denoiser (its ``network`` attribute is hooked unless ``network`` is given).
         schedule: a schedule, a path to its JSON, or None / empty (yields ``denoiser`` itself).
+        network: the module to hook (default ``denoiser.network``).
 
     Yields:
         A :class:`ShortcutDenoiser` (its ``sessions`` hold the call counters of each run).

@@ -1,5 +1,7 @@
-"""The main job on the bundled digits: train a few minutes, sample with several samplers
-at several step counts, evaluate, and write a run directory with a report.
+"""The main job on the bundled digits, from the CLI.
+
+Train a few minutes, sample with several samplers at several step counts, evaluate, and write a run
+directory with a report.
 """
 
 from difflab.cli.common import int_list, str_list

@@ -28,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="difflab",
-        description="difflab: diffusion models that are cheap to sample, easy to take apart, and useful beyond generation.",
+        description=(
+            "difflab: diffusion models that are cheap to sample, easy to take apart, and useful beyond generation."
+        ),
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)

@@ -57,7 +57,8 @@ class NetworkConfig:
         bad = [lvl for lvl in self.attention_levels if not 0 <= lvl < len(self.channel_mults)]
         if bad:
             raise DifflabError(
-                f"network.attention_levels {bad} out of range for {len(self.channel_mults)} levels (0..{len(self.channel_mults) - 1})"
+                f"network.attention_levels {bad} out of range for {len(self.channel_mults)} levels "
+                f"(0..{len(self.channel_mults) - 1})"
             )
 
 

@@ -61,8 +61,11 @@ def sample_codes(run: LoadedRun, n: int, *, source: CodeSource | None = None, se
     """``n`` codes ``(n, d)`` for generation, code i seeded by ``(seed, i)`` alone.
 
     Args:
+        run: a loaded coded run.
+        n: number of codes.
         source: ``fair`` bits, per-bit empirical ``marginal`` bits (binary codes) or the
             N(0, I) ``prior`` (gaussian codes); default ``encoder.prior`` for binary, ``prior`` otherwise.
+        seed: base seed; code i is drawn from the stream of ``(seed, i)``.
     """
     return coded_model(run).sample_codes(n, source=source, seed=seed)
 

@@ -45,8 +45,16 @@ def decode(
     """Generate ``(B, *shape)`` from codes ``z`` ``(B, d)`` (or clean ``source`` data for a drl run).
 
     Args:
+        run: a loaded coded run.
+        z: codes ``(B, d)``, or ``None`` when ``source`` is given.
+        steps: sampler steps.
+        sampler: a registered sampler name.
+        seed: base seed; row i uses the noise stream of ``(seed, i)``.
         shared_noise: every row starts from the x_T of sample 0 of ``seed`` (for strips).
         x_T: explicit start noise ``(B, *shape)`` (e.g. from DDIM inversion).
+        source: clean data ``(B, *shape)`` encoded at each step's t (a drl run), instead of ``z``.
+        grid: time grid name.
+        sampler_options: options of the sampler, e.g. ``{"eta": 0.5}``.
     """
     model = coded_model(run)
     b = (z if z is not None else source).shape[0]
@@ -115,6 +123,8 @@ def bitflip_path(bits_a: Tensor, bits_b: Tensor, confidence: Tensor | None = Non
     """Hard codes ``(k + 1, d)`` from ``bits_a`` to ``bits_b`` flipping one differing bit per row.
 
     Args:
+        bits_a: start code ``(d,)``.
+        bits_b: end code ``(d,)``.
         confidence: ``(d,)`` order key; bits with the smallest value flip first
             (default: index order).
     """

@@ -19,7 +19,9 @@ def mixture_fit(samples: ArrayLike, weights: ArrayLike, means: ArrayLike, covs: 
 
     Args:
         samples: generated points ``(N, D)``.
-        weights, means, covs: the true mixture ``(K,)``, ``(K, D)``, ``(K, D, D)``.
+        weights: the true mixture's mode weights ``(K,)``.
+        means: its mode means ``(K, D)``.
+        covs: its mode covariances ``(K, D, D)``.
     """
     x = as_float64(samples, "samples", min_n=2).reshape(len(samples), -1)
     w, mu, cov = (as_float64(a, name) for a, name in ((weights, "weights"), (means, "means"), (covs, "covs")))

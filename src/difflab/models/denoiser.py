@@ -57,7 +57,9 @@ class Denoiser(nn.Module):
         """Extra training conditioning and per-sample loss terms, drawn after the objective's own draws.
 
         Args:
-            x0: clean data ``(B, *shape)``; t: times ``(B,)``; generator: the trainer's generator.
+            x0: clean data ``(B, *shape)``.
+            t: times ``(B,)``.
+            generator: the trainer's generator.
 
         Returns:
             ``(cond, penalty)``: conditioning to add (default none) and a per-sample ``(B,)``
@@ -69,7 +71,8 @@ class Denoiser(nn.Module):
         """Conditioning ``(n, ...)`` to add for sampling ``n`` samples under ``seed`` (default none).
 
         Args:
-            n: number of samples; seed: the base seed of the call (sample i is seeded by ``(seed, i)``).
+            n: number of samples.
+            seed: the base seed of the call (sample i is seeded by ``(seed, i)``).
             given: the conditioning the caller passed; keys in it are never overridden.
         """
         return {}

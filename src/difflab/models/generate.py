@@ -50,8 +50,11 @@ def generate(
 
     Args:
         run: the loaded model.
-        n: number of samples; steps: grid intervals; sampler: a registered sampler name.
-        seed: base seed; grid: ``uniform`` | ``uniform_logsnr`` | ``edm``.
+        n: number of samples.
+        steps: grid intervals.
+        sampler: a registered sampler name.
+        seed: base seed.
+        grid: a registered grid name (``uniform``, ``uniform_logsnr``, ``edm``).
         batch_size: samples per sampler call (the result does not depend on it).
         cond: per-sample ``(n, ...)`` conditioning for the denoiser, e.g. ``labels`` ``(n,)``
             class labels, ``z`` ``(n, d)`` codes or ``source`` data of a coded run. Keys the

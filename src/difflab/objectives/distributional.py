@@ -29,12 +29,14 @@ def distributional_loss(
 
     Args:
         denoiser: a generator denoiser (``generator_noise=True``, x₀ output).
-        x0: clean data ``(B, *shape)``; t: ``(B,)``; eps: whitened forward noise ``(B, D)``.
+        x0: clean data ``(B, *shape)``.
+        t: times ``(B,)``.
+        eps: whitened forward noise ``(B, D)``.
         xi: generator noise ``(B * m, *shape)``.
         m: samples per data point.
-        rule: ``"energy"`` or ``"kernel"``; ``rule_options`` go to the scoring rule
-            (beta, lam, kernel, bandwidth).
+        rule: ``"energy"`` or ``"kernel"``.
         cond: per-sample conditioning ``(B, ...)`` (labels, z, ...), repeated m times.
+        **rule_options: options of the scoring rule (beta, lam, kernel, bandwidth).
     """
     cond = {k: v.repeat_interleave(m, dim=0) for k, v in (cond or {}).items() if v is not None}
     process = denoiser.process

@@ -1,5 +1,6 @@
-"""The main job: train on the bundled digits, sample with several samplers and step
-counts, evaluate against the held-out split, and write a report.
+"""The main job: train on the bundled digits, evaluate, and write a report.
+
+It samples with several samplers and step counts and evaluates against the held-out split.
 
 Everything lands in one run directory: ``config.yaml``, ``checkpoints/``,
 ``train_log.jsonl``, sample grids, ``metrics.json``, ``quality_vs_steps.png``,

@@ -32,9 +32,11 @@ def gaussian_posterior(
 
     Args:
         w_t: noisy components ``(B, D)`` float64.
-        alpha, sigma: ``(D,)`` coefficients at this time.
+        alpha: ``(D,)`` signal coefficients at this time.
+        sigma: ``(D,)`` noise coefficients at this time.
         mean: ``(D,)`` whitened mode mean m.
         cov: ``(D, D)`` whitened mode covariance K.
+        marginal: also return the log marginal density of ``w_t``.
 
     Returns:
         ``(post_mean (B, D), post_cov (D, D), log_marginal (B,))`` where

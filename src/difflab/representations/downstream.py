@@ -62,9 +62,12 @@ def represent(
         pool: pooling of each component's ``(B, C, H, W)`` activation: mean and/or max over space.
         seed: base seed of the forward noise (and of the corruption).
         noise_std: std of Gaussian noise added to the *test* inputs (robustness task); 0 for none.
-        dataset, data_options: the labelled dataset (default: the run's own).
+        dataset: the labelled dataset's name (default: the run's own).
+        data_options: its loader options (default: the run's own).
         out: cache folder; ``None`` extracts without caching.
         batch_size: examples per forward pass (the result does not depend on it).
+        device: where the network runs.
+        progress: show a progress bar.
 
     Returns:
         :class:`Trajectories` with ``train``/``test`` of shape ``(N, K, F)``.

@@ -74,6 +74,7 @@ def extract_trajectory(
         indices: ``(N,)`` example ids that seed the noise (default ``0..N-1``; pass the
             ids of a subset to reproduce its rows of the full extraction).
         device: where the network runs.
+        progress: show a progress bar.
     """
     times = list(times) if source.time_dependent else [0.0]
     ids = torch.arange(x.shape[0]) if indices is None else torch.as_tensor(indices).long()

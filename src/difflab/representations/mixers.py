@@ -133,8 +133,10 @@ class AttentionMixer(nn.Module):
 def build_mixer(
     kind: MixerKind, features: int, steps: int, num_classes: int, *, index: int = 0, width: int | None = None
 ) -> nn.Module:
-    """A mixer by name; ``index`` picks the time point of ``single``/``single-mlp``; ``width`` overrides the
-    hidden size of ``single-mlp`` (512), ``gru`` (256) and ``attention`` (256).
+    """A mixer by name.
+
+    ``index`` picks the time point of ``single``/``single-mlp``; ``width`` overrides the hidden size of
+    ``single-mlp`` (512), ``gru`` (256) and ``attention`` (256).
     """
     if kind == "single":
         return SingleTime(features, num_classes, index)

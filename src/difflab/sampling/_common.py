@@ -89,7 +89,8 @@ class Run:
             )
         if not torch.isfinite(x0).all():
             raise DifflabError(
-                f"the denoiser returned NaN/Inf at step {index} (t={t:.4g}); check the model, its dtype and the time grid"
+                f"the denoiser returned NaN/Inf at step {index} (t={t:.4g}); "
+                "check the model, its dtype and the time grid"
             )
         return self.process.to_white(x0.to(device=w.device, dtype=torch.float64))
 

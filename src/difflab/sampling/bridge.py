@@ -47,8 +47,10 @@ def bridge_step(
     Args:
         wt: state at t, ``(B, D)`` (float64 recommended).
         w0_hat: clean estimate ŵ₀, ``(B, D)``.
-        alpha_t, sigma_t, alpha_s, sigma_s: per-component coefficients, ``(D,)``
-            or broadcastable to ``(B, D)``.
+        alpha_t: per-component α at t, ``(D,)`` or broadcastable to ``(B, D)``.
+        sigma_t: per-component σ at t, likewise.
+        alpha_s: per-component α at s, likewise.
+        sigma_s: per-component σ at s, likewise.
         churn: ε ∈ [0, 1] (validated once by the sampler, :func:`check_churn`); 0 = DDIM, 1 = DDPM posterior.
         eps: unit Gaussian noise ``(B, D)``; may be ``None`` when ``churn == 0``.
 

@@ -56,8 +56,9 @@ def build_schedule(
         softness: 1/a for ``soft``; sets τ_max = min(1/softness, 0.99) for ``sequential``.
         ordering: ``basis`` uses ``labels``; ``variance`` uses −log ``component_var``.
         axis: ``row`` or ``column`` (``sequential``).
-        gamma_min, gamma_max: γ endpoints (for ``soft``: γ̃_denoise and γ̃_noise);
-            ``None`` keeps each schedule's default; ``ddpm`` rejects them.
+        gamma_min: γ at t = 0 (for ``soft``: γ̃_denoise); ``None`` keeps each schedule's default;
+            ``ddpm`` rejects it.
+        gamma_max: γ at t = 1 (for ``soft``: γ̃_noise); ``None`` keeps the default; ``ddpm`` rejects it.
         component_var: raw per-component second moment E[u_i²] ``(D,)``, for
             ``ordering='variance'`` (defaults to ``data_var``). Raw, not whitened:
             under the data prior every whitened Σ_i is 1, which would order nothing.
