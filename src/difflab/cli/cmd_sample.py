@@ -34,7 +34,7 @@ def run(args):
     from difflab.analysis.shortcuts import shortcut_denoiser
     from difflab.io import atomic_open
     from difflab.pipeline import generate, load_run
-    from difflab.pipeline.evaluate import save_samples_picture
+    from difflab.report import save_samples_picture
 
     loaded = load_run(args.run, device=args.device)
     sampler = args.sampler or loaded.cfg.sample.sampler

@@ -33,6 +33,7 @@ from torch import Tensor, nn
 from difflab.config.schema import EncoderConfig
 from difflab.errors import DifflabError
 from difflab.nn.embeddings import sinusoidal_embedding
+from difflab.process.noise import randn_like_from
 
 Norm = Literal["group", "batch"]
 
@@ -72,10 +73,6 @@ class Trunk(nn.Module):
     def forward(self, x0: Tensor) -> Tensor:
         """``(B, *shape)`` -> ``(B, out_dim)``."""
         return self.net(x0)
-
-
-def _randn(shape, generator: torch.Generator | None, like: Tensor) -> Tensor:
-    return torch.randn(shape, generator=generator).to(device=like.device, dtype=like.dtype)
 
 
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
@@ -190,7 +187,7 @@ class GaussianEncoder(CodeEncoder):
 
     def sample(self, x0, t, generator):
         mu, logvar = self._mu_logvar(x0, t)
-        z = mu + (0.5 * logvar).exp() * _randn(mu.shape, generator, mu)
+        z = mu + (0.5 * logvar).exp() * randn_like_from(mu.shape, generator, mu)
         return z, self.weight * gaussian_kl(mu, logvar)
 
     def code(self, x0, t=None, *, hard=True):

@@ -7,10 +7,30 @@ compares them with the true x₀ in whitened component space.
 
 from collections.abc import Mapping
 
+import torch
 from torch import Tensor
 
+from difflab.config.schema import MethodConfig
 from difflab.models.denoiser import Denoiser
 from difflab.objectives.scoring import scoring_loss
+from difflab.process.noise import randn_like_from
+
+
+def scoring_rule_term(method: MethodConfig):
+    """The scoring-rule loss as an objective term ``(model, x0, t, eps, cond, generator) -> (B,)``.
+
+    It draws the generator noise ξ ``(B * m, *shape)`` from the trainer's generator.
+    """
+    if method.rule == "energy":
+        options = dict(beta=method.beta, lam=method.lam)
+    else:
+        options = dict(kernel=method.kernel, bandwidth=method.bandwidth, lam=method.lam)
+
+    def term(model: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, cond: dict, generator: torch.Generator) -> Tensor:
+        xi = randn_like_from((x0.shape[0] * method.m, *x0.shape[1:]), generator, x0)
+        return distributional_loss(model, x0, t, eps, xi, m=method.m, rule=method.rule, cond=cond, **options)
+
+    return term
 
 
 def distributional_loss(

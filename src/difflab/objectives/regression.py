@@ -10,6 +10,7 @@ from collections.abc import Mapping
 import torch
 from torch import Tensor
 
+from difflab.config.schema import MethodConfig
 from difflab.models.denoiser import Denoiser
 from difflab.process.process import Process
 
@@ -43,6 +44,15 @@ def regression_loss(
     target = regression_target(denoiser.prediction, w0, eps, alpha, sigma)
     pred = process.to_white(out) if denoiser.prediction == "x0" else process.data_noise_to_white(out)
     return (pred.float() - target.float()).pow(2).sum(dim=1)
+
+
+def regression_term(method: MethodConfig):
+    """The regression loss as an objective term ``(model, x0, t, eps, cond, generator) -> (B,)``."""
+
+    def term(model: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, cond: dict, generator: torch.Generator) -> Tensor:
+        return regression_loss(model, x0, t, eps, cond=cond)
+
+    return term
 
 
 def stratified_times(batch: int, generator: torch.Generator | None = None, device=None) -> Tensor:

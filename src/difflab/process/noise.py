@@ -64,3 +64,11 @@ def standard_normal(noise: NoiseLike, shape: Sequence[int], dtype: torch.dtype =
     if isinstance(noise, torch.Generator):
         return torch.randn(tuple(shape), generator=noise, dtype=dtype, device=noise.device).to(device)
     return torch.randn(tuple(shape), dtype=dtype, device=device)
+
+
+def randn_like_from(shape: Sequence[int], generator: torch.Generator | None, like: Tensor) -> Tensor:
+    """N(0, I) of ``shape`` drawn on the CPU from ``generator``, moved to ``like``'s device and dtype.
+
+    Drawing on the CPU makes training draws the same on every device for one seed.
+    """
+    return torch.randn(shape, generator=generator).to(device=like.device, dtype=like.dtype)
