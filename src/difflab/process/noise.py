@@ -2,12 +2,16 @@
 
 EDM-style per-sample generators make results reproducible when the batch size
 changes; a single generator (or the global RNG) is faster for big moment tests.
-Every per-sample seed in difflab comes from :func:`derive_seed`, so sample i of
-base seed S (plus a stream offset) is one number everywhere.
+Every per-sample seed in difflab comes from this module: :func:`derive_seed` for a
+sample index (sampling, training, code draws), so sample i of base seed S (plus a
+stream offset) is one number everywhere, and :func:`mixed_seed` for a tuple of keys
+(representations' trajectories: example, time point, stream). Two schemes, because
+moving representations onto the first would change every published trajectory figure.
 """
 
 from collections.abc import Sequence
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -29,6 +33,15 @@ def derive_seed(seed: int, i: int, *, offset: int = 0) -> int:
 def sample_seeds(seed: int, n: int, *, offset: int = 0) -> list[int]:
     """Seeds of samples ``0 .. n-1`` under base ``seed`` (see :func:`derive_seed`)."""
     return [derive_seed(seed, i, offset=offset) for i in range(n)]
+
+
+def mixed_seed(seed: int, *keys: int) -> int:
+    """A 63-bit seed mixed from ``seed`` and integer ``keys`` by NumPy's ``SeedSequence``.
+
+    Nearby key tuples give unrelated seeds, which a linear formula cannot promise in
+    several dimensions at once.
+    """
+    return int(np.random.SeedSequence([seed, *keys]).generate_state(2, np.uint64)[0] >> 1)
 
 
 class PerSampleNoise:

@@ -16,7 +16,6 @@ The two encoder sources encode with :func:`encode_codes` (the core's coded model
 from collections.abc import Sequence
 from typing import Literal, Protocol
 
-import numpy as np
 import torch
 from torch import Tensor
 
@@ -24,7 +23,7 @@ from difflab.errors import DifflabError
 from difflab.models.coded import encode_batch, require_coded
 from difflab.models.run import LoadedRun
 from difflab.nn.components import component_registry, resolve
-from difflab.process.noise import PerSampleNoise
+from difflab.process.noise import PerSampleNoise, mixed_seed
 
 SourceKind = Literal["unet", "drl", "dmz"]
 Pool = Literal["mean", "max"]
@@ -49,10 +48,7 @@ def example_seeds(seed: int, index: Tensor, time_index: int, stream: int = 0) ->
         time_index: position of t in the trajectory (fresh noise per time point).
         stream: separates independent uses (e.g. train/test splits, input corruption).
     """
-    return [
-        int(np.random.SeedSequence([seed, stream, int(i), time_index]).generate_state(2, np.uint64)[0] >> 1)
-        for i in index.tolist()
-    ]
+    return [mixed_seed(seed, stream, int(i), time_index) for i in index.tolist()]
 
 
 def _first_tensor(out) -> Tensor:
