@@ -24,6 +24,7 @@ import torch
 from torch import Tensor, nn
 
 from difflab.errors import DifflabError
+from difflab.io import atomic_write_text
 from difflab.models.denoiser import Denoiser
 from difflab.models.encoders import CodeEncoder
 from difflab.process.noise import sample_seeds
@@ -126,7 +127,7 @@ class CodedDenoiser(Denoiser):
         p = bits.mean(0)
         entropy = bit_entropy(bits)
         record = {"marginals": p.tolist(), "entropy_bits": entropy.tolist(), "n": int(bits.shape[0])}
-        (Path(checkpoint_dir) / MARGINALS_NAME).write_text(json.dumps(record, indent=1))
+        atomic_write_text(Path(checkpoint_dir) / MARGINALS_NAME, json.dumps(record, indent=1))  # never half-written
         return p
 
     # -- Denoiser extension points ------------------------------------------------
