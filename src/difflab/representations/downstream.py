@@ -6,6 +6,7 @@ inputs: test examples corrupted with Gaussian noise of std ``noise_std`` (in
 the model's normalised space) *before* extraction.
 """
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -74,6 +75,11 @@ def represent(
     """
     run = load_run(run, device=device) if isinstance(run, (str, Path)) else run
     src = build_source(run, source, components=components, pool=pool, seed=seed)
+    if not src.time_dependent and len(times) > 1:
+        warnings.warn(
+            f"source {source!r} does not depend on t: one time (t=0) is extracted, not the {len(times)} asked for",
+            stacklevel=2,
+        )
     times = [float(t) for t in times] if src.time_dependent else [0.0]
     name, options, data = _task_data(run, dataset, data_options)
     key = {
