@@ -27,14 +27,14 @@ def add_arguments(p):
     p.add_argument("--out", default=None, help="results JSON (default: SOURCE/probe.json); figures beside it")
 
 
-def _trajectories(source: Path, times: str):
+def _trajectories(source: Path, times: str, device: str = "cpu"):
     from difflab.representations import load_trajectories, parse_times, represent, require_trajectories
 
     if load_trajectories(source) is not None:
         return require_trajectories(source), source
     if (source / "config.yaml").exists() or (source / "meta.json").exists():
         folder = source / "representations" / f"unet_k{times.replace(',', '_')}"
-        return represent(source, times=parse_times(times), out=folder, progress=True), folder
+        return represent(source, times=parse_times(times), out=folder, progress=True, device=device), folder
     return require_trajectories(source), source  # raises with a clear message
 
 
@@ -46,10 +46,10 @@ def run(args):
 
     if args.seeds < 1:
         raise DifflabError(f"--seeds must be >= 1, got {args.seeds}")
-    traj, folder = _trajectories(Path(args.source), args.times)
     from difflab.utils.device import pick_device
 
     device = str(pick_device(args.device))
+    traj, folder = _trajectories(Path(args.source), args.times, device)
     cfg = ProbeConfig(epochs=args.epochs, patience=args.patience, lr=args.lr, device=device)
     study = run_study(traj, str_list(args.mixer), list(range(args.seeds)), config=cfg, progress=True)
     study["trajectories"] = str(folder)

@@ -18,7 +18,12 @@ def add_arguments(p):
         default="10",
         help="k (k + 1 evenly spaced times on [0, 1]; 1 -> t=0.5) or comma-separated times, e.g. 0.1,0.5,0.9",
     )
-    p.add_argument("--source", default="unet", choices=["unet", "drl", "dmz"])
+    p.add_argument(
+        "--source",
+        default="unet",
+        choices=["unet", "drl", "dmz"],
+        help="unet: pooled UNet activations; drl/dmz: the run's encoder codes (dmz does not depend on t: one time)",
+    )
     p.add_argument(
         "--components",
         default=None,
