@@ -38,3 +38,14 @@ def test_load_run_on_cuda_without_cuda_is_one_line(tiny_run):
 
     with pytest.raises(DifflabError, match="asks for CUDA but no GPU is available"):
         load_run(tiny_run, device="cuda")
+
+
+def test_training_prints_its_expected_time_and_where_it_resumes(capsys, tmp_path):
+    from difflab.pipeline import train_run
+    from tests.helpers import tiny_config
+
+    train_run(tiny_config("train.steps=8", "train.checkpoint_every=4"), tmp_path, progress=True)
+    out = capsys.readouterr().out
+    assert "train: expected about" in out and "for the remaining 2 steps" in out and "torch threads" in out
+    train_run(tiny_config("train.steps=16", "train.checkpoint_every=4"), tmp_path, progress=True)
+    assert "train: resuming from step 8 of 16" in capsys.readouterr().out

@@ -135,3 +135,10 @@ def test_switching_dataset_drops_the_old_options(capsys, tmp_path):
     )
     assert code == 0, err
     assert "which" not in out and re.search(r"data: npy, \d+ train", out)
+
+
+def test_evaluate_warns_in_one_line_when_n_is_below_the_feature_dimension(capsys, tiny_run, tmp_path):
+    code, out, err = run_cli(capsys, "evaluate", tiny_run, "--n", 16, "--steps", 2, "--out", tmp_path)
+    warnings = [line for line in err.splitlines() if "n=16 is below" in line]
+    assert code == 0 and len(warnings) == 1 and warnings[0].startswith("difflab: warning: n=16 is below the 128")
+    assert "checkpoint step 12" in out

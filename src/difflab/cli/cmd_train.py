@@ -42,7 +42,10 @@ def run(args):
         from difflab.errors import DifflabError
 
         raise DifflabError("--out DIR is required (where checkpoints and logs go)")
+    import os
+
     from difflab.pipeline import train_run
 
     out = train_run(cfg, args.out, progress=not args.no_progress)
-    print(f"run written to {out}")
+    if int(os.environ.get("RANK", "0")) == 0:  # once under torchrun
+        print(f"run written to {out}")

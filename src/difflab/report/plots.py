@@ -9,7 +9,7 @@ import numpy as np
 import torch
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import NullFormatter, ScalarFormatter
+from matplotlib.ticker import FuncFormatter, NullFormatter, ScalarFormatter
 
 from difflab.errors import DifflabError
 from difflab.io.atomic import atomic_open
@@ -89,15 +89,20 @@ def plot_quality_vs_steps(
         ax.axhline(floor, color="black", linestyle="--", linewidth=1.0, label=floor_label)
     if shown and min(shown) > 0:
         ax.set_yscale("log")
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: f"{v:g}" if str(f"{v:g}")[0] in "235" else ""))
     if diverged:
-        top = ax.get_ylim()[1]
+        low, high = ax.get_ylim()
+        top = high * 1.4 if ax.get_yscale() == "log" else high + 0.15 * (high - low)
+        ax.set_ylim(low, top)
         for name, s in sorted(diverged):
             v = results[name][s]
-            text = "n/a" if v is None or not np.isfinite(v) else f"{v:.3g}"
-            ax.plot([s], [top], marker="^", color=lines[name].get_color(), clip_on=False, linestyle="none")
-            ax.annotate(text, (s, top), textcoords="offset points", xytext=(0, -12), ha="center", fontsize=7)
-        ax.plot([], [], marker="^", color="grey", linestyle="none", label="diverged (value shown, not plotted)")
-        ax.set_ylim(top=top)
+            text = "n/a" if v is None or not np.isfinite(v) else (f"{v:.4g}" if abs(v) < 1e4 else f"{v:.0f}")
+            ax.plot([s], [top], marker="^", markersize=9, color=lines[name].get_color(), clip_on=False)
+            ax.annotate(
+                f"{name} {text}", (s, top), textcoords="offset points", xytext=(7, -4), ha="left", va="top", fontsize=7
+            )
+        ax.plot([], [], marker="^", color="grey", linestyle="none", label="diverged: value shown, not plotted")
     ax.set_xscale("log")
     ax.set_xticks(sorted(all_steps))
     ax.xaxis.set_major_formatter(ScalarFormatter())
@@ -107,7 +112,7 @@ def plot_quality_vs_steps(
     if title:
         ax.set_title(title)
     ax.grid(True, which="major", alpha=0.3)
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     return save_figure(fig, path)
 
 
