@@ -49,3 +49,10 @@ def test_training_prints_its_expected_time_and_where_it_resumes(capsys, tmp_path
     assert "train: expected about" in out and "for the remaining 2 steps" in out and "torch threads" in out
     train_run(tiny_config("train.steps=16", "train.checkpoint_every=4"), tmp_path, progress=True)
     assert "train: resuming from step 8 of 16" in capsys.readouterr().out
+
+
+def test_a_misspelt_sampler_option_is_one_line(tiny_run):
+    from difflab.errors import DifflabError
+
+    with pytest.raises(DifflabError, match="sampler 'ddim' has no option etaa; its options: eta"):
+        generate(load_run(tiny_run), 2, steps=2, sampler="ddim", sampler_options={"etaa": 1.0})

@@ -14,6 +14,7 @@ from difflab.errors import DifflabError
 from difflab.models.run import LoadedRun
 from difflab.process.noise import PerSampleNoise, sample_seeds
 from difflab.sampling import build_grid, get_sampler
+from difflab.sampling.registry import options_of
 
 
 class CountingDenoiser(torch.nn.Module):
@@ -82,6 +83,10 @@ def generate(
     if len(seeds) != n or (x_T is not None and x_T.shape[0] != n):
         raise DifflabError(f"seeds and x_T must have one row per sample (n={n})")
     sample_fn = get_sampler(sampler)
+    unknown = sorted(set(sampler_options) - set(options_of(sampler)))
+    if unknown:
+        valid = ", ".join(options_of(sampler)) or "none"
+        raise DifflabError(f"sampler {sampler!r} has no option {', '.join(unknown)}; its options: {valid}")
     process = run.denoiser.process
     counter = CountingDenoiser(denoiser if denoiser is not None else run.denoiser)
     times = build_grid(grid, process, steps)
