@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from difflab.config.schema import SampleConfig
 from difflab.errors import DifflabError
 from difflab.models.run import LoadedRun
 from difflab.process.noise import PerSampleNoise, sample_seeds
@@ -71,7 +72,7 @@ def generate(
         seeds: explicit per-sample noise seeds (``n`` of them), e.g. one seed repeated so that
             every row shares its noise; default ``sample_seeds(seed, n)``.
     """
-    sample_cfg = run.cfg.sample
+    sample_cfg = run.cfg.sample if run.cfg is not None else SampleConfig()  # a hand-built run: the schema's defaults
     steps = sample_cfg.steps if steps is None else steps
     sampler = sample_cfg.sampler if sampler is None else sampler
     grid = sample_cfg.grid if grid is None else grid

@@ -18,6 +18,7 @@ from difflab.models.run import LoadedRun, load_run
 from difflab.representations.cache import load_trajectories, save_trajectories
 from difflab.representations.extract import STREAM_TEST, STREAM_TRAIN, Trajectories, corrupt, extract_trajectory
 from difflab.representations.sources import Pool, SourceKind, build_source
+from difflab.utils.device import pick_device
 
 
 def _task_data(run: LoadedRun, dataset: str | None, data_options: dict | None):
@@ -73,6 +74,7 @@ def represent(
     Returns:
         :class:`Trajectories` with ``train``/``test`` of shape ``(N, K, F)``.
     """
+    device = pick_device(device)
     run = load_run(run, device=device) if isinstance(run, (str, Path)) else run
     src = build_source(run, source, components=components, pool=pool, seed=seed)
     if not src.time_dependent and len(times) > 1:
