@@ -11,18 +11,27 @@ LINT_PATHS := src tests benchmarks experiments scripts
 # Extra options for the benchmark runner, e.g. `make bench BENCH_ARGS="--quick --train-run"`.
 BENCH_ARGS ?=
 
-.PHONY: install demo lint format test bench clean
+.PHONY: install demo lint format test bench clean shell
+# Everything is installed into .venv, which a new shell does not know about.
+ACTIVATE_HINT := difflab, torchrun and `import difflab` live in .venv: run `source .venv/bin/activate` (or `make shell`) first, or call .venv/bin/difflab
 
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -c constraints.txt -e '.[dev,diffusers]'
 	touch $(STAMP)
+	@echo '$(ACTIVATE_HINT)'
 
 install: $(STAMP)
 
 demo: $(STAMP)
 	$(VENV)/bin/difflab demo --out runs/demo
+	@echo '$(ACTIVATE_HINT)'
+
+# A shell with .venv activated (exit to leave).
+shell: $(STAMP)
+	@echo '$(ACTIVATE_HINT)'
+	@. $(VENV)/bin/activate && exec $${SHELL:-/bin/sh} -i
 
 # Fails on any lint violation or on any file `make format` would change.
 lint: $(STAMP)

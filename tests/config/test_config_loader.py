@@ -189,3 +189,15 @@ def test_validate_runs_on_nested_sections():
     assert cfg.items == [Leaf(2)]
     assert CALLS == ["leaf", "leaf", "top"]  # children first
     assert dataclasses.asdict(cfg) == config_to_dict(cfg)
+
+
+def test_a_new_data_name_drops_the_old_datasets_options():
+    from difflab.config.schema import RunConfig
+    from tests.helpers import ROOT
+
+    toy = ROOT / "configs" / "toy2d.yaml"
+    cfg = load_config(RunConfig, toy, ["data.name=npy", "data.options.path=x.npy"])
+    assert cfg.data.name == "npy" and cfg.data.options == {"path": "x.npy"}
+    kept = load_config(RunConfig, toy, ["data.name=toy2d", "data.options.n_train=10"])  # same name: options merge
+    assert kept.data.options == {"which": "8gaussians", "n_train": 10}
+    assert load_config(RunConfig, toy, ["data.options.n_train=10"]).data.options["which"] == "8gaussians"

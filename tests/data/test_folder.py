@@ -53,3 +53,17 @@ def test_errors(tmp_path):
         load_dataset("folder", path=str(tmp_path))
     with pytest.raises(DifflabError, match="channels=2"):
         load_dataset("folder", path=str(tmp_path), channels=2)
+
+
+def test_size_and_channels_are_inferred_and_reported(tmp_path):
+    """16x16 grayscale PNGs stay 1x16x16 (not the old 3x32x32 default), and a warning says what was inferred."""
+    for i in range(6):
+        Image.new("L", (16, 16), 40 * i).save(tmp_path / f"{i}.png")
+    with pytest.warns(UserWarning, match=r"6 images -> 1x16x16 \(inferred size=16, channels=1"):
+        ds = load_dataset("folder", path=str(tmp_path))
+    assert ds.shape == (1, 16, 16) and "inferred" in ds.meta["layout"]
+    Image.new("RGB", (24, 24), (255, 0, 0)).save(tmp_path / "big.png")  # mixed sizes and modes
+    with pytest.warns(UserWarning, match="resized .* to 16x16 from 16x16 \\(6\\), 24x24 \\(1\\)"):
+        mixed = load_dataset("folder", path=str(tmp_path))
+    assert mixed.shape == (3, 16, 16) and "1 grayscale image(s) repeated to RGB" not in mixed.meta["layout"]
+    assert "6 grayscale image(s) repeated to RGB" in mixed.meta["layout"]

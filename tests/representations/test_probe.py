@@ -54,3 +54,11 @@ def test_same_seed_same_result_and_study_errors():
     assert a == b
     with pytest.raises(DifflabError, match="unknown mixer"):
         run_study(traj, ["lstm"], seeds=[0])
+
+
+def test_one_time_trajectories_skip_the_mixers_that_combine_times_and_say_so():
+    full = toy()
+    one = Trajectories(full.train[:, 2:3], full.train_labels, full.test[:, 2:3], full.test_labels, times=[0.0])
+    with pytest.warns(UserWarning, match="attention, gru skipped"):
+        study = run_study(one, ["concat", "attention", "gru"], seeds=[0], config=ProbeConfig(epochs=2))
+    assert study["skipped"] == ["attention", "gru"] and list(study["mixers"]) == ["concat"]

@@ -80,3 +80,14 @@ def test_unknown_grid_and_bad_n(cosine):
         build_grid("geometric", cosine, 10)
     with pytest.raises(DifflabError, match="positive integer"):
         uniform(0)
+
+
+def test_uniform_takes_the_process_like_every_grid():
+    """``uniform(process, n)`` like ``edm(process, n)``; ``uniform(n)`` and ``uniform(n, t_max, t_min)`` still work."""
+    from difflab.process import build_process
+
+    process = build_process((2,))
+    assert torch.equal(uniform(process, 6), uniform(6))
+    assert torch.equal(build_grid("uniform", process, 6), uniform(6))
+    assert torch.equal(uniform(process, 4, t_max=0.5), uniform(4, 0.5))
+    assert torch.equal(uniform(4, 0.8, 0.2), torch.linspace(0.8, 0.2, 5, dtype=torch.float64))

@@ -213,5 +213,9 @@ def impact_study(
             rows.append(scorer.score(samples))
         result.metrics[u.name] = rows
         if progress is not None:
-            progress(f"{u.name}: " + " ".join(f"{r['pixel_change']:.3f}" for r in rows))
+            progress(
+                f"{u.name}: 1-SSIM per window (t high->low) "
+                + " ".join(f"{r['pixel_change']:.3f}" for r in rows)
+                + f"; max FD shift {max(r['fd_shift'] for r in rows):+.2%}"
+            )
     return result

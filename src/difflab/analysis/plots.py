@@ -77,14 +77,20 @@ def speedup_quality(points: Sequence[dict], path: str | Path, budget: float | No
 
 
 def write_impact_report(res: ImpactResult, out: str | Path, title: str = "Impact of removing UNet components") -> Path:
-    """Write ``impact.json``, ``heatmap.png`` (1 - SSIM), ``heatmap_fd.png``, ``phase.png`` and ``report.md``."""
+    """Write ``impact.json``, the figures and ``report.md`` linking every one of them.
+
+    Figures: ``heatmap.png`` (1 - SSIM), ``heatmap_fd.png``, ``heatmap_labels.png`` (when the metrics
+    have ``label_change``) and ``phase.png``.
+    """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     res.save(out / "impact.json")
     impact_heatmap(res, out / "heatmap.png", "pixel_change")
     impact_heatmap(res, out / "heatmap_fd.png", "fd_shift")
+    figures = "![pixel change](heatmap.png)\n\n![FD shift](heatmap_fd.png)"
     if "label_change" in next(iter(res.metrics.values()))[0]:
         impact_heatmap(res, out / "heatmap_labels.png", "label_change")
+        figures += "\n\n![label change](heatmap_labels.png)"
     phase_plot(res, out / "phase.png")
     rows = []
     for u in res.units:
@@ -112,6 +118,6 @@ def write_impact_report(res: ImpactResult, out: str | Path, title: str = "Impact
         [
             ("Setting", setting),
             ("Per unit", markdown_table(rows)),
-            ("Figures", "![pixel change](heatmap.png)\n\n![FD shift](heatmap_fd.png)\n\n![phases](phase.png)"),
+            ("Figures", figures + "\n\n![phases](phase.png)"),
         ],
     )

@@ -194,8 +194,9 @@ def search_schedule(
             )
             if progress is not None:
                 progress(
-                    f"group of {len(group)} p={period} k={k}: saving {sched.meta['expected_saving']:.3f} "
-                    f"fd_shift {score['fd_shift']:+.3f} {'ok' if ok else 'over'}"
+                    f"try: reuse {len(group)} unit(s) every {period} steps in {k} window(s): network time saved "
+                    f"{sched.meta['expected_saving']:.1%}, FD shift {score['fd_shift']:+.2%} "
+                    f"({'within' if ok else 'over'} budget)"
                 )
             if ok and (best is None or sched.meta["expected_saving"] > best[0].meta["expected_saving"]):
                 best = (sched, score)

@@ -2,17 +2,19 @@
 
 from pathlib import Path
 
+from difflab.cli.common import add_device_argument, add_seed_argument, positive_int, run_output
+
 HELP = "ablate: difflab ablate RUN --steps 50 --windows 10 --n 256 --out DIR"
 
 
 def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder")
-    p.add_argument("--steps", type=int, default=50, help="DDIM steps")
-    p.add_argument("--windows", type=int, default=10, help="equal time windows W")
-    p.add_argument("--n", type=int, default=256, help="samples (fixed seeds)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=positive_int, default=50, help="DDIM steps")
+    p.add_argument("--windows", type=positive_int, default=10, help="equal time windows W")
+    p.add_argument("--n", type=positive_int, default=256, help="samples (fixed seeds), at least 2")
+    add_seed_argument(p)
     p.add_argument("--out", default=None, help="output folder (default: RUN/ablate)")
-    p.add_argument("--device", default="cpu")
+    add_device_argument(p)
 
 
 def run(args):
@@ -26,7 +28,11 @@ def run(args):
         raise DifflabError(f"--n must be at least 2 (the FD needs a covariance), got {args.n}")
     loaded = load_run(args.run, device=args.device)
     target, heldout, name = run_target(loaded)
-    out = Path(args.out) if args.out else Path(args.run) / "ablate"
+    out = Path(args.out) if args.out else run_output(args.run, "ablate")
+    print(
+        f"ablating each unit in each of {args.windows} windows ({args.steps}-step DDIM, n={args.n}); per unit: "
+        "1-SSIM against the unablated samples per window (t high->low) and the largest FD shift"
+    )
     res = impact_study(
         target,
         dataset=name,

@@ -2,19 +2,29 @@
 
 from pathlib import Path
 
-from difflab.cli.common import add_sampler_arguments, int_list, sampler_options
+from difflab.cli.common import (
+    add_device_argument,
+    add_sampler_arguments,
+    add_seed_argument,
+    int_list,
+    positive_int,
+    run_output,
+    sampler_options,
+)
 
 HELP = "evaluate: difflab evaluate RUN --steps 4,8,16,32 --sampler NAME"
 
 
 def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder")
-    p.add_argument("--steps", type=int_list, default=[4, 8, 16, 32])
+    p.add_argument("--steps", type=int_list, default=[4, 8, 16, 32], help="comma-separated step counts")
     add_sampler_arguments(p, several=True)  # --sampler, --grid and the sampler option flags
-    p.add_argument("--n", type=int, default=None, help="samples per setting (default: sample.n_eval)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--n", type=positive_int, default=None, help="samples per setting (default: the run's sample.n_eval)"
+    )
+    add_seed_argument(p)
     p.add_argument("--out", default=None, help="output folder (default: RUN/eval)")
-    p.add_argument("--device", default="cpu")
+    add_device_argument(p)
     p.add_argument("--shortcuts", default=None, metavar="FILE", help="shortcut schedule JSON from `difflab shortcuts`")
 
 
@@ -25,7 +35,7 @@ def run(args):
 
     loaded = load_run(args.run, device=args.device)
     samplers = args.sampler or [loaded.cfg.sample.sampler]
-    out = Path(args.out) if args.out else Path(args.run) / "eval"
+    out = Path(args.out) if args.out else run_output(args.run, "eval")
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
         results = evaluate_run(
             loaded,
@@ -39,7 +49,14 @@ def run(args):
             denoiser=denoiser,
         )
     metric = primary_metric(results["dataset"])
-    print(f"{metric} (floor {results['floor'][metric]:.3f}):")
+
+    def fmt(value) -> str:
+        return "refused" if value is None else f"{value:.3f}"
+
+    print(f"checkpoint step {loaded.step} ({loaded.path}), n={results['n']} per setting")
+    print(f"{metric} (floor {fmt(results['floor'][metric])}):")
     for sampler, per in results["samplers"].items():
-        print(f"  {sampler:>14}: " + "  ".join(f"{k} steps {v[metric]:.3f}" for k, v in per.items()))
+        print(f"  {sampler:>14}: " + "  ".join(f"{k} steps {fmt(v[metric])}" for k, v in per.items()))
+    for name, reason in results["refused"].items():
+        print(f"  refused: {name}: {reason}")
     print(f"written to {out}/metrics.json and {out}/quality_vs_steps.png")

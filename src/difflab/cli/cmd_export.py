@@ -5,7 +5,7 @@ HELP = "export: difflab export RUN --out DIR (inference-only copy, ~1/4 the size
 
 def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder")
-    p.add_argument("--out", required=True, help="new folder; load it like any run")
+    p.add_argument("--out", required=True, help="new folder (required: an export is a new run); load it like any run")
 
 
 def run(args) -> None:

@@ -6,6 +6,8 @@ DIR_or_RUN is a folder written by ``difflab represent`` or a run directory
 
 from pathlib import Path
 
+from difflab.cli.common import add_device_argument, positive_int
+
 HELP = "probe: difflab probe DIR_or_RUN --mixer attention,gru,concat,single --seeds 5"
 
 
@@ -16,22 +18,23 @@ def add_arguments(p):
         default="single,concat,gru,attention",
         help="comma-separated: single | single-mlp | concat | gru | attention",
     )
-    p.add_argument("--seeds", type=int, default=5, help="number of seeds (0..N-1)")
-    p.add_argument("--epochs", type=int, default=100)
-    p.add_argument("--patience", type=int, default=15)
-    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--seeds", type=positive_int, default=5, help="number of seeds (0..N-1); mean ± std over them")
+    p.add_argument("--epochs", type=positive_int, default=100, help="maximum epochs per probe")
+    p.add_argument("--patience", type=positive_int, default=15, help="early stopping: epochs without improvement")
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--times", default="10", help="when SOURCE is a run: k or comma-separated times")
+    add_device_argument(p)
     p.add_argument("--out", default=None, help="results JSON (default: SOURCE/probe.json); figures beside it")
 
 
-def _trajectories(source: Path, times: str):
+def _trajectories(source: Path, times: str, device: str = "cpu"):
     from difflab.representations import load_trajectories, parse_times, represent, require_trajectories
 
     if load_trajectories(source) is not None:
         return require_trajectories(source), source
     if (source / "config.yaml").exists() or (source / "meta.json").exists():
         folder = source / "representations" / f"unet_k{times.replace(',', '_')}"
-        return represent(source, times=parse_times(times), out=folder, progress=True), folder
+        return represent(source, times=parse_times(times), out=folder, progress=True, device=device), folder
     return require_trajectories(source), source  # raises with a clear message
 
 
@@ -43,8 +46,11 @@ def run(args):
 
     if args.seeds < 1:
         raise DifflabError(f"--seeds must be >= 1, got {args.seeds}")
-    traj, folder = _trajectories(Path(args.source), args.times)
-    cfg = ProbeConfig(epochs=args.epochs, patience=args.patience, lr=args.lr)
+    from difflab.utils.device import pick_device
+
+    device = str(pick_device(args.device))
+    traj, folder = _trajectories(Path(args.source), args.times, device)
+    cfg = ProbeConfig(epochs=args.epochs, patience=args.patience, lr=args.lr, device=device)
     study = run_study(traj, str_list(args.mixer), list(range(args.seeds)), config=cfg, progress=True)
     study["trajectories"] = str(folder)
     out = Path(args.out) if args.out else folder / "probe.json"
@@ -52,9 +58,13 @@ def run(args):
     atomic_write_json(out, study)
     best = best_single(study)
     if best is not None:
-        print(f"best single time: {best['kind']} t={best['t']:.3f}: {best['mean']:.4f} ± {best['std']:.4f}")
+        print(
+            f"best single time: {best['kind']} t={best['t']:.3f}: test accuracy {best['mean']:.4f} ± {best['std']:.4f}"
+        )
     for kind, r in study["mixers"].items():
-        print(f"{kind}: {r['mean']:.4f} ± {r['std']:.4f}")
+        print(f"{kind}: test accuracy {r['mean']:.4f} ± {r['std']:.4f} over {args.seeds} seeds")
+    if study["skipped"]:
+        print(f"skipped (one time only): {', '.join(study['skipped'])}")
     figs = [plot_accuracy_vs_t(study, out.with_name(out.stem + "_acc_vs_t.png"))]
     figs.append(plot_attention(study, out.with_name(out.stem + "_attention.png")))
     print(f"results in {out}; figures: {', '.join(str(f) for f in figs if f is not None)}")

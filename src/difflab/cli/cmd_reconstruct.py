@@ -2,24 +2,30 @@
 
 from pathlib import Path
 
+from difflab.cli.common import add_device_argument, add_seed_argument, positive_int, run_output
 from difflab.errors import DifflabError
 
-HELP = "reconstruct: difflab reconstruct RUN --n 16 --steps 8 --out FILE.png (rows: data, stochastic, inverted)"
+HELP = "reconstruct: difflab reconstruct RUN --n 16 --steps 8 [--out FILE.png] (rows: data, stochastic, inverted)"
 
 
 def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder of a coded run")
-    p.add_argument("--n", type=int, default=16, help="test examples to reconstruct")
-    p.add_argument("--steps", type=int, default=8)
+    p.add_argument("--n", type=positive_int, default=16, help="test examples to reconstruct")
+    p.add_argument("--steps", type=positive_int, default=8, help="sampling (and inversion) steps")
     p.add_argument("--sampler", default="ddim", help="sampler of the stochastic decode")
-    p.add_argument("--mode", default="both", choices=["stochastic", "inverted", "both"])
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", required=True, help="output .png")
-    p.add_argument("--device", default="cpu")
+    p.add_argument(
+        "--mode",
+        default="both",
+        choices=["stochastic", "inverted", "both"],
+        help="rows after the data row: stochastic decode, DDIM-inverted decode, or both (in that order)",
+    )
+    add_seed_argument(p)
+    p.add_argument("--out", default=None, help="output .png (default: RUN/reconstruct.png)")
+    add_device_argument(p)
 
 
 def run(args):
-    out = Path(args.out)
+    out = Path(args.out) if args.out else run_output(args.run, "reconstruct.png")
     if out.suffix != ".png":
         raise DifflabError(f"--out must end in .png, got {out.name}")
     if args.n < 1 or args.steps < 1:
@@ -43,4 +49,8 @@ def run(args):
         report.append(f"{mode} MSE {float((xr - x0).pow(2).mean()):.4f}")
     out.parent.mkdir(parents=True, exist_ok=True)
     save_image_grid(torch.cat(rows).clamp(-1, 1), out, nrow=x0.shape[0])
-    print(f"{x0.shape[0]} reconstructions ({args.steps} steps; {', '.join(report)}) written to {out}")
+    rows_text = ", ".join(["data", *modes])
+    print(
+        f"{x0.shape[0]} reconstructions ({args.steps} steps; {', '.join(report)}) written to {out} "
+        f"(rows top to bottom: {rows_text})"
+    )

@@ -6,6 +6,8 @@ evenly spaced times on [0, 1] (k = 1: the single time t = 0.5).
 
 from pathlib import Path
 
+from difflab.cli.common import add_device_argument, add_seed_argument, positive_int, run_output
+
 HELP = "represent: difflab represent RUN --times 10 --source unet|drl|dmz --out DIR"
 
 
@@ -16,7 +18,12 @@ def add_arguments(p):
         default="10",
         help="k (k + 1 evenly spaced times on [0, 1]; 1 -> t=0.5) or comma-separated times, e.g. 0.1,0.5,0.9",
     )
-    p.add_argument("--source", default="unet", choices=["unet", "drl", "dmz"])
+    p.add_argument(
+        "--source",
+        default="unet",
+        choices=["unet", "drl", "dmz"],
+        help="unet: pooled UNet activations; drl/dmz: the run's encoder codes (dmz does not depend on t: one time)",
+    )
     p.add_argument(
         "--components",
         default=None,
@@ -32,10 +39,15 @@ def add_arguments(p):
         metavar="key=value",
         help="dataset option, e.g. path=x.npz (repeatable)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the forward noise")
-    p.add_argument("--batch-size", type=int, default=256)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--out", required=True, help="folder for trajectories.safetensors + meta.json (reused if current)")
+    add_seed_argument(p, help="seed of the forward noise")
+    p.add_argument("--batch-size", type=positive_int, default=256, help="examples per network call")
+    add_device_argument(p)
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder for trajectories.safetensors + meta.json, reused if current "
+        "(default: RUN/representations/SOURCE_kTIMES)",
+    )
 
 
 def parse_options(items: list[str]) -> dict:
@@ -54,6 +66,11 @@ def run(args):
     from difflab.cli.common import str_list
     from difflab.representations import parse_times, represent
 
+    out = (
+        Path(args.out)
+        if args.out
+        else run_output(args.run, f"representations/{args.source}_k{args.times.replace(',', '_')}")
+    )
     traj = represent(
         args.run,
         times=parse_times(args.times),
@@ -64,10 +81,10 @@ def run(args):
         noise_std=args.noise_std,
         dataset=args.dataset,
         data_options=parse_options(args.data_option),
-        out=Path(args.out),
+        out=out,
         batch_size=args.batch_size,
         device=args.device,
         progress=True,
     )
     n, k, f = traj.train.shape
-    print(f"trajectories ({n} train / {traj.test.shape[0]} test, {k} times, {f} features) in {args.out}")
+    print(f"trajectories ({n} train / {traj.test.shape[0]} test, {k} times, {f} features) in {out}")

@@ -2,23 +2,23 @@
 
 from pathlib import Path
 
-from difflab.cli.common import int_list
+from difflab.cli.common import add_device_argument, add_seed_argument, int_list, positive_int, run_output
 
-HELP = "shortcuts: difflab shortcuts RUN --budget 0.05 --out FILE [--impact impact.json]"
+HELP = "shortcuts: difflab shortcuts RUN --budget 0.05 [--out FILE] [--impact impact.json]"
 
 
 def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder")
     p.add_argument("--budget", type=float, default=0.05, help="allowed relative FD increase")
-    p.add_argument("--out", required=True, help="schedule .json")
+    p.add_argument("--out", default=None, help="schedule .json (default: RUN/shortcuts.json)")
     p.add_argument("--impact", default=None, help="impact.json from `difflab ablate` (default: computed here)")
-    p.add_argument("--steps", type=int, default=50)
-    p.add_argument("--windows", type=int, default=10)
-    p.add_argument("--n", type=int, default=256)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--steps", type=positive_int, default=50, help="DDIM steps (when the impact map is computed here)")
+    p.add_argument("--windows", type=positive_int, default=10, help="equal time windows (idem)")
+    p.add_argument("--n", type=positive_int, default=256, help="samples scored per trial (idem)")
+    add_seed_argument(p)
     p.add_argument("--periods", type=int_list, default=[2, 3, 4, 5], help="refresh periods to try")
-    p.add_argument("--repeats", type=int, default=5, help="timed repeats for the speed-up")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--repeats", type=positive_int, default=5, help="timed repeats for the speed-up")
+    add_device_argument(p)
 
 
 def run(args):
@@ -28,7 +28,7 @@ def run(args):
     from difflab.errors import DifflabError
     from difflab.pipeline import load_run
 
-    out = Path(args.out)
+    out = Path(args.out) if args.out else run_output(args.run, "shortcuts.json")
     if out.suffix != ".json":
         raise DifflabError(f"--out must end in .json, got {out.name}")
     loaded = load_run(args.run, device=args.device)

@@ -18,6 +18,66 @@ SAMPLER_FLAGS = {
 }
 
 
+# The largest --seed: per-sample seeds are seed * 1_000_003 + i (difflab.process.noise.derive_seed) and
+# must fit a torch.Generator's 64-bit seed; 2**32 - 1 keeps a wide margin and matches NumPy's limit.
+MAX_SEED = 2**32 - 1
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Every option's default in its help text (``(default: X)``), unless the text already says it or it is unset.
+
+    Descriptions and epilogs keep their line breaks (tables of datasets, examples).
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "default" in text or default in (None, False, argparse.SUPPRESS) or default == []:
+            return text
+        if isinstance(default, list):
+            return text + f" (default: {','.join(str(v) for v in default)})"
+        return text + " (default: %(default)s)"
+
+
+def positive_int(text: str) -> int:
+    """An argparse type: an integer >= 1 (``--steps 0`` is refused, never read as "the default")."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer (>= 1), got {text!r}")
+    return value
+
+
+def seed_int(text: str) -> int:
+    """An argparse type: a seed in ``0 .. 2**32 - 1``."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer seed, got {text!r}") from None
+    if not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"a seed must be in 0..{MAX_SEED}, got {text}")
+    return value
+
+
+def add_seed_argument(p: argparse.ArgumentParser, help: str = "base seed; sample i uses seed (SEED, i)") -> None:
+    p.add_argument("--seed", type=seed_int, default=0, help=help)
+
+
+def add_device_argument(p: argparse.ArgumentParser) -> None:
+    """``--device``, one meaning everywhere: ``auto`` (CUDA when present, else CPU), ``cpu``, ``cuda``, ``cuda:N``."""
+    p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")
+
+
+def run_output(run: str, name: str) -> Path:
+    """Default output path ``name`` inside a run directory (a checkpoint folder's run, never the checkpoint itself)."""
+    path = Path(run)
+    if path.name.startswith("step_") and path.parent.name == "checkpoints":
+        path = path.parent.parent
+    return path / name
+
+
 def add_config_arguments(p: argparse.ArgumentParser, *, required: bool = True) -> None:
     p.add_argument("config", nargs=None if required else "?", help="YAML config (see configs/)")
     p.add_argument("overrides", nargs="*", metavar="key=value", help="dotted overrides, e.g. train.lr=1e-3")
@@ -34,6 +94,45 @@ def resolve_config(path: str | None, overrides: list[str]) -> "RunConfig":
     return load_config(RunConfig, path, overrides)
 
 
+def _plain(text: str) -> str:
+    """Docstring markup to plain text: ``x`` -> x, :func:`y` -> y."""
+    import re
+
+    return re.sub(r":\w+:`~?([^`]+)`", r"\1", text).replace("``", "")
+
+
+def datasets_summary(verbose: bool = False) -> str:
+    """Every registered dataset and its options (read from the loaders), one line each or with option help."""
+    from difflab.data.registry import dataset_names, describe_dataset
+
+    lines = []
+    for name in dataset_names():
+        d = describe_dataset(name)
+        opts = [o["name"] + ("=REQUIRED" if o["required"] else f"={o['default']}") for o in d["options"]]
+        if not verbose:
+            lines.append(f"  {name:<14} {', '.join(opts) if opts else '(no options)'}")
+            continue
+        lines.append(f"{name}: {_plain(d['summary'])}")
+        for o in d["options"]:
+            default = "required" if o["required"] else f"default {o['default']}"
+            lines.append(f"    data.options.{o['name']} ({default}): {_plain(o['help'])}")
+        if not d["options"]:
+            lines.append("    (no options)")
+    return "\n".join(lines)
+
+
+def check_data_options(cfg: "RunConfig") -> str:
+    """Load the config's dataset, so a bad option fails now (``--dry-run``); returns a one-line summary."""
+    from difflab.models.run import load_data
+
+    data = load_data(cfg)
+    labels = f", {data.num_classes} classes" if data.num_classes else ""
+    return (
+        f"data: {data.name}, {data.train.shape[0]} train / {data.test.shape[0]} test examples "
+        f"of shape {tuple(data.shape)}{labels}"
+    )
+
+
 def print_config(cfg: "RunConfig") -> None:
     from difflab.config import dump_yaml
 
@@ -45,7 +144,7 @@ def int_list(text: str) -> list[int]:
         values = [int(v) for v in text.split(",") if v.strip()]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}") from None
-    if not values or min(values) < 1:
+    if not values or min(values) < 1:  # e.g. `--steps 0,4`: every count must be >= 1
         raise argparse.ArgumentTypeError(f"expected positive integers, got {text!r}")
     return values
 
@@ -60,8 +159,8 @@ def add_sampler_arguments(p: argparse.ArgumentParser, *, several: bool = False) 
     if several:
         p.add_argument("--sampler", type=str_list, default=None, help=f"one or more, comma-separated: {names}")
     else:
-        p.add_argument("--sampler", default=None, help=names)
-    p.add_argument("--grid", default=None, help=" | ".join(GRIDS))
+        p.add_argument("--sampler", default=None, help=f"{names} (default: the run's sample.sampler)")
+    p.add_argument("--grid", default=None, help=f"{' | '.join(GRIDS)} (default: the run's sample.grid)")
     for flag, text in SAMPLER_FLAGS.items():
         p.add_argument(f"--{flag}", type=float, default=None, help=text)
 

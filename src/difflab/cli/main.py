@@ -8,6 +8,7 @@ trainer has saved a checkpoint.
 import argparse
 import sys
 import traceback
+import warnings
 
 from difflab.errors import DifflabError
 
@@ -26,6 +27,9 @@ def command_names() -> list[str]:
 def build_parser() -> argparse.ArgumentParser:
     from importlib import import_module
 
+    from difflab import __version__
+    from difflab.cli.common import HelpFormatter
+
     parser = argparse.ArgumentParser(
         prog="difflab",
         description=(
@@ -33,14 +37,22 @@ def build_parser() -> argparse.ArgumentParser:
         ),
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    parser.add_argument("--version", action="version", version=f"difflab {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in command_names():
         module = import_module(f"difflab.cli.cmd_{name}")
-        p = sub.add_parser(name.replace("_", "-"), help=module.HELP, description=module.__doc__)
+        p = sub.add_parser(
+            name.replace("_", "-"), help=module.HELP, description=module.__doc__, formatter_class=HelpFormatter
+        )
         p.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
         module.add_arguments(p)
         p.set_defaults(handler=module.run)
     return parser
+
+
+def _one_line_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Warnings from the library print as one line, like errors (``difflab: warning: ...``)."""
+    print(f"difflab: warning: {message}", file=sys.stderr if file is None else file)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,8 +63,13 @@ def main(argv: list[str] | None = None) -> int:
         args.overrides = [*args.overrides, *extra]
     elif extra:
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from difflab.utils.threads import configure_threads
+
+    configure_threads()
     try:
-        args.handler(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _one_line_warning
+            args.handler(args)
     except DifflabError as exc:
         if args.debug:
             traceback.print_exc()

@@ -64,10 +64,45 @@ def load_config(
         data = _plain_copy(source)
     else:
         raise DifflabError(f"config source must be a YAML path or a mapping, got {type(source).__name__}")
-    data = apply_overrides(data, overrides)
+    data = apply_overrides(_reset_changed(cls, data, overrides), overrides)
     cfg = _build(cls, data, "")
     _validate_tree(cfg, "")
     return cfg
+
+
+def _reset_changed(cls: type, data: dict[str, Any], overrides: Sequence[str]) -> dict[str, Any]:
+    """Drop the sections ``cls.RESET_ON_CHANGE`` ties to a key whose value an override changes.
+
+    E.g. ``RunConfig.RESET_ON_CHANGE = {"data.name": "data.options"}``: switching the dataset on
+    the command line discards the options the file gave the old one.
+    """
+    resets = getattr(cls, "RESET_ON_CHANGE", {})
+    if not resets or isinstance(overrides, str):
+        return data
+    given = {}
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if sep:
+            try:
+                given[key.strip()] = yaml.safe_load(raw) if raw.strip() else None
+            except yaml.YAMLError:
+                continue  # apply_overrides reports it
+    out = data
+    for key, dependent in resets.items():
+        if key not in given:
+            continue
+        old: Any = data
+        for part in key.split("."):
+            old = old.get(part) if isinstance(old, Mapping) else None
+        if old is None or old == given[key]:
+            continue
+        *parents, last = dependent.split(".")
+        node = out = _plain_copy(out)
+        for part in parents:
+            node = node.get(part) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(last, None)
+    return out
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

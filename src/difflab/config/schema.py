@@ -5,7 +5,7 @@ config rebuilds the model with no other input (see :mod:`difflab.models.build`).
 """
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from difflab.data.registry import check_dataset_name
 from difflab.errors import DifflabError
@@ -181,7 +181,15 @@ class EncoderConfig:
 
 @dataclass
 class RunConfig:
-    """Everything needed to train and rebuild a model."""
+    """Everything needed to train and rebuild a model.
+
+    An override that changes ``data.name`` drops the ``data.options`` the source config gave the
+    old dataset (options given in the overrides are kept): ``configs/toy2d.yaml data.name=npy
+    data.options.path=x.npy`` needs no ``which`` removed by hand.
+    """
+
+    # key -> section dropped from the source when an override changes the key (see difflab.config.loader).
+    RESET_ON_CHANGE: ClassVar[dict[str, str]] = {"data.name": "data.options"}
 
     seed: int = 0
     data: DataConfig = field(default_factory=DataConfig)

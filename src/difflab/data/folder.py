@@ -6,6 +6,8 @@ like torchvision's ``ImageFolder``; a flat folder gives an unlabelled dataset.
 
 from __future__ import annotations
 
+import warnings
+from collections import Counter
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +27,52 @@ from difflab.data.base import Dataset
 from difflab.errors import DifflabError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
+
+
+def _headers(files: list[Path]) -> list[tuple[tuple[int, int], str]]:
+    """``((width, height), mode)`` of each image, read from the headers (no decoding)."""
+    out = []
+    for path in files:
+        try:
+            with Image.open(path) as img:
+                out.append((img.size, img.mode))
+        except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
+            raise DifflabError(f"folder: cannot read image {path} ({type(err).__name__}); fix or remove it") from None
+    return out
+
+
+def folder_layout(files: list[Path], size: int | None, channels: int | None) -> tuple[int, int, str]:
+    """The output ``(size, channels)`` (inferred where ``None``) and a one-line account of what happens.
+
+    ``size`` defaults to the most common shorter side among the images, ``channels`` to 1 when every
+    image is grayscale (modes ``1``, ``L``, ``LA``, ``I``, ``F``), else 3.
+    """
+    heads = _headers(files)
+    sides = Counter(min(wh) for wh, _ in heads)
+    dims = Counter(f"{w}x{h}" for (w, h), _ in heads)
+    gray = sum(mode in GRAY_MODES for _, mode in heads)
+    inferred = []
+    if size is None:
+        size = sides.most_common(1)[0][0]
+        inferred.append(f"size={size}")
+    if channels is None:
+        channels = 1 if gray == len(heads) else 3
+        inferred.append(f"channels={channels}")
+    changes = []
+    if len(dims) > 1 or next(iter(sides)) != size:
+        listed = ", ".join(f"{k} ({v})" for k, v in dims.most_common(4)) + (", ..." if len(dims) > 4 else "")
+        changes.append(f"resized (shorter side) and centre-cropped to {size}x{size} from {listed}")
+    if channels == 1 and gray < len(heads):
+        changes.append(f"{len(heads) - gray} colour image(s) converted to grayscale")
+    if channels == 3 and gray:
+        changes.append(f"{gray} grayscale image(s) repeated to RGB")
+    text = f"folder: {len(heads)} images -> {channels}x{size}x{size}"
+    if inferred:
+        text += f" (inferred {', '.join(inferred)}; set data.options.size / data.options.channels to change)"
+    if changes:
+        text += "; " + "; ".join(changes)
+    return size, channels, text
 
 
 def read_image(path: Path, size: int, channels: Literal[1, 3]) -> np.ndarray:
@@ -48,19 +96,31 @@ def read_image(path: Path, size: int, channels: Literal[1, 3]) -> np.ndarray:
 
 
 def load_folder(
-    *, path: str, size: int = 32, channels: Literal[1, 3] = 3, test_fraction: float = 0.1, seed: int = 0
+    *,
+    path: str,
+    size: int | None = None,
+    channels: Literal[1, 3] | None = None,
+    test_fraction: float = 0.1,
+    seed: int = 0,
 ) -> Dataset:
     """All PNG/JPEG images under ``path`` (recursively), ``(channels, size, size)`` in [-1, 1].
 
+    What was inferred or changed (resizing, colour conversion) is reported in one warning,
+    e.g. ``folder: 200 images -> 1x16x16 (inferred size=16, channels=1; ...)``, and kept in
+    ``meta["layout"]``.
+
     Args:
         path: Directory of images; sub-folders become class labels.
-        size: Output side; the shorter side is resized to it, then centre-cropped.
-        channels: 1 (grayscale) or 3 (RGB).
+        size: Output side; the shorter side is resized to it, then centre-cropped. Default: the
+            most common shorter side of the images.
+        channels: 1 (grayscale) or 3 (RGB). Default: 1 if every image is grayscale, else 3.
         test_fraction: Share of images held out for test.
         seed: Seed of the train/test split.
     """
-    size = check_int("folder", "size", size, minimum=2)
-    check_choice("folder", "channels", channels, (1, 3))
+    if size is not None:
+        size = check_int("folder", "size", size, minimum=2)
+    if channels is not None:
+        check_choice("folder", "channels", channels, (1, 3))
     test_fraction = check_fraction("folder", "test_fraction", test_fraction)
     seed = check_int("folder", "seed", seed, minimum=0)
     root = Path(path).expanduser()
@@ -69,6 +129,11 @@ def load_folder(
     files = sorted(p for p in root.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
     if not files:
         raise DifflabError(f"folder: no PNG/JPEG images found in {root}")
+    size, channels, layout = folder_layout(files, size, channels)
+    if size < 2:
+        raise DifflabError(f"folder: images must be at least 2 pixels on the shorter side, got {size}")
+    if "inferred" in layout or ";" in layout:
+        warnings.warn(layout, stacklevel=2)
     x = np.stack([read_image(p, size, channels) for p in files])
     classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
     labelled = len(classes) > 1 and "." not in classes
@@ -83,5 +148,5 @@ def load_folder(
         test_labels=as_label_tensor(None if y is None else y[te]),
         num_classes=len(classes) if labelled else 0,
         normaliser=norm,
-        meta={"path": str(root), "class_names": classes if labelled else []},
+        meta={"path": str(root), "class_names": classes if labelled else [], "layout": layout},
     )

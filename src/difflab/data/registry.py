@@ -58,6 +58,53 @@ def dataset_options(name: str) -> dict[str, Any]:
     return {p.name: p.default for p in params}
 
 
+def _option_docs(doc: str) -> dict[str, str]:
+    """``option -> description`` from the ``Args:`` section of a Google-style docstring."""
+    out: dict[str, str] = {}
+    lines = inspect.cleandoc(doc or "").splitlines()
+    inside, current, indent = False, None, None
+    for line in lines:
+        stripped = line.strip()
+        if stripped == "Args:":
+            inside = True
+            continue
+        if not inside:
+            continue
+        if not stripped or (not line.startswith(" ") and stripped.endswith(":")):
+            if stripped:
+                break
+            continue
+        this_indent = len(line) - len(line.lstrip())
+        key, sep, text = stripped.partition(":")
+        if sep and " " not in key and (indent is None or this_indent <= indent):
+            indent, current = this_indent, key
+            out[key] = text.strip()
+        elif current is not None:
+            out[current] = f"{out[current]} {stripped}"
+    return out
+
+
+def describe_dataset(name: str) -> dict[str, Any]:
+    """What a dataset is and which options it takes, read from its loader (signature + docstring).
+
+    Returns:
+        ``{"name", "summary", "options": [{"name", "default", "required", "help"}, ...]}``.
+    """
+    loader = _loader(name)
+    doc = inspect.getdoc(loader) or ""
+    helps = _option_docs(doc)
+    options = [
+        {
+            "name": key,
+            "default": None if default is inspect.Parameter.empty else default,
+            "required": default is inspect.Parameter.empty,
+            "help": helps.get(key, ""),
+        }
+        for key, default in dataset_options(name).items()
+    ]
+    return {"name": check_dataset_name(name), "summary": doc.splitlines()[0] if doc else "", "options": options}
+
+
 def load_dataset(name: str = DEFAULT_DATASET, **options: Any) -> Dataset:
     """Build a dataset by name.
 

@@ -1,5 +1,10 @@
-"""One call that computes every applicable sample-quality metric."""
+"""One call that computes every applicable sample-quality metric, each independently of the others."""
 
+import math
+import warnings
+from collections.abc import Callable
+
+from difflab.errors import DifflabError
 from difflab.metrics._inputs import ArrayLike, as_pair
 from difflab.metrics.digits_classifier import classifier_fd
 from difflab.metrics.frechet import pca_fd
@@ -17,6 +22,7 @@ def evaluate(
     train: ArrayLike | None = None,
     dataset: str | None = None,
     mixture: dict | None = None,
+    refused: dict[str, str] | None = None,
 ) -> dict[str, float]:
     """Compare generated samples with a held-out reference set.
 
@@ -33,23 +39,46 @@ def evaluate(
         train: training data ``(K, *shape)``, optional.
         dataset: dataset name; enables dataset-specific metrics.
         mixture: true ``weights``/``means``/``covs`` of a Gaussian mixture: adds :func:`mixture_fit`.
+        refused: if given, filled with ``metric -> reason`` for each metric that refused these
+            inputs (e.g. memorisation when the test set duplicates the training set).
+
+    Every metric is computed on its own: one that refuses its inputs (a
+    :class:`~difflab.errors.DifflabError`) is NaN in the result, with a warning and its reason in
+    ``refused``; the others are unaffected.
 
     Returns:
-        Metric name -> Python float (JSON-safe).
+        Metric name -> Python float (JSON-safe except a refused metric's NaN).
     """
     x, y = as_pair(samples, reference, min_n=2)
     tr = None if train is None else as_pair(train, y, ("train", "reference"), min_n=2)[0]
-    out: dict[str, float] = {
-        "pca_fd": pca_fd(x, y, fit_on=tr),
-        "mmd_rbf": mmd_rbf(x, y),
-        "sliced_wasserstein": sliced_wasserstein(x, y),
-    }
+    reasons: dict[str, str] = {}
+    out: dict[str, float] = {}
+
+    def add(names: list[str], compute: Callable[[], dict[str, float]]) -> None:
+        try:
+            out.update(compute())
+        except DifflabError as err:
+            for name in names:
+                out[name] = math.nan
+                reasons[name] = str(err)
+            warnings.warn(f"metric {', '.join(names)} refused: {err}", stacklevel=3)
+
+    add(["pca_fd"], lambda: {"pca_fd": pca_fd(x, y, fit_on=tr)})
+    add(["mmd_rbf"], lambda: {"mmd_rbf": mmd_rbf(x, y)})
+    add(["sliced_wasserstein"], lambda: {"sliced_wasserstein": sliced_wasserstein(x, y)})
     if x.ndim == 4:
-        out["spectrum_error"] = spectrum_error(x, y)
+        add(["spectrum_error"], lambda: {"spectrum_error": spectrum_error(x, y)})
     if dataset == "digits":
-        out["classifier_fd"] = classifier_fd(x, y)
+        add(["classifier_fd"], lambda: {"classifier_fd": classifier_fd(x, y)})
     if mixture is not None:
-        out.update(mixture_fit(x, mixture["weights"], mixture["means"], mixture["covs"]))
+        add(
+            ["mode_weight_tv", "mode_mean_error", "mode_cov_error"],
+            lambda: mixture_fit(x, mixture["weights"], mixture["means"], mixture["covs"]),
+        )
     if tr is not None:
-        out.update({f"memorisation_{k}": v for k, v in memorisation(x, tr, y).items()})
+        keys = ["nn_dist_median", "nn_dist_min", "baseline_median", "baseline_p01", "ratio"]
+        keys = [f"memorisation_{k}" for k in [*keys, "frac_closer_than_baseline_p01"]]
+        add(keys, lambda: {f"memorisation_{k}": v for k, v in memorisation(x, tr, y).items()})
+    if refused is not None:
+        refused.update(reasons)
     return {k: float(v) for k, v in out.items()}

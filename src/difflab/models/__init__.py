@@ -11,6 +11,7 @@ Public API::
     build_denoiser(cfg, info, train_data) -> Denoiser
     load_run(path, *, ema=True, device="cpu") -> LoadedRun
     generate(run, n, *, steps, sampler, seed, grid, cond, x_T, seeds, ...) -> (samples, nfe)
+        # steps / sampler / grid / sampler options default to the run's own sample section (as the CLI)
 """
 
 from difflab.models.build import DataInfo, build_denoiser, load_weights, network_kwargs, seeded_init

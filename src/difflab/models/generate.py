@@ -10,10 +10,12 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from difflab.config.schema import SampleConfig
 from difflab.errors import DifflabError
 from difflab.models.run import LoadedRun
 from difflab.process.noise import PerSampleNoise, sample_seeds
 from difflab.sampling import build_grid, get_sampler
+from difflab.sampling.registry import options_of
 
 
 class CountingDenoiser(torch.nn.Module):
@@ -34,10 +36,10 @@ def generate(
     run: LoadedRun,
     n: int,
     *,
-    steps: int,
-    sampler: str = "ddim",
+    steps: int | None = None,
+    sampler: str | None = None,
     seed: int = 0,
-    grid: str = "uniform",
+    grid: str | None = None,
     batch_size: int = 500,
     cond: Mapping[str, Tensor] | None = None,
     sampler_options: dict | None = None,
@@ -51,16 +53,18 @@ def generate(
     Args:
         run: the loaded model.
         n: number of samples.
-        steps: grid intervals.
-        sampler: a registered sampler name.
+        steps: grid intervals (default: the run's ``sample.steps``, like ``difflab sample``).
+        sampler: a registered sampler name (default: the run's ``sample.sampler``).
         seed: base seed.
-        grid: a registered grid name (``uniform``, ``uniform_logsnr``, ``edm``).
+        grid: a registered grid name (``uniform``, ``uniform_logsnr``, ``edm``; default: the
+            run's ``sample.grid``).
         batch_size: samples per sampler call (the result does not depend on it).
         cond: per-sample ``(n, ...)`` conditioning for the denoiser, e.g. ``labels`` ``(n,)``
             class labels, ``z`` ``(n, d)`` codes or ``source`` data of a coded run. Keys the
             model needs and the caller left out come from the model's ``default_cond``
             (a coded run draws codes from its configured source, seeded per sample).
-        sampler_options: e.g. ``{"eta": 0.5}`` or ``{"churn": 1.0}``.
+        sampler_options: e.g. ``{"churn": 1.0}``; default: the run's ``sample`` options for this
+            sampler (``run.cfg.sample.options_for(sampler)``), as the CLI uses them.
         denoiser: override (e.g. with shortcut hooks installed); defaults to ``run.denoiser``.
         callback: passed to the sampler.
         x_T: explicit start states ``(n, *shape)`` (e.g. from DDIM inversion); default: drawn
@@ -68,12 +72,22 @@ def generate(
         seeds: explicit per-sample noise seeds (``n`` of them), e.g. one seed repeated so that
             every row shares its noise; default ``sample_seeds(seed, n)``.
     """
+    sample_cfg = run.cfg.sample if run.cfg is not None else SampleConfig()  # a hand-built run: the schema's defaults
+    steps = sample_cfg.steps if steps is None else steps
+    sampler = sample_cfg.sampler if sampler is None else sampler
+    grid = sample_cfg.grid if grid is None else grid
+    if sampler_options is None:
+        sampler_options = sample_cfg.options_for(sampler)
     if n < 1 or steps < 1:
         raise DifflabError(f"need n >= 1 and steps >= 1, got n={n}, steps={steps}")
     seeds = sample_seeds(seed, n) if seeds is None else [int(s) for s in seeds]
     if len(seeds) != n or (x_T is not None and x_T.shape[0] != n):
         raise DifflabError(f"seeds and x_T must have one row per sample (n={n})")
     sample_fn = get_sampler(sampler)
+    unknown = sorted(set(sampler_options) - set(options_of(sampler)))
+    if unknown:
+        valid = ", ".join(options_of(sampler)) or "none"
+        raise DifflabError(f"sampler {sampler!r} has no option {', '.join(unknown)}; its options: {valid}")
     process = run.denoiser.process
     counter = CountingDenoiser(denoiser if denoiser is not None else run.denoiser)
     times = build_grid(grid, process, steps)

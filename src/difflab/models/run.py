@@ -23,6 +23,8 @@ from difflab.errors import DifflabError
 from difflab.io import latest_checkpoint, load_checkpoint
 from difflab.models.build import DataInfo, build_denoiser, load_weights
 from difflab.models.denoiser import Denoiser
+from difflab.process.process import Process
+from difflab.utils.device import pick_device
 
 CONFIG_NAME, CKPT_DIR, LOG_NAME = "config.yaml", "checkpoints", "train_log.jsonl"
 
@@ -54,7 +56,13 @@ class LoadedRun:
 
     @property
     def normaliser(self) -> Normaliser:
+        """Maps normalised samples back to the data's units (``run.normaliser.decode(x)``)."""
         return Normaliser.from_dict(self.info.normaliser)
+
+    @property
+    def process(self) -> Process:
+        """The run's forward process (basis, prior, schedule): what every sampler and time grid takes."""
+        return self.denoiser.process
 
 
 def resolve_checkpoint(path: str | Path) -> Path:
@@ -76,9 +84,13 @@ def resolve_checkpoint(path: str | Path) -> Path:
 def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> LoadedRun:
     """Rebuild the model from a checkpoint and its config alone (EMA weights by default).
 
-    The model's :meth:`~difflab.models.denoiser.Denoiser.on_load` hook then sees the
-    checkpoint folder, so it can read the side files it wrote after training.
+    ``path`` is a run directory (its newest complete checkpoint; ``run.step`` says which) or a
+    ``checkpoints/step_*`` folder. ``device`` is ``cpu``, ``cuda``, ``cuda:N`` or ``auto``; CUDA
+    where there is none raises a one-line :class:`~difflab.errors.DifflabError`. The model's
+    :meth:`~difflab.models.denoiser.Denoiser.on_load` hook then sees the checkpoint folder, so it can
+    read the side files it wrote after training.
     """
+    device = pick_device(device)
     ckpt_path = resolve_checkpoint(path)
     ckpt = load_checkpoint(ckpt_path)
     cfg = load_config(RunConfig, ckpt.config)

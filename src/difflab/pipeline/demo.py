@@ -18,6 +18,7 @@ from difflab.models.run import LOG_NAME, load_run
 from difflab.pipeline.evaluate import evaluate_run, primary_metric
 from difflab.pipeline.run import train_run
 from difflab.report import markdown_table, save_figure, write_report
+from difflab.report.plots import diverged_points
 
 # Kept equal to configs/digits.yaml (a test checks it), so the demo needs no file.
 DEMO_CONFIG: dict = {
@@ -81,9 +82,23 @@ def run_demo(
     plot_loss(out)
     metric = primary_metric(results["dataset"])
     floor = results["floor"][metric]
+    floor_text = "refused" if floor is None else f"{floor:.3f}"
     rows = [
         {"sampler": s, **{f"{k} steps": v[metric] for k, v in per.items()}} for s, per in results["samplers"].items()
     ]
+    nfe_rows = [
+        {"sampler": s, **{f"{k} steps": v["nfe"] for k, v in per.items()}} for s, per in results["samplers"].items()
+    ]
+    curves = {s: {int(k): v[metric] for k, v in per.items()} for s, per in results["samplers"].items()}
+    diverged = sorted(diverged_points(curves))
+    diverged_text = (
+        "\n\nMarked, not plotted (diverged: more than 10× the median): "
+        + ", ".join(f"{s} at {k} steps ({curves[s][k]:.4g})" for s, k in diverged)
+        + ". Few steps of a second-order solver (Heun) can overshoot on a network trained briefly; "
+        "compare samplers by network calls (table below), not by steps."
+        if diverged
+        else ""
+    )
     grids = "\n".join(
         f"| {s} | " + " | ".join(f"![{s} {k}](samples_{s}_{k}.png)" for k in steps) + " |" for s in samplers
     )
@@ -99,9 +114,12 @@ def run_demo(
         (
             "Quality versus steps",
             f"`{metric}` against the {results['n']}-sample held-out split "
-            f"(lower is better); train-vs-test floor **{floor:.3f}**.\n\n"
+            f"(lower is better); train-vs-test floor **{floor_text}**.\n\n"
             + markdown_table(rows, ["sampler"] + [f"{k} steps" for k in steps])
-            + "\n\n![quality vs steps](quality_vs_steps.png)",
+            + "\n\n![quality vs steps](quality_vs_steps.png)"
+            + diverged_text
+            + "\n\nNetwork calls per sample (NFE):\n\n"
+            + markdown_table(nfe_rows, ["sampler"] + [f"{k} steps" for k in steps]),
         ),
         ("Samples", header + "\n" + grids),
         ("Training loss", "![loss](loss.png)"),

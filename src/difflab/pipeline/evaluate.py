@@ -4,7 +4,10 @@ Writes ``metrics.json`` (sampler -> steps -> metrics, plus the train-vs-test
 floor), ``quality_vs_steps.png`` and one sample grid per (sampler, steps).
 """
 
+import math
+import sys
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +25,31 @@ def primary_metric(dataset: str) -> str:
     return "classifier_fd" if dataset == "digits" else "pca_fd"
 
 
+def feature_dim(dataset: str, shape: tuple[int, ...]) -> int:
+    """Dimension of the features the headline Fréchet distance compares (128 classifier features, or <= 32 PCs)."""
+    if dataset == "digits":
+        return 128
+    return min(32, math.prod(shape))
+
+
+def warn(message: str) -> None:
+    """One line on stderr (the CLI's warning format)."""
+    print(f"difflab: warning: {message}", file=sys.stderr)
+
+
+def _scores(samples, reference, refused: dict[str, str], **kwargs) -> dict[str, float | None]:
+    """Every metric, each on its own; a refused one is None in the JSON and its reason goes to ``refused``."""
+    reasons: dict[str, str] = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # reported once per metric below, on one line
+        metrics = evaluate(samples, reference, refused=reasons, **kwargs)
+    for name, reason in reasons.items():
+        if name not in refused:
+            warn(f"{name} refused ({reason}); the other metrics are written")
+        refused[name] = reason
+    return {k: (None if math.isnan(v) else v) for k, v in metrics.items()}
+
+
 def evaluate_run(
     run: LoadedRun,
     *,
@@ -37,7 +65,11 @@ def evaluate_run(
 ) -> dict[str, Any]:
     """Sample with each sampler at each step count and score against the test split.
 
-    Returns the results dict that is also written to ``out_dir/metrics{tag}.json``.
+    Returns the results dict that is also written to ``out_dir/metrics{tag}.json``. Every metric is
+    computed on its own: one that refuses (e.g. memorisation when the test split duplicates training
+    examples) is ``null`` in the JSON, its reason is under ``"refused"`` and printed once as a warning;
+    the rest are written as usual. ``n`` below the headline metric's feature dimension gives a
+    one-line warning (the Fréchet covariance is then singular and the distance biased upward).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -49,7 +81,14 @@ def evaluate_run(
     gen = torch.Generator().manual_seed(seed)
     floor_idx = torch.randperm(train.shape[0], generator=gen)[: min(n, train.shape[0])]
     mixture = dataset.meta if "covs" in dataset.meta else None  # gmm: exact mode weights and covariances
-    floor = evaluate(train[floor_idx], reference, dataset=dataset.name, mixture=mixture)
+    dim = feature_dim(dataset.name, tuple(reference.shape[1:]))
+    if n < dim:
+        warn(
+            f"n={n} is below the {dim} feature dimensions of {primary_metric(dataset.name)}: its covariance is "
+            f"singular and the distance biased upward; use n >= {dim} for numbers you compare"
+        )
+    refused: dict[str, str] = {}
+    floor = _scores(train[floor_idx], reference, refused, dataset=dataset.name, mixture=mixture)
     results: dict[str, Any] = {
         "dataset": dataset.name,
         "n": n,
@@ -58,6 +97,7 @@ def evaluate_run(
         "step": run.step,
         "floor": floor,
         "samplers": {},
+        "refused": refused,
     }
     for sampler in samplers:
         per_steps: dict[str, Any] = {}
@@ -75,10 +115,10 @@ def evaluate_run(
                 denoiser=denoiser,
             )
             seconds = time.perf_counter() - t0
-            metrics = evaluate(samples, reference, train=train, dataset=dataset.name, mixture=mixture)
+            metrics = _scores(samples, reference, refused, train=train, dataset=dataset.name, mixture=mixture)
             metrics.update(nfe=nfe, seconds=seconds, samples_per_s=n / seconds)
             per_steps[str(k)] = metrics
-            save_samples_picture(samples, out_dir / f"samples_{sampler}_{k}{tag}.png")
+            save_samples_picture(samples, out_dir / f"samples_{sampler}_{k}{tag}.png", normaliser=dataset.normaliser)
         results["samplers"][sampler] = per_steps
     metric = primary_metric(dataset.name)
     curves = {s: {int(k): v[metric] for k, v in r.items()} for s, r in results["samplers"].items()}

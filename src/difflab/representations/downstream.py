@@ -6,6 +6,7 @@ inputs: test examples corrupted with Gaussian noise of std ``noise_std`` (in
 the model's normalised space) *before* extraction.
 """
 
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from difflab.models.run import LoadedRun, load_run
 from difflab.representations.cache import load_trajectories, save_trajectories
 from difflab.representations.extract import STREAM_TEST, STREAM_TRAIN, Trajectories, corrupt, extract_trajectory
 from difflab.representations.sources import Pool, SourceKind, build_source
+from difflab.utils.device import pick_device
 
 
 def _task_data(run: LoadedRun, dataset: str | None, data_options: dict | None):
@@ -72,8 +74,14 @@ def represent(
     Returns:
         :class:`Trajectories` with ``train``/``test`` of shape ``(N, K, F)``.
     """
+    device = pick_device(device)
     run = load_run(run, device=device) if isinstance(run, (str, Path)) else run
     src = build_source(run, source, components=components, pool=pool, seed=seed)
+    if not src.time_dependent and len(times) > 1:
+        warnings.warn(
+            f"source {source!r} does not depend on t: one time (t=0) is extracted, not the {len(times)} asked for",
+            stacklevel=2,
+        )
     times = [float(t) for t in times] if src.time_dependent else [0.0]
     name, options, data = _task_data(run, dataset, data_options)
     key = {

@@ -87,5 +87,6 @@ def extract_trajectory(
             rows.append(source(x[rows_slice].to(device), t, ids[rows_slice], k + 1000 * stream).cpu())
         out.append(torch.cat(rows))
         if progress:
-            print(f"  t={t:.3f}: {out[-1].shape[1]} features", flush=True)
+            split = {STREAM_TRAIN: "train", STREAM_TEST: "test"}.get(stream, f"stream {stream}")
+            print(f"  {split} t={t:.3f}: {out[-1].shape[1]} features of {x.shape[0]} examples", flush=True)
     return torch.stack(out, dim=1).float()

@@ -25,6 +25,7 @@ class ProbeConfig:
     batch_size: int = 128
     val_fraction: float = 0.1
     patience: int = 15
+    device: str = "cpu"  # where the probes train (cpu, cuda, cuda:N); the split and batch order stay on the CPU
 
 
 @dataclass
@@ -69,17 +70,18 @@ def train_probe(
     perm = torch.randperm(traj.train.shape[0], generator=g)
     n_val = max(1, int(round(cfg.val_fraction * len(perm))))
     val_idx, tr_idx = perm[:n_val], perm[n_val:]
-    x_tr, x_val, x_te = standardise(traj.train[tr_idx], traj.train[val_idx], traj.test)
-    y_tr, y_val, y_te = traj.train_labels[tr_idx], traj.train_labels[val_idx], traj.test_labels
+    dev = torch.device(cfg.device)
+    x_tr, x_val, x_te = (x.to(dev) for x in standardise(traj.train[tr_idx], traj.train[val_idx], traj.test))
+    y_tr, y_val, y_te = (y.to(dev) for y in (traj.train_labels[tr_idx], traj.train_labels[val_idx], traj.test_labels))
     torch.manual_seed(seed)
-    model = make_model()
+    model = make_model().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     best = (-1.0, float("inf"))
     result = ProbeResult(0.0, 0.0, -1)
     stale = 0
     for epoch in range(cfg.epochs):
         model.train()
-        for batch in torch.randperm(len(tr_idx), generator=g).split(cfg.batch_size):
+        for batch in torch.randperm(len(tr_idx), generator=g).to(dev).split(cfg.batch_size):
             loss = F.cross_entropy(model(x_tr[batch]), y_tr[batch])
             opt.zero_grad(set_to_none=True)
             loss.backward()

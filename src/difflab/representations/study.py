@@ -1,8 +1,10 @@
 """Probe studies: every mixer and every single time point over several seeds, summarised as mean ± std."""
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from difflab.errors import DifflabError
 from difflab.representations.extract import Trajectories
@@ -57,29 +59,45 @@ def run_study(
     """Probe ``traj`` with each mixer; ``single``/``single-mlp`` run at every time point.
 
     ``width`` overrides the hidden size of the GRU and attention mixers (see :func:`build_mixer`).
+    On one-time trajectories (e.g. a DMZ code) the mixers that combine times (``gru``,
+    ``attention``) are skipped with a warning and listed under ``"skipped"``. ``progress`` shows a
+    progress bar over all probe trainings and prints each result, labelled.
 
     Returns:
-        ``{"times", "seeds", "single": {kind: [summary per t]}, "mixers": {kind: summary}}``.
+        ``{"times", "seeds", "single": {kind: [summary per t]}, "mixers": {kind: summary}, "skipped": [kind]}``.
     """
     unknown = sorted(set(mixers) - set(MIXERS))
     if unknown:
         raise DifflabError(f"unknown mixer(s) {unknown}; choose from {', '.join(MIXERS)}")
-    out = {"times": traj.times, "seeds": list(seeds), "single": {}, "mixers": {}}
+    n_times = traj.train.shape[1]
+    skipped = [k for k in mixers if not k.startswith("single") and k != "concat" and n_times == 1]
+    if skipped:
+        warnings.warn(
+            f"mixer {', '.join(skipped)} skipped: these trajectories have one time (nothing to mix over); "
+            "extract several times (`difflab represent --times K` with a time-dependent source)",
+            stacklevel=2,
+        )
+    out = {"times": traj.times, "seeds": list(seeds), "single": {}, "mixers": {}, "skipped": skipped}
+    units = sum(n_times if k.startswith("single") else int(k not in skipped) for k in mixers) * len(seeds)
+    bar = tqdm(total=units, desc="probe", unit="probe", dynamic_ncols=True, disable=not progress)
     for kind in mixers:
         if kind.startswith("single"):
             out["single"][kind] = []
             for k, t in enumerate(traj.times):
                 out["single"][kind].append(probe_mixer(traj, kind, seeds, index=k, config=config) | {"t": t})
+                bar.update(len(seeds))
+                s = out["single"][kind][-1]
                 if progress:
-                    s = out["single"][kind][-1]
-                    print(f"  {kind} t={t:.3f}: {s['mean']:.4f} ± {s['std']:.4f}", flush=True)
-        elif traj.train.shape[1] > 1 or kind == "concat":
+                    bar.write(f"  {kind} t={t:.3f}: test accuracy {s['mean']:.4f} ± {s['std']:.4f}")
+        elif kind not in skipped:
             out["mixers"][kind] = probe_mixer(
                 traj, kind, seeds, config=config, width=width if kind in ("gru", "attention") else None
             )
+            bar.update(len(seeds))
+            s = out["mixers"][kind]
             if progress:
-                s = out["mixers"][kind]
-                print(f"  {kind}: {s['mean']:.4f} ± {s['std']:.4f}", flush=True)
+                bar.write(f"  {kind}: test accuracy {s['mean']:.4f} ± {s['std']:.4f}")
+    bar.close()
     return out
 
 

@@ -51,8 +51,22 @@ def _check_n(n: int) -> int:
     return int(n)
 
 
-def uniform(n: int, t_max: float = 1.0, t_min: float = 0.0) -> Tensor:
-    """``n + 1`` times evenly spaced from ``t_max`` down to ``t_min``."""
+def uniform(*args: Process | int | float, t_max: float = 1.0, t_min: float = 0.0) -> Tensor:
+    """``n + 1`` times evenly spaced from ``t_max`` down to ``t_min``.
+
+    Called like every other grid, ``uniform(process, n)``; the process is not needed (the grid
+    is the same for every process), so ``uniform(n)`` works too, and so does the older positional
+    form ``uniform(n, t_max, t_min)``.
+    """
+    if args and isinstance(args[0], Process):
+        args = args[1:]
+    if not 1 <= len(args) <= 3:
+        raise TypeError("uniform takes (process, n) or (n), plus optional t_max and t_min")
+    n, *rest = args
+    if rest:
+        t_max = float(rest[0])
+    if len(rest) > 1:
+        t_min = float(rest[1])
     n = _check_n(n)
     if not 0.0 <= t_min < t_max <= 1.0:
         raise DifflabError(f"need 0 <= t_min < t_max <= 1, got t_min={t_min}, t_max={t_max}")
@@ -146,6 +160,6 @@ def build_grid(name: GridName, process: Process, n: int, **kwargs) -> Tensor:
         DifflabError: for an unknown name, listing the registered grids.
     """
     builder = GRIDS.get_or_raise(name)
-    if "process" in inspect.signature(builder).parameters:
+    if "process" in inspect.signature(builder).parameters or builder is uniform:
         return builder(process, n, **kwargs)
     return builder(n, **kwargs)

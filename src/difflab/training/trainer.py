@@ -31,13 +31,30 @@ from difflab.io import (
 from difflab.process.noise import derive_seed
 from difflab.training.distributed import DistInfo, all_reduce_mean, barrier
 from difflab.training.ema import EMA
-from difflab.utils.device import autocast_for
+from difflab.utils.device import autocast_for, sync_device
 
 # objective(model, x0, labels, generator) -> per-sample loss (B,)
 Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor]
 
 
+ESTIMATE_STEPS = 5  # steps timed for the expected-time line printed at the start of training
 DEVICE_DATA_BYTES = 1 << 30  # training sets up to 1 GiB are copied to the GPU once
+
+
+def expected_time_line(trainer: "Trainer", since: float) -> str:
+    """One line: the expected time for the remaining steps, from ``ESTIMATE_STEPS`` steps timed since ``since``."""
+    sync_device(trainer.device)
+    per_step = (time.perf_counter() - since) / ESTIMATE_STEPS
+    left = trainer.cfg.steps - trainer.step
+    total = per_step * left
+    when = f"{total / 60:.1f} min" if total >= 60 else f"{total:.0f} s"
+    threads = (
+        f", {torch.get_num_threads()} torch threads (OMP_NUM_THREADS sets it)" if trainer.device.type == "cpu" else ""
+    )
+    return (
+        f"train: expected about {when} for the remaining {left} steps "
+        f"({per_step:.3g} s/step over {ESTIMATE_STEPS} steps{threads}; train.time_limit=SECONDS caps it)"
+    )
 
 
 class _LossModule(nn.Module):
@@ -218,12 +235,23 @@ class Trainer:
         last_path = latest_checkpoint(self.ckpt_dir)
         window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
         deadline = time.perf_counter() + self.cfg.time_limit if self.cfg.time_limit > 0 else math.inf
+        say = bar.write if bar is not None else None
+        if say is not None and self.step > 0:
+            say(f"train: resuming from step {self.step} of {self.cfg.steps} ({last_path})")
+        # The expected time: timed over ESTIMATE_STEPS steps after the first (which pays for warm-up).
+        first_step, t_estimate = self.step, None
         try:
             while self.step < self.cfg.steps:
                 loss = self.train_step()
                 window_loss, window_n = window_loss + loss, window_n + 1
                 if bar is not None:
                     bar.update(1)
+                done = self.step - first_step
+                if say is not None and done == 1:
+                    sync_device(self.device)
+                    t_estimate = time.perf_counter()
+                elif say is not None and done == 1 + ESTIMATE_STEPS and self.step < self.cfg.steps:
+                    say(expected_time_line(self, t_estimate))
                 # The clock is read at log steps only, so every rank stops at the same step.
                 at_log = self.step % self.cfg.log_every == 0
                 out_of_time = (

@@ -3,6 +3,6 @@
 - :mod:`difflab.utils.device`: waiting for a device's queued work, mixed-precision contexts.
 """
 
-from difflab.utils.device import autocast_for, sync_device
+from difflab.utils.device import autocast_for, pick_device, sync_device
 
-__all__ = ["autocast_for", "sync_device"]
+__all__ = ["autocast_for", "pick_device", "sync_device"]
