@@ -42,6 +42,7 @@ from difflab.utils.faults import fault_point
 
 __all__ = [
     "Checkpoint",
+    "check_state",
     "clean_temporaries",
     "latest_checkpoint",
     "list_checkpoints",
@@ -245,6 +246,29 @@ def load_latest_checkpoint(run_dir: str | Path, *, device: str | torch.device = 
     if first_error is not None:
         raise first_error
     return None
+
+
+def check_state(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], source: str | Path | None) -> None:
+    """Refuse weights whose shape or kind differs from the module's before copying any.
+
+    ``expected`` is the module's ``state_dict()`` (it may live on the ``meta`` device, so a
+    huge model implied by a tampered config is never allocated). A float parameter must get
+    a float tensor (a precision change is fine); integer or bool weights are refused, not cast.
+    Missing and unexpected names are left to ``load_state_dict``, which lists them.
+    """
+    for name, want in expected.items():
+        got = state.get(name)
+        if got is None:
+            continue
+        if tuple(got.shape) != tuple(want.shape):
+            raise DifflabError(
+                f"checkpoint {source} does not match its model: {name!r} has shape {list(got.shape)}, "
+                f"the config builds {list(want.shape)}"
+            )
+        if want.is_floating_point() and not got.is_floating_point():
+            raise DifflabError(
+                f"checkpoint {source} is corrupt: weight {name!r} has dtype {got.dtype}, expected a float dtype"
+            )
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
