@@ -11,7 +11,7 @@ Supported field types: ``int``, ``float`` (ints and numeric strings such as
 ``str``, ``Path``, ``Literal[...]``, ``list[T]``, ``tuple[T, ...]``,
 ``tuple[A, B]``, ``dict[str, T]``, ``X | None``, ``Any`` and nested dataclasses.
 
-Values are range-checked generically: a field declared with :func:`difflab.config.bounds.bounded`
+Values are range-checked generically: a field declared with :func:`difflab.utils.bounds.bounded`
 carries its allowed range in its metadata, and every float anywhere in the tree must be finite
 unless its field allows infinity. YAML is parsed by a hardened safe loader
 (:func:`parse_yaml`): no aliases, bounded nesting, no duplicate keys, UTF-8 with a clear error.
@@ -31,8 +31,8 @@ from typing import Any, Literal, TypeVar, Union
 
 import yaml
 
-from difflab.config.bounds import RANGE_KEY, Range
 from difflab.errors import DifflabError
+from difflab.utils.bounds import RANGE_KEY, Range
 
 T = TypeVar("T")
 

@@ -1,7 +1,7 @@
 """The run config: one dataclass tree that a YAML file and ``key=value`` overrides fill.
 
 Every numeric field declares its allowed range where it is declared (``bounded(default, ge=..., le=...)``,
-:mod:`difflab.config.bounds`); the loader checks them all and refuses NaN/Inf everywhere.
+:mod:`difflab.utils.bounds`); the loader checks them all and refuses NaN/Inf everywhere.
 
 The resolved config is written next to every checkpoint; a checkpoint plus its
 config rebuilds the model with no other input (see :mod:`difflab.models.build`).
@@ -10,11 +10,11 @@ config rebuilds the model with no other input (see :mod:`difflab.models.build`).
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from difflab.config.bounds import bounded
 from difflab.data.registry import check_dataset_name
 from difflab.errors import DifflabError
 from difflab.process.options import ProcessOptions
 from difflab.sampling.registry import GridName, SamplerName, options_of
+from difflab.utils.bounds import bounded
 
 # Allowed names come from the registries (difflab.process.bases.registry.BASES,
 # difflab.process.schedules.registry.SCHEDULES, difflab.process.prior.PRIORS,

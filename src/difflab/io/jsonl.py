@@ -14,7 +14,7 @@ from types import TracebackType
 from typing import Any
 
 from difflab.errors import DifflabError
-from difflab.io.atomic import to_jsonable
+from difflab.io.atomic import atomic_write_text, to_jsonable
 
 __all__ = ["JsonlLogger", "read_jsonl", "truncate_jsonl_after"]
 
@@ -87,8 +87,6 @@ def truncate_jsonl_after(path: str | Path, step: int, key: str = "step") -> int:
     The file is rewritten atomically, so a crash here leaves either the old or the new log.
     A torn last line is dropped too; a missing file is left missing.
     """
-    from difflab.io.atomic import atomic_write_text
-
     path = Path(path)
     if not path.is_file():
         return 0

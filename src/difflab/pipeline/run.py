@@ -13,7 +13,7 @@ from pathlib import Path
 from difflab.config import config_to_dict, dump_yaml, load_config
 from difflab.config.schema import RunConfig
 from difflab.errors import DifflabError
-from difflab.io import atomic_write_text, load_checkpoint, run_lock, save_checkpoint
+from difflab.io import atomic_write_text, run_lock, save_checkpoint
 from difflab.models.build import build_denoiser, seeded_init
 from difflab.models.run import (
     CKPT_DIR,
@@ -23,6 +23,7 @@ from difflab.models.run import (
     data_info,
     load_data,
     load_run,
+    load_run_checkpoint,
     resolve_checkpoint,
 )
 from difflab.objectives.build import build_objective
@@ -108,8 +109,8 @@ def export_run(path: str | Path, out: str | Path) -> Path:
     About a quarter of a training checkpoint's size; ``load_run(out)`` rebuilds the
     same model (it cannot resume training). Written atomically like any checkpoint.
     """
-    ckpt_path = resolve_checkpoint(path)
-    ckpt = load_checkpoint(ckpt_path)
+    ckpt = load_run_checkpoint(path)
+    ckpt_path = ckpt.path
     group = "ema" if "ema" in ckpt.tensors else "model"
     if group not in ckpt.tensors:
         raise DifflabError(f"checkpoint {ckpt_path} has no weights; it is corrupt")

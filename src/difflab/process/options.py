@@ -8,11 +8,11 @@ The allowed names come from the basis, prior and schedule registries.
 
 from dataclasses import dataclass
 
-from difflab.config.bounds import bounded
 from difflab.errors import DifflabError
 from difflab.process.bases.registry import BasisName
 from difflab.process.prior import PriorName
 from difflab.process.schedules.registry import Axis, Ordering, ScheduleName
+from difflab.utils.bounds import bounded
 
 
 @dataclass
