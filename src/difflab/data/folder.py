@@ -6,6 +6,7 @@ like torchvision's ``ImageFolder``; a flat folder gives an unlabelled dataset.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Literal
 
@@ -18,6 +19,7 @@ from difflab.data._common import (
     check_choice,
     check_fraction,
     check_int,
+    check_path,
     split_indices,
     unit_image_normaliser,
 )
@@ -25,26 +27,56 @@ from difflab.data.base import Dataset
 from difflab.errors import DifflabError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+MAX_SIZE = 4096
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # 16-bit grayscale PNGs open as one of these
 
 
 def read_image(path: Path, size: int, channels: Literal[1, 3]) -> np.ndarray:
     """Read, resize the shorter side to ``size``, centre-crop.
 
+    16-bit grayscale images keep their full range (divided by 65535, never clipped at 255);
+    an image over Pillow's decompression-bomb limit is refused before it is decoded.
+
     Returns:
         ``(channels, size, size)`` float64 in [0, 1].
     """
     try:
-        with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.mode in SIXTEEN_BIT_MODES:
+                    return _read_16bit(img, path, size, channels)
+                img = img.convert("L" if channels == 1 else "RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DifflabError(
+            f"folder: image {path} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS} pixels); shrink it"
+        ) from None
+    except MemoryError:
+        raise DifflabError(f"folder: image {path} does not fit in memory; shrink it") from None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
         raise DifflabError(f"folder: cannot read image {path} ({type(err).__name__}); fix or remove it") from None
+    img = _resize_crop(img, size)
+    arr = np.asarray(img, dtype=np.float64) / 255.0
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def _resize_crop(img: Image.Image, size: int) -> Image.Image:
     w, h = img.size
     ratio = size / min(w, h)
     new_w, new_h = max(size, round(w * ratio)), max(size, round(h * ratio))
     img = img.resize((new_w, new_h), Image.Resampling.BICUBIC)
     left, top = (new_w - size) // 2, (new_h - size) // 2
-    arr = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.float64) / 255.0
-    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+    return img.crop((left, top, left + size, top + size))
+
+
+def _read_16bit(img: Image.Image, path: Path, size: int, channels: Literal[1, 3]) -> np.ndarray:
+    """A 16-bit grayscale image scaled by its bit depth (65535), resized in float."""
+    raw = np.asarray(img).astype(np.float64)
+    if raw.min() < 0 or raw.max() > 65535:
+        raise DifflabError(f"folder: image {path} is 32-bit integer ({img.mode}); save it as 8- or 16-bit")
+    unit = Image.fromarray((raw / 65535.0).astype(np.float32), mode="F")
+    arr = np.clip(np.asarray(_resize_crop(unit, size), dtype=np.float64), 0.0, 1.0)
+    return np.repeat(arr[None], channels, axis=0)
 
 
 def load_folder(
@@ -60,7 +92,10 @@ def load_folder(
         seed: Seed of the train/test split.
     """
     size = check_int("folder", "size", size, minimum=2)
+    if size > MAX_SIZE:
+        raise DifflabError(f"folder: option size must be at most {MAX_SIZE}, got {size}")
     check_choice("folder", "channels", channels, (1, 3))
+    check_path("folder", "path", path)
     test_fraction = check_fraction("folder", "test_fraction", test_fraction)
     seed = check_int("folder", "seed", seed, minimum=0)
     root = Path(path).expanduser()
