@@ -6,6 +6,7 @@ Files are read with ``allow_pickle=False``: nothing is ever unpickled.
 from __future__ import annotations
 
 import math
+import tokenize
 import zipfile
 import zlib
 from pathlib import Path
@@ -26,7 +27,11 @@ from difflab.errors import DifflabError
 
 LABEL_KEYS = ("labels", "y")
 MAX_CLASSES = 100_000  # a class-conditional network embeds every label up to the largest
-_READ_ERRORS = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, TypeError, MemoryError)
+# numpy parses a header with ast/tokenize: a damaged one can raise SyntaxError or TokenError
+_READ_ERRORS = (
+    ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, TypeError, MemoryError,
+    OverflowError, SyntaxError, tokenize.TokenError, RecursionError,
+)  # fmt: skip
 
 
 def _check_header(f: IO[bytes], available: int, where: str) -> None:
@@ -39,7 +44,7 @@ def _check_header(f: IO[bytes], available: int, where: str) -> None:
             shape, _, dtype = np.lib.format.read_array_header_2_0(f)
         else:
             return  # a newer format: np.load checks it
-    except ValueError:
+    except _READ_ERRORS:
         return  # not an .npy stream: np.load says why
     need = math.prod(shape) * dtype.itemsize
     if need > available - f.tell():
