@@ -84,7 +84,7 @@ def test_every_numeric_field_declares_a_range_and_refuses_values_outside_it(key,
     assert rng is not None, f"{key} has no declared range: declare it with difflab.utils.bounds.bounded"
     for value in out_of_range(f, scalar):
         text = f"[{_yaml(value)}]" if is_list else _yaml(value) if not isinstance(value, str) else value
-        kind, message = outcome(lambda t=text: load_config(RunConfig, BASE, [f"{key}={t}"]), f"{key}={text}")
+        kind, message = outcome(lambda k=key, t=text: load_config(RunConfig, BASE, [f"{k}={t}"]), f"{key}={text}")
         assert kind == "error", f"{key}={text} was accepted"
         assert key in message, message
 
@@ -222,3 +222,22 @@ def test_a_config_that_is_not_a_regular_file_is_refused(tmp_path):
 
 def test_paths_are_not_required(tmp_path: Path):
     assert load_config(RunConfig, None).seed == 0
+
+
+def test_random_values_property():
+    """Seeded property test: for random values of every numeric field, accepted ⇒ in range, out of range ⇒ refused."""
+    rnd = random.Random(3)
+    for key, f, scalar, is_list in FIELDS:
+        rng = range_of(f)
+        for _ in range(8):
+            magnitude = 10 ** rnd.uniform(-3, 12)
+            value = rnd.choice([-1, 1]) * magnitude
+            value = int(value) if scalar is int else value
+            text = f"[{_yaml(value)}]" if is_list else _yaml(value)
+            kind, result = outcome(lambda k=key, t=text: load_config(RunConfig, BASE, [f"{k}={t}"]), f"{key}={text}")
+            if kind == "ok":
+                assert rng.contains(value), f"{key}={text} accepted outside {rng.describe()}"
+            elif not rng.contains(value):
+                assert key in result, result
+            if not rng.contains(value):
+                assert kind == "error", f"{key}={text}"
