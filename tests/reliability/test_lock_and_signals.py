@@ -170,3 +170,11 @@ def test_run_lock_refuses_in_one_line(tmp_path):
     with run_lock(tmp_path), pytest.raises(DifflabError, match=r"being written by pid \d+"):
         with run_lock(tmp_path):
             pass
+
+
+def test_an_out_path_that_is_a_file_is_one_line(tmp_path):
+    out = tmp_path / "file"
+    out.write_text("x")
+    with pytest.raises(DifflabError, match="cannot lock run folder"):
+        with run_lock(out):
+            pass
