@@ -178,3 +178,24 @@ def test_an_out_path_that_is_a_file_is_one_line(tmp_path):
     with pytest.raises(DifflabError, match="cannot lock run folder"):
         with run_lock(out):
             pass
+
+
+def test_a_checkpoint_pruned_while_loading_is_not_called_corrupt(tmp_path, monkeypatch):
+    """A reader racing a writer: the newest folder vanishes between listing and reading."""
+    from difflab.io import checkpoint as ckpt_mod
+
+    run = tmp_path / "ckpts"
+    for step in (4, 8):
+        save_checkpoint(run, {"m": {"w": torch.full((1,), float(step))}}, config={}, meta={"step": step})
+    real_load = ckpt_mod.load_checkpoint
+
+    def racing_load(path, **kw):
+        if path.name == "step_000008" and path.exists():
+            save_checkpoint(run, {"m": {"w": torch.full((1,), 12.0)}}, config={}, meta={"step": 12}, keep_last=1)
+        return real_load(path, **kw)
+
+    monkeypatch.setattr(ckpt_mod, "load_checkpoint", racing_load)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DifflabWarning)  # no "corrupt" warning for a pruned folder
+        ckpt = ckpt_mod.load_latest_checkpoint(run)
+    assert ckpt.step == 12 and float(ckpt.tensors["m"]["w"]) == 12.0
