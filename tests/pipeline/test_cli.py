@@ -171,22 +171,26 @@ def test_corrupt_and_mismatched_checkpoints(capsys, tmp_path, tiny_run):
 
 
 def test_ctrl_c_saves_a_checkpoint_and_resumes(capsys, tmp_path, monkeypatch):
-    from difflab.training import trainer as trainer_mod
+    import os
+    import signal
 
-    real_step = trainer_mod.Trainer.train_step
+    from difflab.utils.faults import set_fault_hook
 
-    def interrupted(self):
-        if self.step == 5:
-            raise KeyboardInterrupt
-        return real_step(self)
+    def ctrl_c_in_step_5(name, info):  # mid-step: the step completes, then the run stops
+        if name == "step:after_backward" and info["trainer"].step == 4:
+            os.kill(os.getpid(), signal.SIGINT)
 
-    monkeypatch.setattr(trainer_mod.Trainer, "train_step", interrupted)
-    out = tmp_path / "r"
-    code, _, err = run_cli(capsys, "train", CONFIG, *TINY, "train.checkpoint_every=100", "--no-progress", "--out", out)
-    assert code == 130 and "interrupted" in err
+    previous = set_fault_hook(ctrl_c_in_step_5)
+    try:
+        out = tmp_path / "r"
+        code, _, err = run_cli(
+            capsys, "train", CONFIG, *TINY, "train.checkpoint_every=100", "--no-progress", "--out", out
+        )
+    finally:
+        set_fault_hook(previous)
+    assert code == 130 and "SIGINT after step 5" in err
     assert latest_checkpoint(out / CKPT_DIR).name == "step_000005"
     assert not [p for p in (out / CKPT_DIR).iterdir() if p.name.startswith(".tmp")]
-    monkeypatch.setattr(trainer_mod.Trainer, "train_step", real_step)
     code, _, _ = run_cli(capsys, "train", CONFIG, *TINY, "train.checkpoint_every=100", "--no-progress", "--out", out)
     assert code == 0 and latest_checkpoint(out / CKPT_DIR).name == "step_000012"
 

@@ -37,7 +37,7 @@ def test_torchrun_two_cpu_processes(tmp_path):
     assert rank0 == rank1, "DDP replicas diverged"
 
     # Only rank 0 wrote: one config, one log with each step once, one folder per checkpoint.
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoints", "config.yaml", LOG_NAME]
+    assert sorted(p.name for p in out.iterdir()) == [".lock", "checkpoints", "config.yaml", LOG_NAME]
     steps = [json.loads(line)["step"] for line in (out / LOG_NAME).read_text().splitlines()]
     assert steps == [2, 4, 6]
     assert [p.name for p in list_checkpoints(out / CKPT_DIR)] == ["step_000003", "step_000006"]

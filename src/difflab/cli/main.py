@@ -1,8 +1,9 @@
 """``difflab`` entry point: sub-commands, one-line errors, exit codes.
 
 A :class:`~difflab.errors.DifflabError` prints ``difflab: error: ...`` on one line
-and exits 2 (a traceback only with ``--debug``); Ctrl-C exits 130 after the
-trainer has saved a checkpoint.
+and exits 2 (a traceback only with ``--debug``). Training stopped by SIGINT (Ctrl-C) exits
+130 and by SIGTERM 143, after checkpointing the last completed step; the message says
+which step was saved. A :class:`~difflab.errors.DifflabWarning` prints as one line.
 """
 
 import argparse
@@ -10,7 +11,7 @@ import sys
 import traceback
 import warnings
 
-from difflab.errors import DifflabError
+from difflab.errors import DifflabError, Interrupted
 
 
 def command_names() -> list[str]:
@@ -75,11 +76,11 @@ def main(argv: list[str] | None = None) -> int:
             traceback.print_exc()
         print(f"difflab: error: {exc}", file=sys.stderr)
         return 2
+    except Interrupted as exc:
+        print(f"difflab: {exc}", file=sys.stderr)
+        return exc.exit_code
     except KeyboardInterrupt:
-        print(
-            "difflab: interrupted; the last completed step was checkpointed — rerun the same command to resume",
-            file=sys.stderr,
-        )
+        print("difflab: interrupted", file=sys.stderr)
         return 130
     return 0
 

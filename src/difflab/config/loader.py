@@ -10,12 +10,19 @@ Supported field types: ``int``, ``float`` (ints and numeric strings such as
 ``1e-3`` are accepted, since YAML 1.1 reads ``1e-3`` as a string), ``bool``,
 ``str``, ``Path``, ``Literal[...]``, ``list[T]``, ``tuple[T, ...]``,
 ``tuple[A, B]``, ``dict[str, T]``, ``X | None``, ``Any`` and nested dataclasses.
+
+Values are range-checked generically: a field declared with :func:`difflab.utils.bounds.bounded`
+carries its allowed range in its metadata, and every float anywhere in the tree must be finite
+unless its field allows infinity. YAML is parsed by a hardened safe loader
+(:func:`parse_yaml`): no aliases, bounded nesting, no duplicate keys, UTF-8 with a clear error.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import os
+import stat
 import types
 import typing
 from collections.abc import Mapping, Sequence
@@ -25,10 +32,97 @@ from typing import Any, Literal, TypeVar, Union
 import yaml
 
 from difflab.errors import DifflabError
+from difflab.utils.bounds import RANGE_KEY, Range
 
 T = TypeVar("T")
 
-__all__ = ["apply_overrides", "config_to_dict", "dump_yaml", "load_config", "read_yaml"]
+__all__ = ["apply_overrides", "config_to_dict", "dump_yaml", "load_config", "parse_yaml", "read_yaml"]
+
+MAX_YAML_BYTES = 16 << 20  # configs are a few KB
+MAX_YAML_DEPTH = 32  # the run config is 3 levels deep
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """``safe_load`` without aliases (a "billion laughs" bomb), deep nesting or duplicate keys."""
+
+    def compose_node(self, parent, index):  # noqa: D102
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "YAML aliases (*name) are not allowed in a config; write the value out", event.start_mark
+            )
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nesting deeper than {MAX_YAML_DEPTH} levels", self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):  # noqa: D102
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:  # an unhashable key: SafeLoader reports it
+                continue
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {str(key)[:40]!r}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def parse_yaml(data: bytes | str, source: str) -> Any:
+    """Parse YAML from an untrusted source into plain values, or raise one line naming ``source``.
+
+    Bytes must be UTF-8; aliases, nesting deeper than ``MAX_YAML_DEPTH`` and duplicate keys are
+    refused (a config never needs them, and an alias bomb would otherwise hang).
+    """
+    if isinstance(data, bytes):
+        try:
+            data = data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise DifflabError(
+                f"{source} is not UTF-8 text (byte {exc.start} is 0x{data[exc.start]:02x}); save it as UTF-8"
+            ) from None
+    try:
+        return yaml.load(data, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as exc:
+        where = ""
+        mark = getattr(exc, "problem_mark", None)
+        if mark is not None:
+            where = f" at line {mark.line + 1}, column {mark.column + 1}"
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise DifflabError(f"YAML syntax error in {source}{where}: {' '.join(str(problem).split())[:200]}") from None
+    except RecursionError:
+        raise DifflabError(f"YAML syntax error in {source}: nested too deeply") from None
+
+
+def _read_limited(path: Path, what: str, limit: int) -> bytes:
+    """Bytes of a regular file of at most ``limit`` bytes (a FIFO or /dev/zero is refused, not read)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    except FileNotFoundError:
+        raise DifflabError(f"{what} not found: {path}") from None
+    except OSError as exc:
+        raise DifflabError(f"cannot read {what} {path}: {exc.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DifflabError(f"{what} {path} is not a regular file")
+        if info.st_size > limit:
+            raise DifflabError(f"{what} {path} is {info.st_size} bytes; a config is at most {limit}")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read(limit + 1)
+    except OSError as exc:
+        raise DifflabError(f"cannot read {what} {path}: {exc.strerror}") from None
+    finally:
+        os.close(fd)
 
 
 def load_config(
@@ -108,21 +202,7 @@ def _reset_changed(cls: type, data: dict[str, Any], overrides: Sequence[str]) ->
 def read_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML file whose top level is a mapping (an empty file gives ``{}``)."""
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise DifflabError(f"config file not found: {path}") from None
-    except OSError as exc:
-        raise DifflabError(f"cannot read config file {path}: {exc.strerror}") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        where = ""
-        mark = getattr(exc, "problem_mark", None)
-        if mark is not None:
-            where = f" at line {mark.line + 1}, column {mark.column + 1}"
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-        raise DifflabError(f"YAML syntax error in {path}{where}: {problem}") from None
+    data = parse_yaml(_read_limited(path, "config file", MAX_YAML_BYTES), f"config file {path}")
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -148,9 +228,11 @@ def apply_overrides(data: Mapping[str, Any], overrides: Sequence[str]) -> dict[s
         if not key or any(not p for p in parts):
             raise DifflabError(f"malformed override {item!r}: empty key part; write it as section.key=value")
         try:
-            value = yaml.safe_load(raw) if raw.strip() else None
-        except yaml.YAMLError:
-            raise DifflabError(f"override {item!r}: cannot parse the value {raw!r} as YAML; quote it") from None
+            value = parse_yaml(raw, "override") if raw.strip() else None
+        except DifflabError:
+            raise DifflabError(
+                f"override {_short(item)}: cannot parse the value as YAML (no aliases or duplicate keys); quote it"
+            ) from None
         node = out
         for depth, part in enumerate(parts[:-1]):
             child = node.get(part)
@@ -254,6 +336,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
             if isinstance(value, Mapping) and dataclasses.is_dataclass(default):
                 value = _merge(config_to_dict(default), value)
             kwargs[name] = _convert(hints[name], value, key)
+            _check_range(f, kwargs[name], key)
         elif f.default is dataclasses.MISSING and f.default_factory is dataclasses.MISSING:
             raise DifflabError(f"missing required config key '{key}'")
     try:
@@ -262,12 +345,28 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
         raise DifflabError(f"invalid {where}: {exc}") from None
 
 
+def _check_range(f: dataclasses.Field, value: Any, key: str) -> None:
+    """The field's declared :class:`Range` (on the value, or on each item of a list), and finite floats."""
+    rng: Range | None = f.metadata.get(RANGE_KEY)
+    if rng is None:
+        rng = Range()  # undeclared: floats must still be finite
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for i, item in enumerate(items):
+        where = f"{key}[{i}]" if isinstance(value, (list, tuple)) else key
+        rng.check(item, where)
+
+
 def _default_of(f: dataclasses.Field) -> Any:
     if f.default is not dataclasses.MISSING:
         return f.default
     if f.default_factory is not dataclasses.MISSING:
         return f.default_factory()
     return None
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _describe(value: Any) -> str:
@@ -305,9 +404,11 @@ def _convert(tp: Any, value: Any, key: str) -> Any:
             if type(allowed) is type(value) and allowed == value:
                 return value
         choices = ", ".join(repr(a) for a in args)
-        close = difflib.get_close_matches(value, [str(a) for a in args], n=1) if isinstance(value, str) else []
+        close = []
+        if isinstance(value, str) and len(value) < 200:
+            close = difflib.get_close_matches(value, [str(a) for a in args], n=1)
         hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise DifflabError(f"config key '{key}' must be one of {choices}; got {value!r}{hint}")
+        raise DifflabError(f"config key '{key}' must be one of {choices}; got {_short(value)}{hint}")
     if isinstance(tp, type) and dataclasses.is_dataclass(tp):
         return _build(tp, value, key)
     if tp in (list, tuple, dict):

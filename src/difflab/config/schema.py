@@ -1,5 +1,8 @@
 """The run config: one dataclass tree that a YAML file and ``key=value`` overrides fill.
 
+Every numeric field declares its allowed range where it is declared (``bounded(default, ge=..., le=...)``,
+:mod:`difflab.utils.bounds`); the loader checks them all and refuses NaN/Inf everywhere.
+
 The resolved config is written next to every checkpoint; a checkpoint plus its
 config rebuilds the model with no other input (see :mod:`difflab.models.build`).
 """
@@ -11,6 +14,7 @@ from difflab.data.registry import check_dataset_name
 from difflab.errors import DifflabError
 from difflab.process.options import ProcessOptions
 from difflab.sampling.registry import GridName, SamplerName, options_of
+from difflab.utils.bounds import bounded
 
 # Allowed names come from the registries (difflab.process.bases.registry.BASES,
 # difflab.process.schedules.registry.SCHEDULES, difflab.process.prior.PRIORS,
@@ -40,13 +44,13 @@ class NetworkConfig:
     """Network family and size. ``unet`` for images, ``mlp`` for vectors."""
 
     kind: Literal["unet", "mlp"] = "unet"
-    base_channels: int = 32
-    channel_mults: list[int] = field(default_factory=lambda: [1, 2])
-    num_res_blocks: int = 1
-    attention_levels: list[int] = field(default_factory=lambda: [1])
-    dropout: float = 0.0
-    hidden: int = 256  # mlp
-    depth: int = 4  # mlp
+    base_channels: int = bounded(32, ge=1, le=4096)
+    channel_mults: list[int] = bounded(default_factory=lambda: [1, 2], ge=1, le=64)  # per item
+    num_res_blocks: int = bounded(1, ge=1, le=64)
+    attention_levels: list[int] = bounded(default_factory=lambda: [1], ge=0, le=64)  # per item
+    dropout: float = bounded(0.0, ge=0, lt=1)
+    hidden: int = bounded(256, ge=1, le=65536)  # mlp
+    depth: int = bounded(4, ge=1, le=1024)  # mlp
     class_conditional: bool = False
 
     def validate(self) -> None:
@@ -73,12 +77,12 @@ class MethodConfig:
 
     kind: Literal["regression", "distributional"] = "regression"  # == difflab.objectives.registry.OBJECTIVES
     prediction: Literal["eps", "x0", "v"] = "v"
-    m: int = 8
-    lam: float = 1.0
-    beta: float = 1.0
+    m: int = bounded(8, ge=1, le=4096)
+    lam: float = bounded(1.0, ge=0, le=1)
+    beta: float = bounded(1.0, gt=0, le=2)
     rule: Literal["energy", "kernel"] = "energy"
     kernel: Literal["rbf", "imq"] = "rbf"
-    bandwidth: float | None = None
+    bandwidth: float | None = bounded(None, gt=0, le=1e6)
     noise_injection: Literal["concat", "gated"] = "concat"
 
     def validate(self) -> None:
@@ -95,21 +99,21 @@ class MethodConfig:
 class TrainConfig:
     """Optimisation, checkpointing and device."""
 
-    steps: int = 2000
-    batch_size: int = 128
-    lr: float = 2e-3
-    weight_decay: float = 0.0
-    warmup_steps: int = 100
-    grad_clip: float = 1.0
-    grad_accum: int = 1
-    ema_decay: float = 0.999
-    checkpoint_every: int = 1000
-    keep_last: int = 2
-    log_every: int = 50
+    steps: int = bounded(2000, ge=1, le=10**9)
+    batch_size: int = bounded(128, ge=1, le=2**20)
+    lr: float = bounded(2e-3, gt=0, le=10)
+    weight_decay: float = bounded(0.0, ge=0, le=100)
+    warmup_steps: int = bounded(100, ge=0, le=10**9)
+    grad_clip: float = bounded(1.0, ge=0, le=1e12)  # 0 = no clipping
+    grad_accum: int = bounded(1, ge=1, le=2**16)
+    ema_decay: float = bounded(0.999, ge=0, lt=1)
+    checkpoint_every: int = bounded(1000, ge=1, le=10**9)
+    keep_last: int = bounded(2, ge=1, le=10**6)
+    log_every: int = bounded(50, ge=1, le=10**9)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: Literal["fp32", "bf16"] = "bf16"  # bf16 autocast on CUDA only; CPU always fp32
-    label_dropout: float = 0.0  # drop class labels for classifier-free guidance
-    time_limit: float = 0.0  # seconds; > 0 stops (with a checkpoint) at the first step past it
+    label_dropout: float = bounded(0.0, ge=0, le=1)  # drop class labels for classifier-free guidance
+    time_limit: float = bounded(0.0, ge=0, le=1e9)  # seconds; > 0 stops (with a checkpoint) at the first step past it
 
     def validate(self) -> None:
         for key in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every"):
@@ -132,12 +136,12 @@ class SampleConfig:
     """
 
     sampler: SamplerName = "ddim"
-    steps: int = 32
+    steps: int = bounded(32, ge=1, le=100_000)
     grid: GridName = "uniform"
-    eta: float = 0.0  # ddim: churn η in [0, 1]
-    churn: float = 0.0  # distributional sampler: 0 = DDIM bridge, 1 = DDPM posterior
-    n_eval: int = 1000
-    batch_size: int = 500
+    eta: float = bounded(0.0, ge=0, le=1)  # ddim: churn η in [0, 1]
+    churn: float = bounded(0.0, ge=0, le=1)  # distributional sampler: 0 = DDIM bridge, 1 = DDPM posterior
+    n_eval: int = bounded(1000, ge=1, le=10**7)
+    batch_size: int = bounded(500, ge=1, le=2**20)
 
     def options_for(self, sampler: str) -> dict[str, Any]:
         """This section's values of ``sampler``'s own options (those its signature takes)."""
@@ -156,17 +160,19 @@ class EncoderConfig:
     """
 
     kind: Literal["none", "binary", "gaussian", "drl"] = "none"
-    dim: int = 16
+    dim: int = bounded(16, ge=1, le=4096)
     z_mode: Literal["cross_attn", "adagn", "time"] = "cross_attn"
-    z_levels: list[int] | None = None  # attention levels that cross-attend to z (None: all)
-    channels: list[int] = field(default_factory=lambda: [32, 64])
+    # attention levels that cross-attend to z (None: all)
+    z_levels: list[int] | None = bounded(None, ge=0, le=64)
+    channels: list[int] = bounded(default_factory=lambda: [32, 64], ge=1, le=4096)  # per item
     norm: Literal["group", "batch"] = "group"
-    tau: float = 1.0
-    kl_weight: float = 1e-3
+    tau: float = bounded(1.0, gt=0, le=1e6)
+    kl_weight: float = bounded(1e-3, ge=0, le=1e6)
     penalty: Literal["l1", "kl"] = "l1"
-    penalty_weight: float = 1e-5
+    penalty_weight: float = bounded(1e-5, ge=0, le=1e6)
     prior: Literal["fair", "marginal"] = "fair"  # default source of z for `difflab sample` (binary)
-    flip: float = 0.0  # binary: P(flip) of each training bit; > 0 trains the decoder on codes' neighbours
+    # binary: P(flip) of each training bit; > 0 trains the decoder on codes' neighbours
+    flip: float = bounded(0.0, ge=0, lt=0.5)
 
     def validate(self) -> None:
         if self.kind == "none":
@@ -191,7 +197,7 @@ class RunConfig:
     # key -> section dropped from the source when an override changes the key (see difflab.config.loader).
     RESET_ON_CHANGE: ClassVar[dict[str, str]] = {"data.name": "data.options"}
 
-    seed: int = 0
+    seed: int = bounded(0, ge=0, le=2**32 - 1)
     data: DataConfig = field(default_factory=DataConfig)
     process: ProcessConfig = field(default_factory=ProcessConfig)
     network: NetworkConfig = field(default_factory=NetworkConfig)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from numbers import Integral, Real
 
@@ -22,6 +23,13 @@ def check_int(dataset: str, option: str, value: object, minimum: int = 1) -> int
     if isinstance(value, bool) or not isinstance(value, Integral) or value < minimum:
         raise DifflabError(f"{dataset}: option {option} must be an integer >= {minimum}, got {value!r}")
     return int(value)
+
+
+def check_path(dataset: str, option: str, value: object) -> str:
+    """Return ``value`` if it is a path string, else raise naming the option."""
+    if not isinstance(value, (str, os.PathLike)) or not str(value):
+        raise DifflabError(f"{dataset}: option {option} must be a path string, got {value!r:.40}")
+    return str(value)
 
 
 def check_choice(dataset: str, option: str, value: object, choices: Sequence) -> object:

@@ -5,8 +5,12 @@ Files are read with ``allow_pickle=False``: nothing is ever unpickled.
 
 from __future__ import annotations
 
+import math
+import tokenize
 import zipfile
+import zlib
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -15,12 +19,52 @@ from difflab.data._common import (
     as_label_tensor,
     check_fraction,
     check_int,
+    check_path,
     split_indices,
 )
 from difflab.data.base import Dataset, Normaliser
 from difflab.errors import DifflabError
 
 LABEL_KEYS = ("labels", "y")
+MAX_CLASSES = 100_000  # a class-conditional network embeds every label up to the largest
+# numpy parses a header with ast/tokenize: a damaged one can raise SyntaxError or TokenError
+_READ_ERRORS = (
+    ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, TypeError, MemoryError,
+    OverflowError, SyntaxError, tokenize.TokenError, RecursionError,
+)  # fmt: skip
+
+
+def _check_header(f: IO[bytes], available: int, where: str) -> None:
+    """Refuse an ``.npy`` stream whose header claims more data than ``available`` bytes hold."""
+    try:
+        version = np.lib.format.read_magic(f)
+        if version == (1, 0):
+            shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+        elif version == (2, 0):
+            shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+        else:
+            return  # a newer format: np.load checks it
+    except _READ_ERRORS:
+        return  # not an .npy stream: np.load says why
+    need = math.prod(shape) * dtype.itemsize
+    if need > available - f.tell():
+        raise DifflabError(
+            f"npy: {where} header claims shape {tuple(shape)} of {dtype} ({need} bytes) but only "
+            f"{max(available - f.tell(), 0)} bytes follow; the file is truncated or forged"
+        )
+
+
+def _check_headers(path: Path) -> None:
+    """Compare every array header with the bytes that hold it, before numpy allocates anything."""
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                if info.filename.endswith(".npy"):
+                    with zf.open(info) as f:
+                        _check_header(f, info.file_size, f"{path} member {info.filename}")
+    else:
+        with open(path, "rb") as f:
+            _check_header(f, path.stat().st_size, str(path))
 
 
 def _read(path: Path, what: str) -> np.ndarray | dict[str, np.ndarray]:
@@ -28,13 +72,22 @@ def _read(path: Path, what: str) -> np.ndarray | dict[str, np.ndarray]:
     if not path.is_file():
         raise DifflabError(f"npy: {what} file not found: {path}")
     try:
+        _check_headers(path)
         loaded = np.load(path, allow_pickle=False)
         if isinstance(loaded, np.lib.npyio.NpzFile):
             with loaded:
-                return {key: loaded[key] for key in loaded.files}
+                arrays = {key: loaded[key] for key in loaded.files}
+            bad = [k for k, v in arrays.items() if not isinstance(v, np.ndarray)]
+            if bad:
+                raise DifflabError(
+                    f"npy: {what} file {path} member {bad[0]!r} is not a numpy array; save it with numpy.savez"
+                )
+            return arrays
+        if not isinstance(loaded, np.ndarray):
+            raise DifflabError(f"npy: {what} file {path} is not a numpy array; save it with numpy.save")
         return loaded
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
-        reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+    except _READ_ERRORS as err:
+        reason = str(err).splitlines()[0][:120] if str(err) else type(err).__name__
         raise DifflabError(
             f"npy: cannot read {what} file {path} ({reason}); save it with numpy.save / numpy.savez"
         ) from None
@@ -72,8 +125,14 @@ def _check_labels(labels: np.ndarray, n: int) -> np.ndarray:
         labels.dtype.kind == "f" and np.all(np.isfinite(labels)) and np.all(labels == np.round(labels))
     ):
         raise DifflabError(f"npy: labels must be integers, got dtype {labels.dtype}")
+    if labels.dtype.kind == "u" and labels.max() > np.iinfo(np.int64).max:
+        raise DifflabError(f"npy: label {labels.max()} is too large; number the classes 0, 1, 2, ...")
     if labels.min() < 0:
         raise DifflabError(f"npy: labels must be >= 0, found {labels.min()}")
+    if labels.max() >= MAX_CLASSES:
+        raise DifflabError(
+            f"npy: label {int(labels.max())} implies more than {MAX_CLASSES} classes; number the classes 0, 1, 2, ..."
+        )
     return labels.astype(np.int64)
 
 
@@ -118,6 +177,9 @@ def load_npy(*, path: str, labels: str | None = None, test_fraction: float = 0.1
     """
     test_fraction = check_fraction("npy", "test_fraction", test_fraction)
     seed = check_int("npy", "seed", seed, minimum=0)
+    check_path("npy", "path", path)
+    if labels is not None:
+        check_path("npy", "labels", labels)
     file = Path(path).expanduser()
     loaded = _read(file, "data")
     npz = loaded if isinstance(loaded, dict) else None
@@ -134,6 +196,8 @@ def load_npy(*, path: str, labels: str | None = None, test_fraction: float = 0.1
         norm = Normaliser(shift=(low + high) / 2, scale=(high - low) / 2, value_range=(low, high))
     else:
         std = data[tr].std(axis=0)
+        if not np.any(std > 0):
+            raise DifflabError(f"npy: {file} is constant across the training examples; nothing to learn")
         norm = Normaliser(shift=data[tr].mean(axis=0), scale=np.where(std > 0, std, 1.0))
     return Dataset(
         name="npy",

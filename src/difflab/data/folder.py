@@ -20,6 +20,7 @@ from difflab.data._common import (
     check_choice,
     check_fraction,
     check_int,
+    check_path,
     split_indices,
     unit_image_normaliser,
 )
@@ -27,6 +28,8 @@ from difflab.data.base import Dataset
 from difflab.errors import DifflabError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+MAX_SIZE = 4096
+SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")  # 16-bit grayscale PNGs open as one of these
 GRAY_MODES = ("1", "L", "LA", "I", "I;16", "F")
 
 
@@ -35,8 +38,14 @@ def _headers(files: list[Path]) -> list[tuple[tuple[int, int], str]]:
     out = []
     for path in files:
         try:
-            with Image.open(path) as img:
-                out.append((img.size, img.mode))
+            with warnings.catch_warnings():
+                warnings.simplefilter("error", Image.DecompressionBombWarning)
+                with Image.open(path) as img:
+                    out.append((img.size, img.mode))
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise DifflabError(
+                f"folder: image {path} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS} pixels); shrink it"
+            ) from None
         except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
             raise DifflabError(f"folder: cannot read image {path} ({type(err).__name__}); fix or remove it") from None
     return out
@@ -78,21 +87,49 @@ def folder_layout(files: list[Path], size: int | None, channels: int | None) -> 
 def read_image(path: Path, size: int, channels: Literal[1, 3]) -> np.ndarray:
     """Read, resize the shorter side to ``size``, centre-crop.
 
+    16-bit grayscale images keep their full range (divided by 65535, never clipped at 255);
+    an image over Pillow's decompression-bomb limit is refused before it is decoded.
+
     Returns:
         ``(channels, size, size)`` float64 in [0, 1].
     """
     try:
-        with Image.open(path) as img:
-            img = img.convert("L" if channels == 1 else "RGB")
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                if img.mode in SIXTEEN_BIT_MODES:
+                    return _read_16bit(img, path, size, channels)
+                img = img.convert("L" if channels == 1 else "RGB")
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise DifflabError(
+            f"folder: image {path} is too large to decode safely (over {Image.MAX_IMAGE_PIXELS} pixels); shrink it"
+        ) from None
+    except MemoryError:
+        raise DifflabError(f"folder: image {path} does not fit in memory; shrink it") from None
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError) as err:
         raise DifflabError(f"folder: cannot read image {path} ({type(err).__name__}); fix or remove it") from None
+    img = _resize_crop(img, size)
+    arr = np.asarray(img, dtype=np.float64) / 255.0
+    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+
+
+def _resize_crop(img: Image.Image, size: int) -> Image.Image:
     w, h = img.size
     ratio = size / min(w, h)
     new_w, new_h = max(size, round(w * ratio)), max(size, round(h * ratio))
     img = img.resize((new_w, new_h), Image.Resampling.BICUBIC)
     left, top = (new_w - size) // 2, (new_h - size) // 2
-    arr = np.asarray(img.crop((left, top, left + size, top + size)), dtype=np.float64) / 255.0
-    return arr[None] if channels == 1 else arr.transpose(2, 0, 1)
+    return img.crop((left, top, left + size, top + size))
+
+
+def _read_16bit(img: Image.Image, path: Path, size: int, channels: Literal[1, 3]) -> np.ndarray:
+    """A 16-bit grayscale image scaled by its bit depth (65535), resized in float."""
+    raw = np.asarray(img).astype(np.float64)
+    if raw.min() < 0 or raw.max() > 65535:
+        raise DifflabError(f"folder: image {path} is 32-bit integer ({img.mode}); save it as 8- or 16-bit")
+    unit = Image.fromarray((raw / 65535.0).astype(np.float32), mode="F")
+    arr = np.clip(np.asarray(_resize_crop(unit, size), dtype=np.float64), 0.0, 1.0)
+    return np.repeat(arr[None], channels, axis=0)
 
 
 def load_folder(
@@ -121,6 +158,7 @@ def load_folder(
         size = check_int("folder", "size", size, minimum=2)
     if channels is not None:
         check_choice("folder", "channels", channels, (1, 3))
+    check_path("folder", "path", path)
     test_fraction = check_fraction("folder", "test_fraction", test_fraction)
     seed = check_int("folder", "seed", seed, minimum=0)
     root = Path(path).expanduser()
@@ -132,6 +170,8 @@ def load_folder(
     size, channels, layout = folder_layout(files, size, channels)
     if size < 2:
         raise DifflabError(f"folder: images must be at least 2 pixels on the shorter side, got {size}")
+    if size > MAX_SIZE:
+        raise DifflabError(f"folder: size must be at most {MAX_SIZE}, got {size}; set data.options.size")
     if "inferred" in layout or ";" in layout:
         warnings.warn(layout, stacklevel=2)
     x = np.stack([read_image(p, size, channels) for p in files])

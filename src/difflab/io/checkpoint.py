@@ -9,7 +9,11 @@ Layout of ``<run_dir>/step_000123/``:
   files; written last, it marks the checkpoint complete.
 
 The folder is built under a hidden temp name and renamed into place, so a crash
-never leaves a folder that looks like a valid checkpoint.
+never leaves a folder that looks like a valid checkpoint. Pruning renames a folder to a
+hidden name before deleting it, for the same reason; :func:`clean_temporaries` removes
+what a killed save or prune left behind. Loading treats the folder as untrusted: only
+regular files are read, their sizes are checked against ``meta.json`` before reading,
+and ``meta.json``'s fields are type-checked.
 """
 
 from __future__ import annotations
@@ -21,24 +25,38 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import time
+import warnings
 from pathlib import Path
 from typing import Any
 
 import safetensors.torch
 import torch
-import yaml
 
-from difflab.config.loader import dump_yaml
-from difflab.errors import DifflabError
+from difflab.config.loader import dump_yaml, parse_yaml
+from difflab.errors import DifflabError, DifflabWarning
 from difflab.io.atomic import _read_umask, fsync_dir, to_jsonable
+from difflab.utils.faults import fault_point
 
-__all__ = ["Checkpoint", "latest_checkpoint", "list_checkpoints", "load_checkpoint", "save_checkpoint"]
+__all__ = [
+    "Checkpoint",
+    "check_state",
+    "clean_temporaries",
+    "latest_checkpoint",
+    "list_checkpoints",
+    "load_checkpoint",
+    "load_latest_checkpoint",
+    "save_checkpoint",
+]
 
 WEIGHTS, CONFIG, META = "model.safetensors", "config.yaml", "meta.json"
 FORMAT = "difflab-checkpoint-v1"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
+# Hidden names of a save in progress (.tmp_), a replaced folder (.old_) and a prune in progress (.del_).
+_TEMP_DIR = re.compile(r"^\.(tmp|old|del)_(step_\d+)_")
+MAX_CONFIG_BYTES = 16 << 20  # a checkpoint's config.yaml is a few KB
 _DIR_MODE = 0o777 & ~_read_umask()
 
 
@@ -110,19 +128,50 @@ def save_checkpoint(
     try:
         os.chmod(tmp, _DIR_MODE)
         _write_synced(tmp / WEIGHTS, weights)
+        fault_point("save:weights", path=tmp, step=step)
         _write_synced(tmp / CONFIG, config_text.encode())
         _write_synced(tmp / META, meta_text.encode())  # last: the "complete" marker
+        fault_point("save:meta", path=tmp, step=step)
         fsync_dir(tmp)
+        fault_point("save:before_rename", path=tmp, step=step)
         _move_into_place(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     fsync_dir(run_dir)
+    fault_point("save:before_prune", path=final, step=step)
     if keep_last is not None:
         for old in list_checkpoints(run_dir)[:-keep_last]:
             if old != final:
-                shutil.rmtree(old, ignore_errors=True)
+                _remove_atomically(old)
     return final
+
+
+def clean_temporaries(run_dir: str | Path) -> list[Path]:
+    """Remove what a killed save or prune left in ``run_dir``; returns the removed paths.
+
+    ``.tmp_step_*`` (a save in progress) and ``.del_step_*`` (a prune in progress) are
+    deleted. ``.old_step_N_*`` is the previous copy of a step saved twice: if the kill
+    came between the two renames and ``step_N`` is missing, it is put back instead.
+    Call it only while no other process writes ``run_dir`` (the trainer holds the run lock).
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return []
+    removed = []
+    for child in sorted(run_dir.iterdir()):
+        match = _TEMP_DIR.match(child.name)
+        if not match or not child.is_dir():
+            continue
+        kind, name = match.groups()
+        if kind == "old" and not (run_dir / name).exists() and (child / META).is_file():
+            os.rename(child, run_dir / name)
+            continue
+        shutil.rmtree(child, ignore_errors=True)
+        removed.append(child)
+    if removed:
+        fsync_dir(run_dir)
+    return removed
 
 
 def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", verify: bool = True) -> Checkpoint:
@@ -140,27 +189,27 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", ver
     path = Path(path)
     if not path.is_dir():
         raise DifflabError(f"checkpoint folder not found: {path}")
-    meta_path = path / META
-    if not meta_path.is_file():
+    if not (path / META).exists():
         raise DifflabError(f"checkpoint {path} is incomplete or corrupt: {META} is missing (interrupted save?)")
+    meta_bytes = _read_checked(path, META, None, limit=MAX_CONFIG_BYTES)
     try:
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict) or "step" not in meta:
-            raise ValueError("no 'step'")
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise DifflabError(f"checkpoint {path} is corrupt: cannot parse {META} ({exc})") from None
+        meta = json.loads(meta_bytes.decode("utf-8"))
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DifflabError(f"checkpoint {path} is corrupt: cannot parse {META} ({reason})") from None
+    _check_meta(meta, path)
 
     files = meta.get("files", {})
     weights = _read_checked(path, WEIGHTS, files.get(WEIGHTS) if verify else None)
-    config_bytes = _read_checked(path, CONFIG, files.get(CONFIG) if verify else None)
+    config_bytes = _read_checked(path, CONFIG, files.get(CONFIG) if verify else None, limit=MAX_CONFIG_BYTES)
     try:
         flat = safetensors.torch.load(weights)
     except Exception as exc:  # safetensors raises its own (Rust) error types
-        raise DifflabError(f"checkpoint {path} is corrupt: cannot read {WEIGHTS} ({exc})") from None
-    try:
-        config = yaml.safe_load(config_bytes.decode("utf-8")) or {}
-    except (yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise DifflabError(f"checkpoint {path} is corrupt: cannot parse {CONFIG} ({exc})") from None
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DifflabError(f"checkpoint {path} is corrupt: cannot read {WEIGHTS} ({reason})") from None
+    config = parse_yaml(config_bytes, f"checkpoint {path / CONFIG}") or {}
+    if not isinstance(config, dict):
+        raise DifflabError(f"checkpoint {path} is corrupt: {CONFIG} is not a mapping")
 
     groups: dict[str, dict[str, torch.Tensor]] = {g: {} for g in meta.get("groups", [])}
     for key in _saved_order(weights, flat):
@@ -168,6 +217,58 @@ def load_checkpoint(path: str | Path, *, device: str | torch.device = "cpu", ver
         group, _, name = key.partition(".")
         groups.setdefault(group, {})[name] = tensor.to(device)
     return Checkpoint(tensors=groups, config=config, meta=meta, path=path)
+
+
+def load_latest_checkpoint(run_dir: str | Path, *, device: str | torch.device = "cpu") -> Checkpoint | None:
+    """Load the newest checkpoint in ``run_dir`` that is intact, or ``None`` if there is none.
+
+    A newer folder that fails to load (corrupt, tampered, pruned while listing) is skipped
+    with a one-line :class:`~difflab.errors.DifflabWarning` naming it and the reason. If
+    every checkpoint fails, the newest one's error is raised.
+    """
+    first_error: DifflabError | None = None
+    tried: set[Path] = set()
+    for _ in range(3):  # re-list when a folder vanished (pruned by a writer) between listing and reading
+        candidates = [c for c in reversed(list_checkpoints(run_dir)) if c not in tried]
+        if not candidates:
+            break
+        for ckpt in candidates:
+            tried.add(ckpt)
+            try:
+                return load_checkpoint(ckpt, device=device)
+            except DifflabError as exc:
+                if not ckpt.exists():
+                    break  # pruned meanwhile: list again
+                first_error = first_error or exc
+                warnings.warn(f"skipping {ckpt}: {exc}; falling back to an older checkpoint", DifflabWarning, 2)
+        else:
+            break
+    if first_error is not None:
+        raise first_error
+    return None
+
+
+def check_state(expected: dict[str, torch.Tensor], state: dict[str, torch.Tensor], source: str | Path | None) -> None:
+    """Refuse weights whose shape or kind differs from the module's before copying any.
+
+    ``expected`` is the module's ``state_dict()`` (it may live on the ``meta`` device, so a
+    huge model implied by a tampered config is never allocated). A float parameter must get
+    a float tensor (a precision change is fine); integer or bool weights are refused, not cast.
+    Missing and unexpected names are left to ``load_state_dict``, which lists them.
+    """
+    for name, want in expected.items():
+        got = state.get(name)
+        if got is None:
+            continue
+        if tuple(got.shape) != tuple(want.shape):
+            raise DifflabError(
+                f"checkpoint {source} does not match its model: {name!r} has shape {list(got.shape)}, "
+                f"the config builds {list(want.shape)}"
+            )
+        if want.is_floating_point() and not got.is_floating_point():
+            raise DifflabError(
+                f"checkpoint {source} is corrupt: weight {name!r} has dtype {got.dtype}, expected a float dtype"
+            )
 
 
 def list_checkpoints(run_dir: str | Path) -> list[Path]:
@@ -236,14 +337,77 @@ def _write_synced(path: Path, data: bytes) -> None:
     os.chmod(path, _DIR_MODE & 0o666)
 
 
-def _read_checked(folder: Path, name: str, expected: dict[str, Any] | None) -> bytes:
+def _check_meta(meta: Any, path: Path) -> None:
+    """Type-check the ``meta.json`` fields the loader relies on (it may come from anyone)."""
+
+    def bad(what: str) -> DifflabError:
+        return DifflabError(f"checkpoint {path} is corrupt: {META} {what}")
+
+    if not isinstance(meta, dict):
+        raise bad(f"must hold a JSON object, got {type(meta).__name__}")
+    step = meta.get("step")
+    if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+        raise bad(f"'step' must be a non-negative integer, got {str(step)[:40]!r}")
+    groups = meta.get("groups", [])
+    if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+        raise bad("'groups' must be a list of names")
+    files = meta.get("files", {})
+    if not isinstance(files, dict):
+        raise bad("'files' must be an object of {name: {bytes, sha256}}")
+    for name, digest in files.items():
+        ok = (
+            isinstance(digest, dict)
+            and isinstance(digest.get("bytes"), int)
+            and not isinstance(digest.get("bytes"), bool)
+            and digest["bytes"] >= 0
+            and isinstance(digest.get("sha256"), str)
+        )
+        if not ok:
+            raise bad(f"'files.{str(name)[:40]}' must be {{bytes: int, sha256: str}}")
+    if "data" in meta and not isinstance(meta["data"], dict):
+        raise bad("'data' must be an object")
+
+
+def _read_checked(folder: Path, name: str, expected: dict[str, Any] | None, *, limit: int | None = None) -> bytes:
+    """Read ``folder/name`` if it is a regular file of the expected size (checked before reading)."""
+    path = folder / name
     try:
-        data = (folder / name).read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))  # a FIFO must not block the open
     except FileNotFoundError:
         raise DifflabError(f"checkpoint {folder} is corrupt: {name} is missing") from None
+    except OSError as exc:
+        raise DifflabError(f"checkpoint {folder} is corrupt: cannot open {name} ({exc.strerror})") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise DifflabError(f"checkpoint {folder} is corrupt: {name} is not a regular file")
+        if expected is not None and info.st_size != expected.get("bytes"):
+            raise DifflabError(
+                f"checkpoint {folder} is corrupt: {name} does not match the size recorded in {META} "
+                f"({info.st_size} bytes, expected {expected.get('bytes')})"
+            )
+        if limit is not None and info.st_size > limit:
+            raise DifflabError(f"checkpoint {folder} is corrupt: {name} is {info.st_size} bytes (at most {limit})")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(info.st_size + 1)
+    except OSError as exc:
+        raise DifflabError(f"checkpoint {folder} is corrupt: cannot read {name} ({exc.strerror})") from None
+    finally:
+        os.close(fd)
     if expected is not None and _digest(data) != expected:
         raise DifflabError(f"checkpoint {folder} is corrupt: {name} does not match the size/SHA-256 recorded in {META}")
     return data
+
+
+def _remove_atomically(folder: Path) -> None:
+    """Rename ``folder`` to a hidden ``.del_`` name, then delete it: it never looks half-deleted."""
+    trash = folder.with_name(f".del_{folder.name}_{os.getpid()}_{time.monotonic_ns()}")
+    try:
+        os.rename(folder, trash)
+    except FileNotFoundError:
+        return  # already gone (another reader's view was stale)
+    fault_point("prune:renamed", path=trash)
+    shutil.rmtree(trash, ignore_errors=True)
 
 
 def _move_into_place(tmp: Path, final: Path) -> None:

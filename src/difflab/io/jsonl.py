@@ -14,9 +14,9 @@ from types import TracebackType
 from typing import Any
 
 from difflab.errors import DifflabError
-from difflab.io.atomic import to_jsonable
+from difflab.io.atomic import atomic_write_text, to_jsonable
 
-__all__ = ["JsonlLogger", "read_jsonl"]
+__all__ = ["JsonlLogger", "read_jsonl", "truncate_jsonl_after"]
 
 
 class JsonlLogger:
@@ -79,3 +79,20 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
                 break  # the run was killed mid-write
             raise DifflabError(f"{path}: line {i + 1} is not valid JSON") from None
     return records
+
+
+def truncate_jsonl_after(path: str | Path, step: int, key: str = "step") -> int:
+    """Drop the records whose ``key`` is above ``step`` (a resumed run logs them again); returns how many.
+
+    The file is rewritten atomically, so a crash here leaves either the old or the new log.
+    A torn last line is dropped too; a missing file is left missing.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return 0
+    records = read_jsonl(path)
+    keep = [r for r in records if not (isinstance(r.get(key), (int, float)) and r[key] > step)]
+    torn = not path.read_bytes().endswith(b"\n") and path.stat().st_size > 0
+    if len(keep) != len(records) or torn:
+        atomic_write_text(path, "".join(json.dumps(r, default=to_jsonable) + "\n" for r in keep))
+    return len(records) - len(keep)

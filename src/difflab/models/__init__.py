@@ -19,7 +19,7 @@ from difflab.models.coded import CodedDenoiser, bit_entropy, encode_batch, requi
 from difflab.models.denoiser import Denoiser
 from difflab.models.encoders import BinaryEncoder, CodeEncoder, DRLEncoder, GaussianEncoder, build_encoder
 from difflab.models.generate import CountingDenoiser, generate
-from difflab.models.run import LoadedRun, data_info, load_data, load_run, resolve_checkpoint
+from difflab.models.run import LoadedRun, data_info, load_data, load_run, load_run_checkpoint, resolve_checkpoint
 
 __all__ = [
     "BinaryEncoder",
@@ -42,6 +42,7 @@ __all__ = [
     "load_weights",
     "network_kwargs",
     "require_coded",
+    "load_run_checkpoint",
     "resolve_checkpoint",
     "seeded_init",
 ]

@@ -5,19 +5,26 @@ conditioning variances) are fitted from the training data at build time and
 live in buffers, so a checkpoint's state_dict restores them.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
 from difflab.config.schema import RunConfig
+from difflab.data import Normaliser
 from difflab.errors import DifflabError
+from difflab.io import check_state
 from difflab.models.coded import CodedDenoiser
 from difflab.models.denoiser import Denoiser
 from difflab.models.encoders import build_encoder
 from difflab.nn import build_network
 from difflab.process.factory import build_process, empty_process
+
+MAX_EXAMPLE_NUMEL = 1 << 22  # values per example (e.g. 4 x 1024 x 1024) a checkpoint may claim
+MAX_CLASSES = 100_000
 
 
 @dataclass
@@ -39,17 +46,36 @@ class DataInfo:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DataInfo":
+        """Read it back from an untrusted ``meta.json``: types and plausible sizes are checked."""
         try:
-            return cls(
-                name=str(d["name"]),
-                shape=tuple(int(s) for s in d["shape"]),
-                num_classes=int(d["num_classes"]),
-                normaliser=dict(d["normaliser"]),
+            shape = d["shape"]
+            num_classes = d["num_classes"]
+            ints = isinstance(shape, list) and all(isinstance(s, int) and not isinstance(s, bool) for s in shape)
+            if not ints or not isinstance(num_classes, int) or isinstance(num_classes, bool):
+                raise TypeError("shape must be a list of ints and num_classes an int")
+            info = cls(
+                name=str(d["name"]), shape=tuple(shape), num_classes=num_classes, normaliser=dict(d["normaliser"])
             )
-        except (KeyError, TypeError, ValueError) as exc:
+            Normaliser.from_dict(info.normaliser)
+            for key in ("shift", "scale"):
+                values = np.asarray(info.normaliser.get(key, 0.0), dtype=np.float64)
+                if not np.all(np.isfinite(values)):
+                    raise ValueError(f"normaliser.{key} is not finite")
+            value_range = info.normaliser.get("value_range")
+            if value_range is not None and np.asarray(value_range, dtype=np.float64).shape != (2,):
+                raise ValueError("normaliser.value_range must be [low, high]")
+        except (KeyError, TypeError, ValueError, DifflabError) as exc:
             raise DifflabError(
-                f"checkpoint data info is missing or malformed ({exc}); the checkpoint is corrupt"
+                f"checkpoint data info is missing or malformed ({str(exc)[:80]}); the checkpoint is corrupt"
             ) from None
+        if not 1 <= len(shape) <= 3 or min(shape) < 1 or math.prod(shape) > MAX_EXAMPLE_NUMEL:
+            raise DifflabError(
+                f"checkpoint data shape {list(shape)[:4]} is implausible (1-3 positive dims, at most "
+                f"{MAX_EXAMPLE_NUMEL} values per example); the checkpoint is corrupt"
+            )
+        if not 0 <= num_classes <= MAX_CLASSES:
+            raise DifflabError(f"checkpoint num_classes {num_classes} is outside [0, {MAX_CLASSES}]; it is corrupt")
+        return info
 
 
 def network_kwargs(cfg: RunConfig, info: DataInfo) -> dict[str, Any]:
@@ -107,8 +133,29 @@ def build_denoiser(cfg: RunConfig, info: DataInfo, train_data: Tensor | None) ->
     return CodedDenoiser(build_encoder(cfg.encoder, info.shape), denoiser, code_prior=cfg.encoder.prior)
 
 
+def check_model_size(cfg: RunConfig, info: DataInfo, state: dict[str, Tensor], source: str) -> None:
+    """Refuse a config that builds a bigger model than the checkpoint's weights, before allocating it.
+
+    The network (and encoder) are built on the ``meta`` device, which allocates nothing, and
+    their parameter count is compared with the number of values in ``state``: a tampered
+    ``config.yaml`` (say ``base_channels: 100000``) cannot make a load allocate 100+ GB.
+    """
+    with torch.device("meta"):
+        parts = [build_network(cfg.network.kind, info.shape, **network_kwargs(cfg, info))]
+        if cfg.encoder.kind != "none":
+            parts.append(build_encoder(cfg.encoder, info.shape))
+    need = sum(p.numel() for m in parts for p in m.parameters())
+    have = sum(t.numel() for t in state.values())
+    if need > have:
+        raise DifflabError(
+            f"checkpoint {source} does not match its config: the config builds {need:,} parameters "
+            f"but the weights hold {have:,} values"
+        )
+
+
 def load_weights(denoiser: Denoiser, state: dict[str, Tensor], source: str) -> None:
-    """Load a state_dict, turning a mismatch into one clear line."""
+    """Load a state_dict, turning a mismatch into one clear line; shapes and dtypes are checked first."""
+    check_state(denoiser.state_dict(), state, source)
     try:
         denoiser.load_state_dict(state)
     except RuntimeError as exc:

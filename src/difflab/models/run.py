@@ -20,8 +20,8 @@ from difflab.config import load_config
 from difflab.config.schema import RunConfig
 from difflab.data import Dataset, Normaliser, load_dataset
 from difflab.errors import DifflabError
-from difflab.io import latest_checkpoint, load_checkpoint
-from difflab.models.build import DataInfo, build_denoiser, load_weights
+from difflab.io import Checkpoint, latest_checkpoint, load_checkpoint, load_latest_checkpoint
+from difflab.models.build import DataInfo, build_denoiser, check_model_size, load_weights
 from difflab.models.denoiser import Denoiser
 from difflab.process.process import Process
 from difflab.utils.device import pick_device
@@ -81,26 +81,46 @@ def resolve_checkpoint(path: str | Path) -> Path:
     return latest
 
 
+def load_run_checkpoint(path: str | Path) -> Checkpoint:
+    """Load a ``step_*`` folder, or a run directory's newest intact checkpoint.
+
+    In a run directory a newer checkpoint that fails to load (corrupt, tampered) is
+    skipped with a one-line :class:`~difflab.errors.DifflabWarning`; a ``step_*`` folder
+    named explicitly is loaded or refused as it is.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise DifflabError(f"run not found: {path}")
+    if (path / "meta.json").exists() or path.name.startswith("step_"):
+        return load_checkpoint(path)
+    ckpt = load_latest_checkpoint(path / CKPT_DIR)
+    if ckpt is None:
+        resolve_checkpoint(path)  # raises the "no complete checkpoint" error
+    return ckpt
+
+
 def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device = "cpu") -> LoadedRun:
     """Rebuild the model from a checkpoint and its config alone (EMA weights by default).
 
-    ``path`` is a run directory (its newest complete checkpoint; ``run.step`` says which) or a
-    ``checkpoints/step_*`` folder. ``device`` is ``cpu``, ``cuda``, ``cuda:N`` or ``auto``; CUDA
-    where there is none raises a one-line :class:`~difflab.errors.DifflabError`. The model's
+    A run directory loads its newest intact checkpoint (``run.step`` says which; see
+    :func:`load_run_checkpoint`), a ``checkpoints/step_*`` folder that one. ``device`` is ``cpu``,
+    ``cuda``, ``cuda:N`` or ``auto``; CUDA where there is none raises a one-line
+    :class:`~difflab.errors.DifflabError`. Sizes are checked before anything is allocated. The model's
     :meth:`~difflab.models.denoiser.Denoiser.on_load` hook then sees the checkpoint folder, so it can
     read the side files it wrote after training.
     """
     device = pick_device(device)
-    ckpt_path = resolve_checkpoint(path)
-    ckpt = load_checkpoint(ckpt_path)
+    ckpt = load_run_checkpoint(path)
+    ckpt_path = ckpt.path
     cfg = load_config(RunConfig, ckpt.config)
     if "data" not in ckpt.meta:
         raise DifflabError(f"checkpoint {ckpt_path} has no data info in meta.json; it is corrupt or not a difflab run")
     info = DataInfo.from_dict(ckpt.meta["data"])
-    denoiser = build_denoiser(cfg, info, None)
     group = "ema" if ema and "ema" in ckpt.tensors else "model"
     if group not in ckpt.tensors:
         raise DifflabError(f"checkpoint {ckpt_path} has no '{group}' weights; it is corrupt")
+    check_model_size(cfg, info, ckpt.tensors[group], str(ckpt_path))
+    denoiser = build_denoiser(cfg, info, None)
     load_weights(denoiser, ckpt.tensors[group], str(ckpt_path))
     denoiser.to(device).eval()
     denoiser.on_load(ckpt_path, lambda: load_data(cfg).train)

@@ -7,12 +7,13 @@ Run directory layout::
     RUN/train_log.jsonl      one line per log interval: step, loss, lr, images/s
 """
 
+import contextlib
 from pathlib import Path
 
 from difflab.config import config_to_dict, dump_yaml, load_config
 from difflab.config.schema import RunConfig
 from difflab.errors import DifflabError
-from difflab.io import atomic_write_text, load_checkpoint, save_checkpoint
+from difflab.io import atomic_write_text, run_lock, save_checkpoint
 from difflab.models.build import build_denoiser, seeded_init
 from difflab.models.run import (
     CKPT_DIR,
@@ -22,6 +23,7 @@ from difflab.models.run import (
     data_info,
     load_data,
     load_run,
+    load_run_checkpoint,
     resolve_checkpoint,
 )
 from difflab.objectives.build import build_objective
@@ -59,7 +61,9 @@ def _check_out_dir(out: Path, cfg: RunConfig) -> None:
 def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path:
     """Train (or resume) a run in ``out``; returns the run directory.
 
-    Under ``torchrun`` every rank trains a DDP replica; only rank 0 writes.
+    Under ``torchrun`` every rank trains a DDP replica; only rank 0 writes, and holds an
+    exclusive lock on ``out`` (``out/.lock``) from before the config check to the end, so a
+    second ``train`` on the same folder is refused with the holder's PID.
     """
     out = Path(out)
     device = resolve_device(cfg.train.device)
@@ -69,30 +73,31 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
         info = data_info(dataset)
         seeded_init(cfg.seed)
         denoiser = build_denoiser(cfg, info, dataset.train)
-        if dist.is_main:
-            _check_out_dir(out, cfg)
-            out.mkdir(parents=True, exist_ok=True)
-            atomic_write_text(out / CONFIG_NAME, dump_yaml(cfg))
-        labels = dataset.train_labels if cfg.network.class_conditional else None
-        objective = build_objective(cfg.method, label_dropout=cfg.train.label_dropout, num_classes=info.num_classes)
-        trainer = Trainer(
-            denoiser,
-            objective,
-            dataset.train,
-            labels,
-            cfg.train,
-            out / CKPT_DIR,
-            config=config_to_dict(cfg),
-            meta={"data": info.to_dict()},
-            seed=cfg.seed,
-            dist=dist,
-            device=device,
-            log_path=out / LOG_NAME,
-            progress=progress,
-        )
-        last = trainer.fit()
-        if dist.is_main and last is not None:
-            trainer.ema.model.after_training(last, dataset.train)  # e.g. a coded model's code marginals
+        with contextlib.ExitStack() as stack:
+            if dist.is_main:
+                stack.enter_context(run_lock(out))  # held until training ends, however it ends
+                _check_out_dir(out, cfg)
+                atomic_write_text(out / CONFIG_NAME, dump_yaml(cfg))
+            labels = dataset.train_labels if cfg.network.class_conditional else None
+            objective = build_objective(cfg.method, label_dropout=cfg.train.label_dropout, num_classes=info.num_classes)
+            trainer = Trainer(
+                denoiser,
+                objective,
+                dataset.train,
+                labels,
+                cfg.train,
+                out / CKPT_DIR,
+                config=config_to_dict(cfg),
+                meta={"data": info.to_dict()},
+                seed=cfg.seed,
+                dist=dist,
+                device=device,
+                log_path=out / LOG_NAME,
+                progress=progress,
+            )
+            last = trainer.fit()
+            if dist.is_main and last is not None:
+                trainer.ema.model.after_training(last, dataset.train)  # e.g. a coded model's code marginals
     finally:
         shutdown(dist)
     return out
@@ -104,8 +109,8 @@ def export_run(path: str | Path, out: str | Path) -> Path:
     About a quarter of a training checkpoint's size; ``load_run(out)`` rebuilds the
     same model (it cannot resume training). Written atomically like any checkpoint.
     """
-    ckpt_path = resolve_checkpoint(path)
-    ckpt = load_checkpoint(ckpt_path)
+    ckpt = load_run_checkpoint(path)
+    ckpt_path = ckpt.path
     group = "ema" if "ema" in ckpt.tensors else "model"
     if group not in ckpt.tensors:
         raise DifflabError(f"checkpoint {ckpt_path} has no weights; it is corrupt")

@@ -12,6 +12,7 @@ from difflab.errors import DifflabError
 from difflab.process.bases.registry import BasisName
 from difflab.process.prior import PriorName
 from difflab.process.schedules.registry import Axis, Ordering, ScheduleName
+from difflab.utils.bounds import bounded
 
 
 @dataclass
@@ -19,14 +20,15 @@ class ProcessOptions:
     """The GUD design space: basis, prior and per-component schedule."""
 
     basis: BasisName = "pixel"
-    levels: int = 1  # Haar wavelet levels
+    levels: int = bounded(1, ge=1, le=16)  # Haar wavelet levels
     prior: PriorName = "white"
     schedule: ScheduleName = "cosine"
-    softness: float = float("inf")  # soft conditioning / sequential: inf = standard diffusion
+    # soft conditioning / sequential: inf = standard diffusion
+    softness: float = bounded(float("inf"), gt=0, allow_inf=True)
     ordering: Ordering = "basis"
     axis: Axis = "column"
-    gamma_min: float | None = None
-    gamma_max: float | None = None
+    gamma_min: float | None = bounded(None, ge=-1000, le=1000)  # log noise-to-signal ratio
+    gamma_max: float | None = bounded(None, ge=-1000, le=1000)
 
     def validate(self) -> None:
         if self.softness <= 0:

@@ -4,9 +4,17 @@ Runs unchanged on one CPU, one GPU (bf16 autocast) or under ``torchrun``
 (DistributedDataParallel). Only rank 0 writes files. Each rank draws its own
 batches from a generator seeded by (seed, rank), so a run is deterministic
 under a seed on CPU.
+
+Signals: SIGINT (Ctrl-C) and SIGTERM (what SLURM, Kubernetes and torchrun send before a
+kill) only set a flag. The loop reads it between steps (all-reduced under DDP, so every
+rank stops at the same step), checkpoints exactly the state after the last completed step
+under that step's number, and raises :class:`~difflab.errors.Interrupted` (exit code 130
+or 143). A second Ctrl-C stops at once and saves nothing (the state may be mid-step).
 """
 
 import math
+import signal
+import threading
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -19,19 +27,23 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from difflab.config.schema import TrainConfig
-from difflab.errors import DifflabError
+from difflab.errors import DifflabError, Interrupted
 from difflab.io import (
     JsonlLogger,
+    check_state,
+    clean_temporaries,
     flatten_optimizer_state,
     latest_checkpoint,
-    load_checkpoint,
+    load_latest_checkpoint,
     save_checkpoint,
+    truncate_jsonl_after,
     unflatten_optimizer_state,
 )
 from difflab.process.noise import derive_seed
 from difflab.training.distributed import DistInfo, all_reduce_mean, barrier
 from difflab.training.ema import EMA
 from difflab.utils.device import autocast_for, sync_device
+from difflab.utils.faults import fault_point
 
 # objective(model, x0, labels, generator) -> per-sample loss (B,)
 Objective = Callable[[nn.Module, Tensor, Tensor | None, torch.Generator], Tensor]
@@ -55,6 +67,50 @@ def expected_time_line(trainer: "Trainer", since: float) -> str:
         f"train: expected about {when} for the remaining {left} steps "
         f"({per_step:.3g} s/step over {ESTIMATE_STEPS} steps{threads}; train.time_limit=SECONDS caps it)"
     )
+
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class StopRequest:
+    """Signal handlers that only record the signal; the training loop acts on it between steps.
+
+    Installed only in the main thread (Python delivers signals there). A second SIGINT
+    while a stop is pending raises ``KeyboardInterrupt`` at once: the user insists.
+    """
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._previous: dict[int, Any] = {}
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+        for sig in STOP_SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+        self._previous.clear()
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.signum = self.signum or signum
+
+
+def agreed_stop(local: int | None, dist: DistInfo) -> int | None:
+    """The stop signal every rank agrees on: any rank's request stops all (one all-reduce under DDP).
+
+    Returns the local signal number, SIGTERM for a rank that got none itself, or ``None``.
+    """
+    if not dist.enabled:
+        return local
+    wanted = all_reduce_mean(torch.tensor(0.0 if local is None else 1.0), dist)
+    if float(wanted) <= 0:
+        return None
+    return local or int(signal.SIGTERM)
 
 
 class _LossModule(nn.Module):
@@ -124,6 +180,7 @@ class Trainer:
         self.ema = EMA(self.model, cfg.ema_decay)
         self.generator = torch.Generator().manual_seed(derive_seed(seed, self.dist.rank))
         self.step = 0
+        self.saved_step: int | None = None  # the step of the newest checkpoint this trainer wrote or resumed
         loss_module = _LossModule(self.model, objective)
         self.loss_module: nn.Module = (
             DistributedDataParallel(loss_module, device_ids=[self.device] if self.device.type == "cuda" else None)
@@ -156,15 +213,25 @@ class Trainer:
                 keep_last=self.cfg.keep_last,
             )
         barrier(self.dist)
+        self.saved_step = self.step
         return path
 
     def resume(self) -> bool:
-        """Load the latest checkpoint in ``ckpt_dir`` if there is one."""
-        latest = latest_checkpoint(self.ckpt_dir)
-        if latest is None:
+        """Load the newest intact checkpoint in ``ckpt_dir`` if there is one.
+
+        Leftovers of a killed save or prune are removed first (rank 0; the run lock keeps
+        other writers out), and a newer checkpoint that fails to load is skipped with a warning.
+        """
+        if self.dist.is_main:
+            clean_temporaries(self.ckpt_dir)
+        barrier(self.dist)
+        ckpt = load_latest_checkpoint(self.ckpt_dir)
+        if ckpt is None:
             return False
-        ckpt = load_checkpoint(latest)
+        latest = ckpt.path
         try:
+            check_state(self.model.state_dict(), ckpt.tensors["model"], latest)
+            check_state(self.ema.model.state_dict(), ckpt.tensors["ema"], latest)
             self.model.load_state_dict(ckpt.tensors["model"])
             self.ema.model.load_state_dict(ckpt.tensors["ema"])
             self.optimizer.load_state_dict(
@@ -180,7 +247,7 @@ class Trainer:
             self.generator.set_state(ckpt.tensors["rng"]["train"])
         else:
             self.generator.manual_seed(derive_seed(self.seed, self.dist.rank, offset=7919 * ckpt.step))
-        self.step = ckpt.step
+        self.step = self.saved_step = ckpt.step
         return True
 
     # -- the loop ---------------------------------------------------------------
@@ -207,26 +274,42 @@ class Trainer:
             last = micro == self.cfg.grad_accum - 1
             sync = nullcontext() if (last or not self.dist.enabled) else self.loss_module.no_sync()
             x0, labels = self._batch()
+            fault_point("step:after_batch", trainer=self)
             with sync, self._autocast():
                 loss = self.loss_module(x0, labels, self.generator).float().mean() / self.cfg.grad_accum
             with sync:
                 loss.backward()
+            fault_point("step:after_backward", trainer=self)
             total += loss.detach()
         if self.cfg.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
+        fault_point("step:after_optimizer", trainer=self)
         self.ema.update(self.model)
+        fault_point("step:after_ema", trainer=self)
         self.step += 1
         return total
 
     def fit(self) -> Path | None:
         """Train to ``cfg.steps`` (resuming if a checkpoint exists); returns the last checkpoint.
 
-        Ctrl-C saves a checkpoint at the last completed step, then re-raises
-        ``KeyboardInterrupt`` for the caller to report.
+        SIGINT/SIGTERM stop the run at the next step boundary with a checkpoint of that
+        step, then raise :class:`~difflab.errors.Interrupted` for the caller to report.
+        On resume the training log is cut back to the checkpoint's step, so each step is
+        logged once.
         """
+        stop = StopRequest()
+        stop.install()
+        try:
+            return self._fit(stop)
+        finally:
+            stop.restore()
+
+    def _fit(self, stop: StopRequest) -> Path | None:
         self.resume()
+        if self.log_path and self.dist.is_main:
+            truncate_jsonl_after(self.log_path, self.step)
         logger = JsonlLogger(self.log_path) if (self.log_path and self.dist.is_main) else None
         bar = None
         if self.progress:
@@ -242,6 +325,9 @@ class Trainer:
         first_step, t_estimate = self.step, None
         try:
             while self.step < self.cfg.steps:
+                signum = agreed_stop(stop.signum, self.dist)
+                if signum is not None:
+                    self._stop(signum)
                 loss = self.train_step()
                 window_loss, window_n = window_loss + loss, window_n + 1
                 if bar is not None:
@@ -280,15 +366,35 @@ class Trainer:
                     window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps or out_of_time:
                     last_path = self.save()
+                fault_point("step:end", trainer=self)
                 if out_of_time:
                     break
-        except KeyboardInterrupt:
-            if self.step > 0:
-                last_path = self.save()
-            raise
+        except KeyboardInterrupt as exc:
+            if isinstance(exc, Interrupted):
+                raise
+            # A second Ctrl-C (or one with no handler installed) lands mid-step: that state is
+            # torn, so nothing is saved; the newest checkpoint on disk is the one to resume from.
+            newest = latest_checkpoint(self.ckpt_dir)
+            where = f"the newest checkpoint is {newest.name}" if newest else "no checkpoint was written yet"
+            raise Interrupted(
+                f"interrupted during step {self.step + 1}; that step was not saved and {where} — "
+                "rerun the same command to resume",
+                130,
+            ) from None
         finally:
             if bar is not None:
                 bar.close()
             if logger is not None:
                 logger.close()
         return last_path
+
+    def _stop(self, signum: int) -> None:
+        """Checkpoint the last completed step (unless it already is) and raise :class:`Interrupted`."""
+        name = signal.Signals(signum).name
+        if self.step > 0 and self.saved_step != self.step:
+            self.save()
+        if self.step == 0:
+            what = "before the first step; nothing to save"
+        else:
+            what = f"after step {self.step}; checkpoint step_{self.step:06d} holds it"
+        raise Interrupted(f"stopped by {name} {what} — rerun the same command to resume", 128 + int(signum))
