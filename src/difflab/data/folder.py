@@ -156,6 +156,8 @@ def load_folder(
     """
     if size is not None:
         size = check_int("folder", "size", size, minimum=2)
+        if size > MAX_SIZE:
+            raise DifflabError(f"folder: option size must be at most {MAX_SIZE}, got {size}")
     if channels is not None:
         check_choice("folder", "channels", channels, (1, 3))
     check_path("folder", "path", path)
@@ -171,7 +173,7 @@ def load_folder(
     if size < 2:
         raise DifflabError(f"folder: images must be at least 2 pixels on the shorter side, got {size}")
     if size > MAX_SIZE:
-        raise DifflabError(f"folder: size must be at most {MAX_SIZE}, got {size}; set data.options.size")
+        raise DifflabError(f"folder: inferred size {size} is over {MAX_SIZE}; set data.options.size")
     if "inferred" in layout or ";" in layout:
         warnings.warn(layout, stacklevel=2)
     x = np.stack([read_image(p, size, channels) for p in files])
