@@ -12,6 +12,7 @@ import torch
 
 from difflab.io import atomic_write_json
 from difflab.metrics import evaluate
+from difflab.metrics.likelihood import bits_per_dim
 from difflab.models.generate import generate
 from difflab.models.run import LoadedRun, load_data
 from difflab.report import plot_quality_vs_steps, save_samples_picture
@@ -34,8 +35,14 @@ def evaluate_run(
     sampler_options: dict[str, dict] | None = None,
     denoiser: torch.nn.Module | None = None,
     tag: str = "",
+    bpd_n: int = 0,
 ) -> dict[str, Any]:
     """Sample with each sampler at each step count and score against the test split.
+
+    With ``bpd_n > 0`` the results also hold ``bits_per_dim``: the probability-flow ODE likelihood
+    of the first ``bpd_n`` test examples (:func:`difflab.metrics.likelihood.bits_per_dim`, dequantised
+    on the dataset's grid when it is discrete). It is the model's, not a sampler's, and costs about
+    ``D`` backward passes per ODE step, so it is off by default.
 
     Returns the results dict that is also written to ``out_dir/metrics{tag}.json``.
     """
@@ -59,6 +66,12 @@ def evaluate_run(
         "floor": floor,
         "samplers": {},
     }
+    if bpd_n > 0:
+        model = denoiser if denoiser is not None else run.denoiser
+        results["bits_per_dim"] = bits_per_dim(
+            model, run.denoiser.process, reference[:bpd_n], dataset.normaliser,
+            quantum=dataset.meta.get("quantum"), seed=seed,
+        )
     for sampler in samplers:
         per_steps: dict[str, Any] = {}
         for k in steps:

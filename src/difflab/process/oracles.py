@@ -104,7 +104,7 @@ class GMMOracle:
 
     def _per_time(self, x_t: Tensor, t: Tensor | float):
         """Yield ``(rows, w_t rows, [(post_mean, post_cov, log_marg) per mode])`` per unique time."""
-        w_t = self.process.to_white(x_t.detach().to(torch.float64)).cpu()
+        w_t = self.process.to_white(x_t.to(torch.float64)).cpu()  # differentiable: the likelihood ODE needs ∂ŵ₀/∂w
         t = torch.as_tensor(t, dtype=torch.float64).detach().cpu()
         t = t.expand(w_t.shape[0]) if t.ndim == 0 else t.reshape(-1)
         if t.numel() != w_t.shape[0]:
