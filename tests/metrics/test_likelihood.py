@@ -64,9 +64,7 @@ def _affine_flow_log_px(process, oracle, x) -> torch.Tensor:
     PF-ODE maps N(α₀ m, α₀² λ + σ₀²) affinely and monotonically onto N(α₁ m, α₁² λ + σ₁²)."""
     m, k = oracle.white_means[0], oracle.white_covs[0]
     lam, q = torch.linalg.eigh(k)
-    (a0, s0), (a1, s1) = (
-        (c[0] for c in process.alpha_sigma(torch.tensor(t, dtype=torch.float64))) for t in (0.0, 1.0)
-    )
+    (a0, s0), (a1, s1) = ((c[0] for c in process.alpha_sigma(torch.tensor(t, dtype=torch.float64))) for t in (0.0, 1.0))
     v0, v1 = a0**2 * lam + s0**2, a1**2 * lam + s1**2
     z = (process.to_white(x) - a0 * m) @ q  # coordinates along the eigenvectors
     w1 = a1 * (m @ q) + z * (v1 / v0).sqrt()  # the flow map, in eigen-coordinates (orthogonal: N(0, I) kept)
@@ -107,8 +105,14 @@ def test_hutchinson_is_unbiased_within_its_standard_error(basis, prior):
     assert z.abs().max() < 4.5, z
     # the per-sample probes are seeded by sample, not by batch
     again = ode_log_likelihood(
-        oracle, process, x[1:3], dtype=torch.float64, divergence="hutchinson", probes=64,
-        seeds=[7927 + i for i in (1, 2)], prior_logpdf=_mvn(oracle.white_marginal(1.0)).log_prob,
+        oracle,
+        process,
+        x[1:3],
+        dtype=torch.float64,
+        divergence="hutchinson",
+        probes=64,
+        seeds=[7927 + i for i in (1, 2)],
+        prior_logpdf=_mvn(oracle.white_marginal(1.0)).log_prob,
     )
     assert torch.allclose(again.log_px, res.log_px[1:3], atol=1e-2)  # solver tolerance; another seed moves it by ~SE
 
@@ -146,3 +150,25 @@ def test_bad_arguments_raise():
         ode_log_likelihood(oracle, process, _data(2), divergence="hutchinson", probes=1)
     with pytest.raises(DifflabError, match="quantum"):
         bits_per_dim(oracle, process, _data(2), Normaliser(), quantum=0.0)
+
+
+@pytest.mark.parametrize("soft_form", ["true_snr", "gud_code", "one_gamma"])
+@pytest.mark.parametrize("prior", PRIORS)
+def test_centred_processes_and_soft_forms(prior, soft_form):
+    process = build_process(
+        SHAPE,
+        basis="pca",
+        prior=prior,
+        schedule="soft",
+        softness=0.3,
+        ordering="variance",
+        soft_form=soft_form,
+        center=True,
+        data=gaussian_data(),
+    )
+    oracle = GaussianOracle(process, *gaussian_target())
+    x = _data()
+    res = ode_log_likelihood(
+        oracle, process, x, dtype=torch.float64, prior_logpdf=_mvn(oracle.white_marginal(1.0)).log_prob
+    )
+    assert (res.log_px - _exact_log_px(process, oracle, x)).abs().max() / BPD <= 0.01

@@ -88,6 +88,8 @@ class GMMOracle:
         # Whitening: w = S⁻¹ U x, so m = S⁻¹ U μ and K = S⁻¹ U C Uᵀ S⁻¹.
         u = process.basis.matrix(torch.float64).cpu()
         s_inv = 1.0 / process.scale.detach().double().cpu()
+        if process.mean is not None:  # a centred process: w = S⁻¹ U (x − μ)
+            means = means - process.mean.detach().double().cpu().reshape(1, -1)
         self.white_means = (means @ u.T) * s_inv
         self.white_covs = s_inv[:, None] * (u @ covs @ u.T) * s_inv[None, :]
 
