@@ -72,7 +72,9 @@ class MethodConfig:
     """
 
     kind: Literal["regression", "distributional"] = "regression"  # == difflab.objectives.registry.OBJECTIVES
-    prediction: Literal["eps", "x0", "v"] = "v"
+    # eps_gud: GUD's tutorial recipe, ε̂ = S⁻¹ U net + w_t ("Gaussian default" residual), ε-MSE averaged
+    # over components (models/denoiser.py::Denoiser.output_to_white)
+    prediction: Literal["eps", "x0", "v", "eps_gud"] = "v"
     m: int = 8
     lam: float = 1.0
     beta: float = 1.0
