@@ -69,8 +69,12 @@ def evaluate_run(
     if bpd_n > 0:
         model = denoiser if denoiser is not None else run.denoiser
         results["bits_per_dim"] = bits_per_dim(
-            model, run.denoiser.process, reference[:bpd_n], dataset.normaliser,
-            quantum=dataset.meta.get("quantum"), seed=seed,
+            model,
+            run.denoiser.process,
+            reference[:bpd_n],
+            dataset.normaliser,
+            quantum=dataset.meta.get("quantum"),
+            seed=seed,
         )
     for sampler in samplers:
         per_steps: dict[str, Any] = {}
