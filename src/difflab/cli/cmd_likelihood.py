@@ -35,10 +35,12 @@ def run(args):
     from difflab.io import atomic_write_json
     from difflab.metrics.likelihood import bits_per_dim
     from difflab.models.run import load_data, load_run
+    from difflab.pipeline.evaluate import check_likelihood_supported
 
     if args.n < 1 or args.batch_size < 1 or args.rtol <= 0:
         raise DifflabError("--n and --batch-size must be >= 1 and --rtol > 0")
     loaded = load_run(args.run, device=args.device)
+    check_likelihood_supported(loaded.cfg)
     dataset = load_data(loaded.cfg)
     data = dataset.test if args.split == "test" else dataset.train
     quantum = dataset.meta.get("quantum") if args.dequantise == "auto" else None

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from difflab.errors import DifflabError
 from difflab.io import atomic_write_json
 from difflab.metrics import evaluate
 from difflab.metrics.likelihood import bits_per_dim
@@ -21,6 +22,20 @@ from difflab.report import plot_quality_vs_steps, save_samples_picture
 def primary_metric(dataset: str) -> str:
     """The headline metric: classifier-FD on digits, PCA-FD elsewhere."""
     return "classifier_fd" if dataset == "digits" else "pca_fd"
+
+
+def check_likelihood_supported(cfg) -> None:
+    """Raise a DifflabError unless the run's denoiser defines a probability-flow ODE likelihood.
+
+    A distributional generator returns a *sample* of x₀, not the mean the ODE needs, and a coded
+    (DMZ/DRL) model would give p(x | z) for some code, not the model's likelihood of x.
+    """
+    if cfg.method.kind != "regression":
+        raise DifflabError(f"bits/dim needs a regression (mean) denoiser; this run is method.kind={cfg.method.kind!r}")
+    if cfg.encoder.kind != "none":
+        raise DifflabError(
+            f"bits/dim of a coded run (encoder.kind={cfg.encoder.kind!r}) would be conditional on a code; not supported"
+        )
 
 
 def evaluate_run(
@@ -67,6 +82,7 @@ def evaluate_run(
         "samplers": {},
     }
     if bpd_n > 0:
+        check_likelihood_supported(run.cfg)
         model = denoiser if denoiser is not None else run.denoiser
         results["bits_per_dim"] = bits_per_dim(
             model,
