@@ -82,13 +82,26 @@ def test_sample_png_and_evaluate(capsys, tiny_run, tmp_path):
     code, _, _ = run_cli(capsys, "sample", tiny_run, "--n", 4, "--steps", 2, "--out", tmp_path / "g.png")
     assert code == 0 and (tmp_path / "g.png").stat().st_size > 0
     code, out, _ = run_cli(
-        capsys, "evaluate", tiny_run, "--steps", "2,4", "--sampler", "ddim,heun", "--n", 64, "--out", tmp_path / "eval"
+        capsys,
+        "evaluate",
+        tiny_run,
+        "--steps",
+        "2,4",
+        "--sampler",
+        "ddim,heun",
+        "--n",
+        64,
+        "--out",
+        tmp_path / "eval",
+        "--bpd",
+        2,
     )
     assert code == 0 and "classifier_fd" in out
     metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
     assert set(metrics["samplers"]) == {"ddim", "heun"} and set(metrics["samplers"]["ddim"]) == {"2", "4"}
     assert metrics["samplers"]["heun"]["2"]["nfe"] == 3  # Heun: 2 calls per step, Euler on the last
     assert (tmp_path / "eval" / "quality_vs_steps.png").is_file()
+    assert metrics["bits_per_dim"]["n"] == 2 and metrics["bits_per_dim"]["bits_per_dim"] > 0 and "bits/dim" in out
 
 
 @pytest.mark.parametrize(
@@ -257,3 +270,34 @@ def test_sample_eta_and_churn_in_the_config_are_the_defaults_of_their_samplers(c
     assert run_cli(capsys, "sample", tiny_run, *args, "--out", tmp_path / "config.npy")[0] == 0
     flag, plain, config = (np.load(tmp_path / f"{n}.npy") for n in ("flag", "plain", "config"))
     assert np.array_equal(config, flag) and not np.array_equal(config, plain)
+
+
+def test_likelihood_writes_bits_per_dim(capsys, tiny_run, tmp_path):
+    out = tmp_path / "lik.json"
+    code, text, _ = run_cli(capsys, "likelihood", tiny_run, "--n", 3, "--rtol", "1e-3", "--out", out)
+    assert code == 0 and "bits/dim" in text
+    result = json.loads(out.read_text())
+    assert result["n"] == 3 and result["divergence"] == "exact" and len(result["per_sample"]) == 3
+    assert result["dequantisation"].startswith("uniform")  # digits: integer levels, step 1
+    assert 0 < result["bits_per_dim"] < 20 and result["probe_se"] == 0
+    code, _, _ = run_cli(
+        capsys,
+        "likelihood",
+        tiny_run,
+        "--n",
+        2,
+        "--rtol",
+        "1e-3",
+        "--divergence",
+        "hutchinson",
+        "--probes",
+        2,
+        "--dequantise",
+        "none",
+        "--out",
+        out,
+    )
+    result = json.loads(out.read_text())
+    assert code == 0 and result["probe_se"] > 0 and result["dequantisation"].startswith("none")
+    code, _, err = run_cli(capsys, "likelihood", tiny_run, "--n", 0)
+    assert_one_line_error(code, err, "--n")

@@ -25,6 +25,13 @@ def add_arguments(p):
     add_seed_argument(p)
     p.add_argument("--out", default=None, help="output folder (default: RUN/eval)")
     add_device_argument(p)
+    p.add_argument(
+        "--bpd",
+        type=int,
+        default=0,
+        metavar="N",
+        help="also PF-ODE bits/dim of the first N test examples (slow: see `difflab likelihood`); 0 = off",
+    )
     p.add_argument("--shortcuts", default=None, metavar="FILE", help="shortcut schedule JSON from `difflab shortcuts`")
 
 
@@ -47,6 +54,7 @@ def run(args):
             grid=args.grid,
             sampler_options=sampler_options(args, samplers, loaded.cfg.sample),
             denoiser=denoiser,
+            bpd_n=args.bpd,
         )
     metric = primary_metric(results["dataset"])
 
@@ -59,4 +67,7 @@ def run(args):
         print(f"  {sampler:>14}: " + "  ".join(f"{k} steps {fmt(v[metric])}" for k, v in per.items()))
     for name, reason in results["refused"].items():
         print(f"  refused: {name}: {reason}")
+    if "bits_per_dim" in results:
+        b = results["bits_per_dim"]
+        print(f"bits/dim (n={b['n']} test, {b['divergence']}): {b['bits_per_dim']:.4f} ± {b['bits_per_dim_se']:.4f}")
     print(f"written to {out}/metrics.json and {out}/quality_vs_steps.png")

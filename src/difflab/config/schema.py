@@ -76,7 +76,9 @@ class MethodConfig:
     """
 
     kind: Literal["regression", "distributional"] = "regression"  # == difflab.objectives.registry.OBJECTIVES
-    prediction: Literal["eps", "x0", "v"] = "v"
+    # eps_gud: GUD's tutorial recipe, ε̂ = S⁻¹ U net + w_t ("Gaussian default" residual), ε-MSE averaged
+    # over components (models/denoiser.py::Denoiser.output_to_white)
+    prediction: Literal["eps", "x0", "v", "eps_gud"] = "v"
     m: int = bounded(8, ge=1, le=4096)
     lam: float = bounded(1.0, ge=0, le=1)
     beta: float = bounded(1.0, gt=0, le=2)

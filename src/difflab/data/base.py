@@ -149,7 +149,9 @@ class Dataset:
         test_labels: ``(M,)`` int64 or ``None``.
         num_classes: Number of label values; 0 when unlabelled.
         normaliser: Maps normalised values back to original units.
-        meta: Source-specific facts (e.g. known GMM parameters, in normalised space).
+        meta: Source-specific facts (e.g. known GMM parameters, in normalised space). ``quantum``: the grid
+            step of discrete data in original units (digits 1, 8-bit images 1/255), which likelihoods
+            dequantise with (:func:`difflab.metrics.likelihood.bits_per_dim`); absent for continuous data.
     """
 
     name: str

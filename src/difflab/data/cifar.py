@@ -61,5 +61,5 @@ def load_cifar10(*, data_dir: str | None = None) -> Dataset:
         test_labels=as_label_tensor(y_te),
         num_classes=10,
         normaliser=norm,
-        meta={"data_dir": str(directory)},
+        meta={"data_dir": str(directory), "quantum": 1 / 255},
     )

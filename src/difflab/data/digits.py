@@ -24,4 +24,5 @@ def load_digits() -> Dataset:
         test_labels=as_label_tensor(y_te),
         num_classes=10,
         normaliser=norm,
+        meta={"quantum": 1.0},  # integer levels 0..16: likelihoods dequantise with this grid step
     )

@@ -68,7 +68,7 @@ def load_idx_dataset(name: str, data_dir: str | Path | None) -> Dataset:
         test_labels=as_label_tensor(y_te),
         num_classes=10,
         normaliser=norm,
-        meta={"data_dir": str(directory)},
+        meta={"data_dir": str(directory), "quantum": 1 / 255},
     )
 
 

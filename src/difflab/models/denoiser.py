@@ -19,7 +19,7 @@ from difflab.errors import DifflabError
 from difflab.process.noise import standard_normal
 from difflab.process.process import Process
 
-Prediction = Literal["eps", "x0", "v"]
+Prediction = Literal["eps", "x0", "v", "eps_gud"]
 COND_KEYS = ("labels", "z", "xi", "noise")  # what Denoiser.raw understands; a subclass may add its own
 
 
@@ -108,6 +108,21 @@ class Denoiser(nn.Module):
             )
         return self.network(x_t, t, labels=cond.get("labels"), z=cond.get("z"), extra=extra)
 
+    def output_to_white(self, out: Tensor, w_t: Tensor) -> Tensor:
+        """The network output as the whitened quantity it predicts ``(B, D)`` (ŵ₀, ε̂ or v̂).
+
+        ``eps``/``v``: the orthonormal image ``U out`` (unit variance in every basis).
+        ``eps_gud``: GUD's tutorial ``EpsilonModel(gaussian_default=True)``: the network outputs ε
+        in the data layout, ε̂ = S⁻¹ U out + w_t in whitened components (the "Gaussian default"
+        residual: a zero network predicts ε = w_t).
+        """
+        if self.prediction == "x0":
+            return self.process.to_white(out)
+        e = self.process.data_noise_to_white(out)
+        if self.prediction == "eps_gud":
+            return e / self.process.scale.to(e.dtype) + w_t
+        return e
+
     def output_to_white_x0(self, out: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
         """Convert a network output to ŵ₀ ``(B, D)`` in whitened components."""
         if self.prediction == "x0":
@@ -115,8 +130,8 @@ class Denoiser(nn.Module):
         w_t = self.process.to_white(x_t)
         alpha, sigma = self.process.alpha_sigma(torch.as_tensor(t, device=x_t.device).expand(x_t.shape[0]))
         alpha, sigma = alpha.to(w_t.dtype), sigma.to(w_t.dtype)
-        e = self.process.data_noise_to_white(out)
-        if self.prediction == "eps":
+        e = self.output_to_white(out, w_t)
+        if self.prediction in ("eps", "eps_gud"):
             return Process.eps_to_x0(w_t, e, alpha, sigma)
         return Process.v_to_x0(w_t, e, alpha, sigma)
 

@@ -16,8 +16,8 @@ from difflab.process.process import Process
 
 
 def regression_target(prediction: str, w0: Tensor, eps: Tensor, alpha: Tensor, sigma: Tensor) -> Tensor:
-    """The whitened target ``(B, D)`` for an ε, x₀ or v network."""
-    if prediction == "eps":
+    """The whitened target ``(B, D)`` for an ε (``eps``, ``eps_gud``), x₀ or v network."""
+    if prediction in ("eps", "eps_gud"):
         return eps
     if prediction == "x0":
         return w0
@@ -27,7 +27,7 @@ def regression_target(prediction: str, w0: Tensor, eps: Tensor, alpha: Tensor, s
 def regression_loss(
     denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, *, cond: Mapping[str, Tensor | None] | None = None
 ) -> Tensor:
-    """Per-sample MSE ``(B,)`` (sum over components, mean over nothing else).
+    """Per-sample MSE ``(B,)``: summed over components, or averaged for ``eps_gud`` (GUD's ε-MSE).
 
     Args:
         denoiser: wraps the network and the process.
@@ -38,12 +38,14 @@ def regression_loss(
     """
     process = denoiser.process
     w0 = process.to_white(x0)  # once: both the noisy input and the target need it
-    x_t = process.from_white(process.noise_white(w0, t, eps))
+    w_t = process.noise_white(w0, t, eps)
+    x_t = process.from_white(w_t)
     out = denoiser.raw(x_t, t, **(cond or {}))
     alpha, sigma = (a.to(w0.dtype) for a in process.alpha_sigma(t))
     target = regression_target(denoiser.prediction, w0, eps, alpha, sigma)
-    pred = process.to_white(out) if denoiser.prediction == "x0" else process.data_noise_to_white(out)
-    return (pred.float() - target.float()).pow(2).sum(dim=1)
+    pred = denoiser.output_to_white(out, w_t)
+    sq = (pred.float() - target.float()).pow(2)
+    return sq.mean(dim=1) if denoiser.prediction == "eps_gud" else sq.sum(dim=1)
 
 
 def regression_term(method: MethodConfig):

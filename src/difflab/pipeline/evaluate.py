@@ -13,8 +13,10 @@ from typing import Any
 
 import torch
 
+from difflab.errors import DifflabError
 from difflab.io import atomic_write_json
 from difflab.metrics import evaluate
+from difflab.metrics.likelihood import bits_per_dim
 from difflab.models.generate import generate
 from difflab.models.run import LoadedRun, load_data
 from difflab.report import plot_quality_vs_steps, save_samples_picture
@@ -50,6 +52,20 @@ def _scores(samples, reference, refused: dict[str, str], **kwargs) -> dict[str, 
     return {k: (None if math.isnan(v) else v) for k, v in metrics.items()}
 
 
+def check_likelihood_supported(cfg) -> None:
+    """Raise a DifflabError unless the run's denoiser defines a probability-flow ODE likelihood.
+
+    A distributional generator returns a *sample* of x₀, not the mean the ODE needs, and a coded
+    (DMZ/DRL) model would give p(x | z) for some code, not the model's likelihood of x.
+    """
+    if cfg.method.kind != "regression":
+        raise DifflabError(f"bits/dim needs a regression (mean) denoiser; this run is method.kind={cfg.method.kind!r}")
+    if cfg.encoder.kind != "none":
+        raise DifflabError(
+            f"bits/dim of a coded run (encoder.kind={cfg.encoder.kind!r}) would be conditional on a code; not supported"
+        )
+
+
 def evaluate_run(
     run: LoadedRun,
     *,
@@ -62,6 +78,7 @@ def evaluate_run(
     sampler_options: dict[str, dict] | None = None,
     denoiser: torch.nn.Module | None = None,
     tag: str = "",
+    bpd_n: int = 0,
 ) -> dict[str, Any]:
     """Sample with each sampler at each step count and score against the test split.
 
@@ -70,6 +87,11 @@ def evaluate_run(
     examples) is ``null`` in the JSON, its reason is under ``"refused"`` and printed once as a warning;
     the rest are written as usual. ``n`` below the headline metric's feature dimension gives a
     one-line warning (the Fréchet covariance is then singular and the distance biased upward).
+
+    With ``bpd_n > 0`` the results also hold ``bits_per_dim``: the probability-flow ODE likelihood
+    of the first ``bpd_n`` test examples (:func:`difflab.metrics.likelihood.bits_per_dim`, dequantised
+    on the dataset's grid when it is discrete). It is the model's, not a sampler's, and costs about
+    ``D`` backward passes per ODE step, so it is off by default.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -99,6 +121,17 @@ def evaluate_run(
         "samplers": {},
         "refused": refused,
     }
+    if bpd_n > 0:
+        check_likelihood_supported(run.cfg)
+        model = denoiser if denoiser is not None else run.denoiser
+        results["bits_per_dim"] = bits_per_dim(
+            model,
+            run.denoiser.process,
+            reference[:bpd_n],
+            dataset.normaliser,
+            quantum=dataset.meta.get("quantum"),
+            seed=seed,
+        )
     for sampler in samplers:
         per_steps: dict[str, Any] = {}
         for k in steps:

@@ -80,6 +80,8 @@ def build_process(
     o = _options(options, overrides)
     shape = tuple(int(s) for s in shape)
     _validate(o)
+    if data is None and o.center:
+        raise DifflabError("process.center needs training data to measure the mean; pass data=(N, *shape)")
     if data is None and (why := _needs_data(o)):
         raise DifflabError(
             f"{' and '.join(why)} need training data; pass data=(N, *shape) or use empty_process to load a checkpoint"
@@ -89,6 +91,10 @@ def build_process(
     b = build_basis(o.basis, shape, levels=o.levels)
     if b.needs_data:
         b.fit(data)
+    mean = None
+    if o.center:  # GUD: subtract the training mean; the prior and Σ_i become centred variances
+        mean = data.to(torch.float64).mean(0)
+        data = data.to(torch.float64) - mean
     scale = fit_prior_scale(b, data, o.prior)
     component_var = data_var = None
     if SCHEDULES[o.schedule].needs_data:
@@ -105,8 +111,9 @@ def build_process(
         gamma_min=o.gamma_min,
         gamma_max=o.gamma_max,
         component_var=component_var,
+        soft_form=o.soft_form,
     )
-    return Process(b, sched, scale, options=o)
+    return Process(b, sched, scale, options=o, mean=mean)
 
 
 def empty_process(shape: tuple[int, ...], options: ProcessOptions | None = None, **overrides: Any) -> Process:
@@ -132,10 +139,11 @@ def empty_process(shape: tuple[int, ...], options: ProcessOptions | None = None,
         axis=o.axis,
         gamma_min=o.gamma_min,
         gamma_max=o.gamma_max,
+        soft_form=o.soft_form,
     )
     if fitted:
         sched = SCHEDULES[o.schedule].placeholder(b.dim)
-    return Process(b, sched, None, options=o)
+    return Process(b, sched, None, options=o, mean=torch.zeros(b.dim) if o.center else None)
 
 
 def empty_process_like(process: Process) -> Process:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from difflab.errors import DifflabError
 from difflab.process.bases.registry import BasisName
 from difflab.process.prior import PriorName
-from difflab.process.schedules.registry import Axis, Ordering, ScheduleName
+from difflab.process.schedules.registry import Axis, Ordering, ScheduleName, SoftForm
 from difflab.utils.bounds import bounded
 
 
@@ -23,12 +23,20 @@ class ProcessOptions:
     levels: int = bounded(1, ge=1, le=16)  # Haar wavelet levels
     prior: PriorName = "white"
     schedule: ScheduleName = "cosine"
-    # soft conditioning / sequential: inf = standard diffusion
+    # soft: a = 1/softness; inf = all components in sync: equal TRUE SNR under soft_form=true_snr
+    # (one γ only under the data prior), one γ under one_gamma; see process/schedules/soft.py.
+    # sequential: τ_max = min(1/softness, 0.99), inf = standard diffusion.
     softness: float = bounded(float("inf"), gt=0, allow_inf=True)
     ordering: Ordering = "basis"
     axis: Axis = "column"
     gamma_min: float | None = bounded(None, ge=-1000, le=1000)  # log noise-to-signal ratio
     gamma_max: float | None = bounded(None, ge=-1000, le=1000)
+    # soft schedule: how log Σ_i enters (true_snr: REFERENCE's equation, the default; gud_code: GUD's
+    # variance_adjusted_schedule, raw γ end points at γ̃; one_gamma: no log Σ, softness inf = one γ)
+    soft_form: SoftForm = "true_snr"
+    # subtract the training mean before the basis (GUD does): the data prior and variance ordering then
+    # use centred variances; False keeps second moments about zero (difflab's original behaviour)
+    center: bool = False
 
     def validate(self) -> None:
         if self.softness <= 0:

@@ -88,6 +88,8 @@ class GMMOracle:
         # Whitening: w = S⁻¹ U x, so m = S⁻¹ U μ and K = S⁻¹ U C Uᵀ S⁻¹.
         u = process.basis.matrix(torch.float64).cpu()
         s_inv = 1.0 / process.scale.detach().double().cpu()
+        if process.mean is not None:  # a centred process: w = S⁻¹ U (x − μ)
+            means = means - process.mean.detach().double().cpu().reshape(1, -1)
         self.white_means = (means @ u.T) * s_inv
         self.white_covs = s_inv[:, None] * (u @ covs @ u.T) * s_inv[None, :]
 
@@ -104,7 +106,7 @@ class GMMOracle:
 
     def _per_time(self, x_t: Tensor, t: Tensor | float):
         """Yield ``(rows, w_t rows, [(post_mean, post_cov, log_marg) per mode])`` per unique time."""
-        w_t = self.process.to_white(x_t.detach().to(torch.float64)).cpu()
+        w_t = self.process.to_white(x_t.to(torch.float64)).cpu()  # differentiable: the likelihood ODE needs ∂ŵ₀/∂w
         t = torch.as_tensor(t, dtype=torch.float64).detach().cpu()
         t = t.expand(w_t.shape[0]) if t.ndim == 0 else t.reshape(-1)
         if t.numel() != w_t.shape[0]:

@@ -6,6 +6,8 @@ components ``w = S⁻¹ U x``:
     w_t = α(t) ⊙ w_0 + σ(t) ⊙ ε,   α² = sigmoid(-γ(t)),  σ² = sigmoid(γ(t)).
 
 Standard VP diffusion is "pixel basis, unit scale, one γ for all components".
+With ``process.center`` the training mean μ is subtracted first (GUD does):
+``w = S⁻¹ U (x − μ)``, and the prior is N(μ, Uᵀ S² U) in data layout.
 All conversions (ε, x̂₀, v, score) are in whitened component space, shape
 ``(B, D)``; networks see data layout ``(B, *shape)``.
 """
@@ -34,10 +36,17 @@ class Process(nn.Module):
             white (all ones), the usual N(0, I) prior.
         options: the :class:`~difflab.process.options.ProcessOptions` it was built from
             (set by :mod:`difflab.process.factory`; ``None`` for a hand-assembled process).
+        mean: data-layout mean μ ``(*shape)`` subtracted before the basis; ``None`` (the default)
+            subtracts nothing and keeps no buffer, so checkpoints without centring load unchanged.
     """
 
     def __init__(
-        self, basis: Basis, schedule: Schedule, scale: Tensor | None = None, options: "ProcessOptions | None" = None
+        self,
+        basis: Basis,
+        schedule: Schedule,
+        scale: Tensor | None = None,
+        options: "ProcessOptions | None" = None,
+        mean: Tensor | None = None,
     ):
         super().__init__()
         self.basis = basis
@@ -51,6 +60,12 @@ class Process(nn.Module):
         if not torch.isfinite(scale).all() or (scale <= 0).any():
             raise DifflabError("prior scale must be finite and positive for every component")
         self.register_buffer("scale", scale)
+        if mean is not None:
+            mean = torch.as_tensor(mean, dtype=torch.float64)
+            if mean.numel() != basis.dim or not torch.isfinite(mean).all():
+                raise DifflabError(f"process mean must be finite with {basis.dim} entries, got {mean.numel()}")
+            mean = mean.reshape(basis.shape)
+        self.register_buffer("mean", mean)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -63,12 +78,15 @@ class Process(nn.Module):
     # -- spaces -----------------------------------------------------------
     def to_white(self, x: Tensor) -> Tensor:
         """Data layout ``(B, *shape)`` -> whitened components ``(B, D)``."""
+        if self.mean is not None:
+            x = x - self.mean.to(x.dtype)
         u = self.basis.to_components(x)
         return u / self.scale.to(u.dtype)
 
     def from_white(self, w: Tensor) -> Tensor:
         """Whitened components ``(B, D)`` -> data layout ``(B, *shape)``."""
-        return self.basis.from_components(w * self.scale.to(w.dtype))
+        x = self.basis.from_components(w * self.scale.to(w.dtype))
+        return x if self.mean is None else x + self.mean.to(x.dtype)
 
     def white_noise_to_data(self, e: Tensor) -> Tensor:
         """Map unit noise in component space ``(B, D)`` to data layout, *without* the prior scale.
@@ -132,7 +150,7 @@ class Process(nn.Module):
         return alpha.to(w0.dtype) * w0 + sigma.to(w0.dtype) * eps
 
     def prior_sample(self, n: int, noise: NoiseLike = None, dtype: torch.dtype = torch.float32) -> Tensor:
-        """x_T in data layout from the terminal distribution N(0, Uᵀ S² U), ``(n, *shape)``."""
+        """x_T in data layout from the terminal distribution N(μ, Uᵀ S² U) (μ = 0 unless centred), ``(n, *shape)``."""
         w = standard_normal(noise, (n, self.dim), dtype=dtype, device=self.scale.device)
         return self.from_white(w)
 

@@ -26,6 +26,7 @@ ScheduleName = Literal[tuple(SCHEDULES)]  # type: ignore[valid-type]
 SCHEDULE_NAMES: tuple[str, ...] = tuple(SCHEDULES)
 Ordering = Literal["basis", "variance"]
 Axis = Literal["row", "column"]
+SoftForm = Literal["true_snr", "gud_code", "one_gamma"]  # == soft.SOFT_FORMS
 
 
 def variance_labels(component_var: Tensor, floor: float = 1e-12) -> Tensor:
@@ -45,6 +46,7 @@ def build_schedule(
     gamma_min: float | None = None,
     gamma_max: float | None = None,
     component_var: Tensor | None = None,
+    soft_form: str = "true_snr",
 ) -> Schedule:
     """A schedule by name.
 
@@ -62,12 +64,16 @@ def build_schedule(
         component_var: raw per-component second moment E[u_i²] ``(D,)``, for
             ``ordering='variance'`` (defaults to ``data_var``). Raw, not whitened:
             under the data prior every whitened Σ_i is 1, which would order nothing.
+        soft_form: ``true_snr`` (default), ``gud_code`` or ``one_gamma``: how log Σ_i enters
+            the soft schedule (:mod:`difflab.process.schedules.soft`); other schedules need the default.
     """
     ends = {k: v for k, v in (("gamma_min", gamma_min), ("gamma_max", gamma_max)) if v is not None}
     if name not in SCHEDULE_NAMES:
         raise DifflabError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULE_NAMES)}")
     if ordering not in get_args(Ordering):
         raise DifflabError(f"unknown ordering {ordering!r}; choose 'basis' or 'variance'")
+    if name != "soft" and soft_form != "true_snr":
+        raise DifflabError(f"soft_form applies to the 'soft' schedule only, not {name!r}")
     if name in ("linear", "cosine", "ddpm"):
         if not math.isinf(softness) or ordering != "basis":
             raise DifflabError(f"softness and ordering apply to 'soft'/'sequential' schedules, not {name!r}")
@@ -94,4 +100,4 @@ def build_schedule(
         raise DifflabError("soft schedule with ordering='basis' needs the basis labels")
     soft_ends = {"gamma_denoise": ends["gamma_min"]} if "gamma_min" in ends else {}
     soft_ends |= {"gamma_noise": ends["gamma_max"]} if "gamma_max" in ends else {}
-    return SoftConditioning(labels, data_var, softness=softness, **soft_ends)
+    return SoftConditioning(labels, data_var, softness=softness, form=soft_form, **soft_ends)

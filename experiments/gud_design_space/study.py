@@ -1,0 +1,180 @@
+"""GUD's design-space study done the paper's way (issue 13 item 5): bits/dim and FD over
+softness × basis × prior, with variance ordering, several seeds and enough sampler steps.
+
+Each cell trains a model with soft conditioning (``soft_form=gud_code``: GUD's
+``variance_adjusted_schedule``, so softness 1 = standard diffusion; ``center=true``: the
+data are mean-subtracted as in GUD; variance ordering l_i = −log Σ_i), then reports
+
+- FD (classifier-FD on digits, PCA-FD on patches) of ``--n`` samples from the reverse SDE
+  (Euler–Maruyama, ``--sample-steps`` ≥ 64, GUD's sampler) against the test split;
+- bits/dim of ``--bpd-n`` test examples through the probability-flow ODE
+  (``difflab.metrics.likelihood.bits_per_dim``: RK45, exact divergence on digits, dequantised).
+
+Rows are appended to OUT/<dataset>/results.json (resumable), and a summary with mean ± std over
+seeds is written to OUT/<dataset>/summary.md. The default is the full study (GPU-sized:
+4 bases × 2 priors × 5 softness values × 3 seeds = 120 trainings per dataset, plus the one-γ
+standard-diffusion reference). On a CPU use a reduced grid, e.g.:
+
+    python experiments/gud_design_space/study.py --dataset digits --bases dct --priors white \
+        --softness 1,0.1 --seeds 0 --steps 300 --channels 16 --sample-steps 64 --n 500 --bpd-n 16
+"""
+
+import argparse
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from difflab.config import load_config
+from difflab.config.schema import RunConfig
+from difflab.metrics import evaluate
+from difflab.metrics.likelihood import bits_per_dim
+from difflab.pipeline import generate, load_run, train_run
+from difflab.pipeline.evaluate import primary_metric
+from difflab.pipeline.run import load_data
+
+ROOT = Path(__file__).resolve().parents[2]
+BASE_CONFIG = {"digits": "configs/digits.yaml", "patches": "configs/patches.yaml"}
+REFERENCE = ("pixel", "white", "one_gamma")  # softness inf under one_gamma: one γ, standard diffusion
+
+
+def cell_overrides(basis: str, prior: str, softness: float, form: str, dataset: str, args) -> list[str]:
+    out = [
+        f"process.basis={basis}",
+        f"process.prior={prior}",
+        "process.schedule=soft",
+        f"process.softness={'.inf' if math.isinf(softness) else softness}",
+        f"process.soft_form={form}",
+        "process.ordering=variance",
+        "process.center=true",
+        f"train.steps={args.steps}",
+        f"train.checkpoint_every={args.steps}",
+        "train.log_every=100",
+        f"network.base_channels={args.channels}",
+    ]
+    if basis == "haar":
+        out.append("process.levels=2" if dataset == "patches" else "process.levels=1")
+    if args.prediction:
+        out.append(f"method.prediction={args.prediction}")
+    return out
+
+
+def run_cell(dataset: str, basis: str, prior: str, softness: float, form: str, seed: int, args) -> dict:
+    tag = f"{basis}-{prior}-{form}-s{softness:g}-seed{seed}"
+    out = Path(args.out) / dataset / tag
+    cfg = load_config(
+        RunConfig,
+        ROOT / BASE_CONFIG[dataset],
+        [*cell_overrides(basis, prior, softness, form, dataset, args), f"seed={seed}"],
+    )
+    t0 = time.perf_counter()
+    train_run(cfg, out, progress=False)
+    train_s = time.perf_counter() - t0
+    run = load_run(out, device=args.device)
+    data = load_data(cfg)
+    samples, _ = generate(run, args.n, steps=args.sample_steps, sampler=args.sampler, seed=seed)
+    metrics = evaluate(samples, data.test, train=data.train, dataset=dataset)
+    lik = bits_per_dim(
+        run.denoiser,
+        run.denoiser.process,
+        data.test[: args.bpd_n].to(args.device),
+        data.normaliser,
+        quantum=data.meta.get("quantum"),
+        seed=seed,
+        batch_size=args.bpd_batch,
+        divergence=args.bpd_divergence,
+        probes=args.bpd_probes,
+        rtol=args.bpd_rtol,
+        atol=args.bpd_rtol,
+    )
+    row = {
+        "basis": basis,
+        "prior": prior,
+        "softness": softness,
+        "soft_form": form,
+        "seed": seed,
+        "train_seconds": train_s,
+        "bits_per_dim": lik["bits_per_dim"],
+        "bits_per_dim_se": lik["bits_per_dim_se"],
+        "bpd_divergence": lik["divergence"],
+        "fd": metrics[primary_metric(dataset)],
+        **metrics,
+    }
+    print(json.dumps({k: row[k] for k in ("basis", "prior", "softness", "seed", "fd", "bits_per_dim")}), flush=True)
+    return row
+
+
+def summary(rows: list[dict], dataset: str) -> str:
+    cells: dict[tuple, list[dict]] = {}
+    for r in rows:
+        cells.setdefault((r["basis"], r["prior"], r["soft_form"], r["softness"]), []).append(r)
+
+    def ms(vals):
+        return f"{statistics.mean(vals):.3f} ± {statistics.stdev(vals):.3f}" if len(vals) > 1 else f"{vals[0]:.3f}"
+
+    lines = [
+        f"| basis | prior | form | softness | seeds | {primary_metric(dataset)} (mean ± std) | bits/dim (mean ± std) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for (b, p, f, s), rs in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], -kv[0][3])):
+        lines.append(
+            f"| {b} | {p} | {f} | {s:g} | {len(rs)} | {ms([r['fd'] for r in rs])} | "
+            f"{ms([r['bits_per_dim'] for r in rs])} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--dataset", choices=list(BASE_CONFIG), default="digits")
+    p.add_argument("--bases", default="pixel,dct,haar,pca")
+    p.add_argument("--priors", default="white,data")
+    p.add_argument("--softness", default="inf,1,0.3,0.1,0.05")
+    p.add_argument("--soft-form", default="gud_code", choices=["true_snr", "gud_code", "one_gamma"])
+    p.add_argument("--no-reference", action="store_true", help="skip the one-γ standard-diffusion reference")
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--steps", type=int, default=4000)
+    p.add_argument("--channels", type=int, default=32)
+    p.add_argument("--prediction", default=None, help="method.prediction (e.g. eps_gud for GUD's recipe)")
+    p.add_argument("--sampler", default="euler", help="euler = Euler–Maruyama reverse SDE, GUD's sampler")
+    p.add_argument("--sample-steps", type=int, default=100)
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--bpd-n", type=int, default=256)
+    p.add_argument("--bpd-batch", type=int, default=64)
+    p.add_argument("--bpd-divergence", default="auto", choices=["auto", "exact", "hutchinson"])
+    p.add_argument("--bpd-probes", type=int, default=4)
+    p.add_argument("--bpd-rtol", type=float, default=1e-5)
+    p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    p.add_argument("--out", default="runs/gud_design_space")
+    args = p.parse_args()
+    if args.sample_steps < 64:
+        p.error("--sample-steps must be >= 64 so that the sampler is not the bottleneck (review G6)")
+    out = Path(args.out) / args.dataset
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / "results.json"
+    rows = json.loads(results.read_text())["rows"] if results.exists() else []
+    done = {(r["basis"], r["prior"], r["soft_form"], float(r["softness"]), r["seed"]) for r in rows}
+    seeds = [int(s) for s in args.seeds.split(",")]
+    cells = [
+        (b, pr, float(s), args.soft_form)
+        for b in args.bases.split(",")
+        for pr in args.priors.split(",")
+        for s in args.softness.split(",")
+    ]
+    if not args.no_reference:
+        cells.append((REFERENCE[0], REFERENCE[1], math.inf, REFERENCE[2]))
+    for b, pr, s, form in cells:
+        for seed in seeds:
+            if (b, pr, form, s, seed) in done:
+                continue
+            rows.append(run_cell(args.dataset, b, pr, s, form, seed, args))
+            results.write_text(json.dumps({"args": vars(args), "rows": rows}, indent=2, default=str))
+            (out / "summary.md").write_text(summary(rows, args.dataset))
+    print(summary(rows, args.dataset))
+
+
+if __name__ == "__main__":
+    main()
