@@ -4,6 +4,7 @@ The resolved config is written next to every checkpoint; a checkpoint plus its
 config rebuilds the model with no other input (see :mod:`difflab.models.build`).
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -127,15 +128,23 @@ class TrainConfig:
 class SampleConfig:
     """Defaults for ``sample`` and ``evaluate``.
 
-    ``eta`` and ``churn`` are sampler options: each goes to the sampler whose signature takes it
-    (``eta``: ddim, ``churn``: distributional) when the command line does not set it.
+    ``eta``, ``churn``, ``variance``, ``heun_form`` and ``s_*`` are sampler options: each goes to the
+    sampler whose signature takes it (``eta``: ddim, ``churn``: distributional, ``variance``: ddpm,
+    ``heun_form``/``s_*``: heun) when the command line does not set it. ``eta`` is the DDIM paper's η
+    (noise = η × the posterior std, as diffusers), ``churn`` the distributional paper's ε.
     """
 
     sampler: SamplerName = "ddim"
     steps: int = 32
     grid: GridName = "uniform"
-    eta: float = 0.0  # ddim: churn η in [0, 1]
+    eta: float = 0.0  # ddim: DDIM η in [0, 1] (0 = DDIM, 1 = DDPM posterior)
     churn: float = 0.0  # distributional sampler: 0 = DDIM bridge, 1 = DDPM posterior
+    variance: Literal["fixed_small", "fixed_large"] = "fixed_small"  # ddpm: posterior variance or β_t
+    heun_form: Literal["exponential", "edm"] = "exponential"  # heun: corrector (see sampling/heun.py)
+    s_churn: float = 0.0  # heun: EDM stochastic churn (Karras et al. Algorithm 2)
+    s_tmin: float = 0.0
+    s_tmax: float = math.inf
+    s_noise: float = 1.0
     n_eval: int = 1000
     batch_size: int = 500
 
