@@ -1,19 +1,59 @@
 """Draw samples from a trained run; .npy keeps the data's shape and value range, .png is a grid."""
 
+import argparse
 from pathlib import Path
 
 from difflab.cli.common import add_sampler_arguments, sampler_options
 from difflab.errors import DifflabError
+
+
+def label_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integer class ids, got {text!r}") from None
+    if not values:
+        raise argparse.ArgumentTypeError("expected at least one class id")
+    return values
+
+
+def float_pair(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected T_LO,T_HI (two numbers), got {text!r}") from None
+    return lo, hi
+
 
 HELP = "sample: difflab sample RUN --n N --steps K --sampler NAME --seed S --out FILE"
 
 
 def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder")
-    p.add_argument("--n", type=int, default=64)
+    p.add_argument("--n", type=int, default=None, help="number of samples (default: one per --labels entry, else 64)")
     p.add_argument("--steps", type=int, default=None, help="number of steps (default: the run's sample.steps)")
     add_sampler_arguments(p)  # --sampler, --grid and the sampler option flags (--eta, --churn)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--labels",
+        type=label_list,
+        default=None,
+        help="class ids, comma-separated, one per sample (or one for all) for a class-conditional run",
+    )
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        metavar="W",
+        help="classifier-free guidance: 1 = conditional, 0 = unconditional, >1 stronger (needs label_dropout > 0)",
+    )
+    p.add_argument(
+        "--guidance-interval",
+        type=float_pair,
+        default=None,
+        metavar="T_LO,T_HI",
+        help="guide only for diffusion times in [T_LO, T_HI] (default: all)",
+    )
     p.add_argument("--out", required=True, help="output .npy or .png")
     p.add_argument("--device", default="cpu")
     p.add_argument(
@@ -39,17 +79,29 @@ def run(args):
     loaded = load_run(args.run, device=args.device)
     sampler = args.sampler or loaded.cfg.sample.sampler
     steps = args.steps or loaded.cfg.sample.steps
+    n = args.n if args.n is not None else (len(args.labels) if args.labels else 64)
+    cond = None
+    if args.labels is not None:
+        labels = args.labels * n if len(args.labels) == 1 else args.labels
+        if len(labels) != n:
+            raise DifflabError(f"--labels has {len(args.labels)} entries but --n is {n}; give one per sample or one")
+        cond = {"labels": torch.tensor(labels)}
+    elif loaded.cfg.network.class_conditional:
+        print("no --labels: this class-conditional run samples a uniform random class per sample (seeded)")
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
         options = sampler_options(args, [sampler], loaded.cfg.sample)[sampler]
         samples, nfe = generate(
             loaded,
-            args.n,
+            n,
             steps=steps,
             sampler=sampler,
             seed=args.seed,
             denoiser=denoiser,
             grid=args.grid or loaded.cfg.sample.grid,
             sampler_options=options,
+            cond=cond,
+            guidance=args.guidance,
+            guidance_interval=args.guidance_interval,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":
@@ -57,6 +109,6 @@ def run(args):
         data = data.numpy() if isinstance(data, torch.Tensor) else data
         with atomic_open(out, "wb") as f:
             np.save(f, data.astype(np.float32))
-    elif save_samples_picture(samples, out, n=args.n) is None:
+    elif save_samples_picture(samples, out, n=n) is None:
         raise DifflabError("a .png needs image or 2-D data; write .npy instead")
-    print(f"{args.n} samples ({sampler}, {steps} steps, {nfe} network calls each batch) written to {out}")
+    print(f"{n} samples ({sampler}, {steps} steps, {nfe} network calls each batch) written to {out}")

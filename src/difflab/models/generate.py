@@ -11,6 +11,7 @@ import torch
 from torch import Tensor
 
 from difflab.errors import DifflabError
+from difflab.models.guidance import GuidedDenoiser, check_guidance, check_labels, random_labels, run_num_classes
 from difflab.models.run import LoadedRun
 from difflab.process.noise import PerSampleNoise, sample_seeds
 from difflab.sampling import build_grid, get_sampler
@@ -45,6 +46,8 @@ def generate(
     callback: Callable | None = None,
     x_T: Tensor | None = None,
     seeds: Sequence[int] | None = None,
+    guidance: float | None = None,
+    guidance_interval: tuple[float, float] | None = None,
 ) -> tuple[Tensor, int]:
     """Draw ``n`` samples ``(n, *shape)`` in normalised space; returns ``(samples, nfe)``.
 
@@ -67,6 +70,13 @@ def generate(
             from the prior with each sample's noise stream.
         seeds: explicit per-sample noise seeds (``n`` of them), e.g. one seed repeated so that
             every row shares its noise; default ``sample_seeds(seed, n)``.
+        guidance: classifier-free guidance weight W for a class-conditional run trained with
+            ``label_dropout > 0`` (1 = conditional, 0 = unconditional; see
+            :mod:`difflab.models.guidance`); ``None``: the conditional model.
+        guidance_interval: ``(t_lo, t_hi)``: guide only at those diffusion times (default all).
+
+    A class-conditional run samples the ``labels`` in ``cond`` (checked against its classes);
+    without them each sample gets a uniform random class seeded by ``(seed, i)``.
     """
     if n < 1 or steps < 1:
         raise DifflabError(f"need n >= 1 and steps >= 1, got n={n}, steps={steps}")
@@ -78,6 +88,16 @@ def generate(
     counter = CountingDenoiser(denoiser if denoiser is not None else run.denoiser)
     times = build_grid(grid, process, steps)
     given = {k: v for k, v in (cond or {}).items() if v is not None}
+    num_classes = run_num_classes(run)
+    if "labels" in given:
+        given["labels"] = check_labels(given["labels"], num_classes)
+        if given["labels"].shape[0] != n:
+            raise DifflabError(f"got {given['labels'].shape[0]} labels for n={n} samples; give one per sample")
+    elif num_classes > 0:
+        given["labels"] = random_labels(n, seed, num_classes)
+    model = counter  # with guidance, one batched (conditional, null) forward is one call
+    if guidance is not None:
+        model = GuidedDenoiser(counter, guidance, num_classes, check_guidance(run, guidance, guidance_interval))
     per_sample = {**run.denoiser.default_cond(n, seed, given), **given}
     out = []
     device = process.scale.device
@@ -88,7 +108,7 @@ def generate(
         batch_cond = {k: v[start:stop].to(device) for k, v in per_sample.items()}
         out.append(
             sample_fn(
-                counter,
+                model,
                 process,
                 x_start,
                 times,
