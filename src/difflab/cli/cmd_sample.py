@@ -48,6 +48,20 @@ def add_arguments(p):
         help="classifier-free guidance: 1 = conditional, 0 = unconditional, >1 stronger (needs label_dropout > 0)",
     )
     p.add_argument(
+        "--clip-x0",
+        type=float,
+        default=None,
+        metavar="R",
+        help="clamp every x̂₀ to [-R, R] (diffusers clip_sample; default: the run's sample.clip_x0; inf = off)",
+    )
+    p.add_argument(
+        "--dynamic-threshold",
+        type=float,
+        default=None,
+        metavar="P",
+        help="Imagen dynamic thresholding of x̂₀ at percentile ratio P, e.g. 0.995 (default: sample.dynamic_threshold)",
+    )
+    p.add_argument(
         "--guidance-interval",
         type=float_pair,
         default=None,
@@ -102,6 +116,8 @@ def run(args):
             cond=cond,
             guidance=args.guidance,
             guidance_interval=args.guidance_interval,
+            clip_x0=args.clip_x0,
+            dynamic_threshold=args.dynamic_threshold,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":

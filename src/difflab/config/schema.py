@@ -145,6 +145,10 @@ class SampleConfig:
     s_tmin: float = 0.0
     s_tmax: float = math.inf
     s_noise: float = 1.0
+    # x̂₀ post-processing for every sampler (sampling/x0.py); an imported diffusers config sets these
+    clip_x0: float | None = None  # clamp x̂₀ to [-clip_x0, clip_x0] (diffusers clip_sample + clip_sample_range)
+    dynamic_threshold: float | None = None  # Imagen percentile ratio, e.g. 0.995 (diffusers thresholding)
+    threshold_max: float = 1.0  # diffusers sample_max_value
     n_eval: int = 1000
     batch_size: int = 500
 

@@ -15,6 +15,7 @@ from difflab.models.guidance import GuidedDenoiser, check_guidance, check_labels
 from difflab.models.run import LoadedRun
 from difflab.process.noise import PerSampleNoise, sample_seeds
 from difflab.sampling import build_grid, get_sampler
+from difflab.sampling.x0 import X0Processed
 
 
 class CountingDenoiser(torch.nn.Module):
@@ -48,6 +49,8 @@ def generate(
     seeds: Sequence[int] | None = None,
     guidance: float | None = None,
     guidance_interval: tuple[float, float] | None = None,
+    clip_x0: float | None = None,
+    dynamic_threshold: float | None = None,
 ) -> tuple[Tensor, int]:
     """Draw ``n`` samples ``(n, *shape)`` in normalised space; returns ``(samples, nfe)``.
 
@@ -74,6 +77,10 @@ def generate(
             ``label_dropout > 0`` (1 = conditional, 0 = unconditional; see
             :mod:`difflab.models.guidance`); ``None``: the conditional model.
         guidance_interval: ``(t_lo, t_hi)``: guide only at those diffusion times (default all).
+        clip_x0: clamp every x̂₀ (after guidance) to ``[-clip_x0, clip_x0]``; default the run's
+            ``sample.clip_x0`` (see :mod:`difflab.sampling.x0`).
+        dynamic_threshold: Imagen's dynamic thresholding ratio; default the run's
+            ``sample.dynamic_threshold`` (its ``threshold_max`` is used too).
 
     A class-conditional run samples the ``labels`` in ``cond`` (checked against its classes);
     without them each sample gets a uniform random class seeded by ``(seed, i)``.
@@ -98,6 +105,10 @@ def generate(
     model = counter  # with guidance, one batched (conditional, null) forward is one call
     if guidance is not None:
         model = GuidedDenoiser(counter, guidance, num_classes, check_guidance(run, guidance, guidance_interval))
+    clip = run.cfg.sample.clip_x0 if clip_x0 is None else clip_x0
+    threshold = run.cfg.sample.dynamic_threshold if dynamic_threshold is None else dynamic_threshold
+    if clip is not None or threshold is not None:
+        model = X0Processed(model, clip, threshold, run.cfg.sample.threshold_max)
     per_sample = {**run.denoiser.default_cond(n, seed, given), **given}
     out = []
     device = process.scale.device
