@@ -126,3 +126,16 @@ def test_cli_labels_and_guidance(cond_run, tmp_path, capsys):
     assert cli_main(["sample", str(cond_run), "--labels", "3,11", "--out", str(bad)]) != 0
     err = capsys.readouterr().err.strip()
     assert err == "difflab: error: label 11 is out of range: this run has classes 0..9" and not bad.exists()
+
+
+def test_range_warning_for_diverged_samples():
+    from difflab.data.base import Normaliser
+    from difflab.models.range_check import out_of_range_fraction, range_warning
+
+    norm = Normaliser(shift=8.0, scale=8.0, value_range=(0.0, 16.0))  # the digits normaliser: [-1, 1]
+    fine = torch.linspace(-1.15, 1.15, 100).reshape(1, 1, 10, 10)
+    assert out_of_range_fraction(fine, norm) == 0.0 and range_warning(fine, norm) is None
+    diverged = fine * 10
+    msg = range_warning(diverged, norm)
+    assert msg.startswith("warning: 90% of") and "\n" not in msg
+    assert out_of_range_fraction(diverged, Normaliser()) is None  # unbounded data: no check

@@ -1,6 +1,7 @@
 """Draw samples from a trained run; .npy keeps the data's shape and value range, .png is a grid."""
 
 import argparse
+import sys
 from pathlib import Path
 
 from difflab.cli.common import add_sampler_arguments, sampler_options
@@ -87,6 +88,7 @@ def run(args):
 
     from difflab.analysis.shortcuts import shortcut_denoiser
     from difflab.io import atomic_open
+    from difflab.models.range_check import range_warning
     from difflab.pipeline import generate, load_run
     from difflab.report import save_samples_picture
 
@@ -128,3 +130,6 @@ def run(args):
     elif save_samples_picture(samples, out, n=n) is None:
         raise DifflabError("a .png needs image or 2-D data; write .npy instead")
     print(f"{n} samples ({sampler}, {steps} steps, {nfe} network calls each batch) written to {out}")
+    warning = range_warning(samples, loaded.normaliser)
+    if warning:
+        print(warning, file=sys.stderr)

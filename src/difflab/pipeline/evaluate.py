@@ -4,6 +4,7 @@ Writes ``metrics.json`` (sampler -> steps -> metrics, plus the train-vs-test
 floor), ``quality_vs_steps.png`` and one sample grid per (sampler, steps).
 """
 
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,7 @@ import torch
 from difflab.io import atomic_write_json
 from difflab.metrics import evaluate
 from difflab.models.generate import generate
+from difflab.models.range_check import range_warning
 from difflab.models.run import LoadedRun, load_data
 from difflab.report import plot_quality_vs_steps, save_samples_picture
 
@@ -77,6 +79,9 @@ def evaluate_run(
             seconds = time.perf_counter() - t0
             metrics = evaluate(samples, reference, train=train, dataset=dataset.name, mixture=mixture)
             metrics.update(nfe=nfe, seconds=seconds, samples_per_s=n / seconds)
+            warning = range_warning(samples, run.normaliser, f"{sampler} {k}-step samples")
+            if warning:
+                print(warning, file=sys.stderr)
             per_steps[str(k)] = metrics
             save_samples_picture(samples, out_dir / f"samples_{sampler}_{k}{tag}.png")
         results["samplers"][sampler] = per_steps
