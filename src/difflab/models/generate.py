@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping, Sequence
 import torch
 from torch import Tensor
 
+from difflab.config.schema import SampleConfig
 from difflab.errors import DifflabError
 from difflab.models.guidance import GuidedDenoiser, check_guidance, check_labels, random_labels, run_num_classes
 from difflab.models.run import LoadedRun
@@ -105,10 +106,11 @@ def generate(
     model = counter  # with guidance, one batched (conditional, null) forward is one call
     if guidance is not None:
         model = GuidedDenoiser(counter, guidance, num_classes, check_guidance(run, guidance, guidance_interval))
-    clip = run.cfg.sample.clip_x0 if clip_x0 is None else clip_x0
-    threshold = run.cfg.sample.dynamic_threshold if dynamic_threshold is None else dynamic_threshold
+    defaults = run.cfg.sample if run.cfg is not None else SampleConfig()
+    clip = defaults.clip_x0 if clip_x0 is None else clip_x0
+    threshold = defaults.dynamic_threshold if dynamic_threshold is None else dynamic_threshold
     if clip is not None or threshold is not None:
-        model = X0Processed(model, clip, threshold, run.cfg.sample.threshold_max)
+        model = X0Processed(model, clip, threshold, defaults.threshold_max)
     per_sample = {**run.denoiser.default_cond(n, seed, given), **given}
     out = []
     device = process.scale.device

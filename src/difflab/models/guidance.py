@@ -32,6 +32,8 @@ LABEL_SEED_OFFSET = 5_555_555  # keeps label draws independent of the sampler's 
 
 def run_num_classes(run: LoadedRun) -> int:
     """How many classes the run's network is conditioned on (0 for an unconditional run)."""
+    if run.cfg is None or run.info is None:  # a bare LoadedRun around a denoiser (tests, wrappers)
+        return 0
     return run.info.num_classes if run.cfg.network.class_conditional else 0
 
 
