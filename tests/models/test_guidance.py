@@ -139,3 +139,11 @@ def test_range_warning_for_diverged_samples():
     msg = range_warning(diverged, norm)
     assert msg.startswith("warning: 90% of") and "\n" not in msg
     assert out_of_range_fraction(diverged, Normaliser()) is None  # unbounded data: no check
+
+
+def test_cli_evaluate_takes_guidance_and_clipping(cond_run, tmp_path, capsys):
+    args = ["evaluate", str(cond_run), "--steps", "2", "--n", "20", "--out", str(tmp_path / "ev")]
+    assert cli_main([*args, "--guidance", "2", "--clip-x0", "1"]) == 0
+    assert (tmp_path / "ev" / "metrics.json").is_file()
+    assert cli_main([*args, "--guidance", "-1"]) != 0
+    assert "guidance W must be" in capsys.readouterr().err

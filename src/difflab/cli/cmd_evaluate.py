@@ -2,7 +2,13 @@
 
 from pathlib import Path
 
-from difflab.cli.common import add_sampler_arguments, int_list, sampler_options
+from difflab.cli.common import (
+    add_generation_arguments,
+    add_sampler_arguments,
+    generation_options,
+    int_list,
+    sampler_options,
+)
 
 HELP = "evaluate: difflab evaluate RUN --steps 4,8,16,32 --sampler NAME"
 
@@ -11,6 +17,7 @@ def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder")
     p.add_argument("--steps", type=int_list, default=[4, 8, 16, 32])
     add_sampler_arguments(p, several=True)  # --sampler, --grid and the sampler option flags
+    add_generation_arguments(p)  # --guidance (random labels), --clip-x0, --dynamic-threshold
     p.add_argument("--n", type=int, default=None, help="samples per setting (default: sample.n_eval)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", default=None, help="output folder (default: RUN/eval)")
@@ -37,6 +44,7 @@ def run(args):
             grid=args.grid,
             sampler_options=sampler_options(args, samplers, loaded.cfg.sample),
             denoiser=denoiser,
+            generate_options=generation_options(args),
         )
     metric = primary_metric(results["dataset"])
     print(f"{metric} (floor {results['floor'][metric]:.3f}):")

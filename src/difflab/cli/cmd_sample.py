@@ -4,7 +4,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from difflab.cli.common import add_sampler_arguments, sampler_options
+from difflab.cli.common import add_generation_arguments, add_sampler_arguments, generation_options, sampler_options
 from difflab.errors import DifflabError
 
 
@@ -16,14 +16,6 @@ def label_list(text: str) -> list[int]:
     if not values:
         raise argparse.ArgumentTypeError("expected at least one class id")
     return values
-
-
-def float_pair(text: str) -> tuple[float, float]:
-    try:
-        lo, hi = (float(v) for v in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected T_LO,T_HI (two numbers), got {text!r}") from None
-    return lo, hi
 
 
 HELP = "sample: difflab sample RUN --n N --steps K --sampler NAME --seed S --out FILE"
@@ -41,34 +33,7 @@ def add_arguments(p):
         default=None,
         help="class ids, comma-separated, one per sample (or one for all) for a class-conditional run",
     )
-    p.add_argument(
-        "--guidance",
-        type=float,
-        default=None,
-        metavar="W",
-        help="classifier-free guidance: 1 = conditional, 0 = unconditional, >1 stronger (needs label_dropout > 0)",
-    )
-    p.add_argument(
-        "--clip-x0",
-        type=float,
-        default=None,
-        metavar="R",
-        help="clamp every x̂₀ to [-R, R] (diffusers clip_sample; default: the run's sample.clip_x0; inf = off)",
-    )
-    p.add_argument(
-        "--dynamic-threshold",
-        type=float,
-        default=None,
-        metavar="P",
-        help="Imagen dynamic thresholding of x̂₀ at percentile ratio P, e.g. 0.995 (default: sample.dynamic_threshold)",
-    )
-    p.add_argument(
-        "--guidance-interval",
-        type=float_pair,
-        default=None,
-        metavar="T_LO,T_HI",
-        help="guide only for diffusion times in [T_LO, T_HI] (default: all)",
-    )
+    add_generation_arguments(p)  # --guidance, --guidance-interval, --clip-x0, --dynamic-threshold
     p.add_argument("--out", required=True, help="output .npy or .png")
     p.add_argument("--device", default="cpu")
     p.add_argument(
@@ -116,10 +81,7 @@ def run(args):
             grid=args.grid or loaded.cfg.sample.grid,
             sampler_options=options,
             cond=cond,
-            guidance=args.guidance,
-            guidance_interval=args.guidance_interval,
-            clip_x0=args.clip_x0,
-            dynamic_threshold=args.dynamic_threshold,
+            **generation_options(args),
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".npy":

@@ -75,6 +75,56 @@ def add_sampler_arguments(p: argparse.ArgumentParser, *, several: bool = False) 
         p.add_argument(f"--{flag.replace('_', '-')}", dest=flag, default=None, help=text, **kind)
 
 
+def float_pair(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected T_LO,T_HI (two numbers), got {text!r}") from None
+    return lo, hi
+
+
+def add_generation_arguments(p: argparse.ArgumentParser) -> None:
+    """Flags ``generate`` takes beyond the sampler's own: guidance and x̂₀ post-processing (``sample``, ``evaluate``)."""
+    p.add_argument(
+        "--guidance",
+        type=float,
+        default=None,
+        metavar="W",
+        help="classifier-free guidance: 1 = conditional, 0 = unconditional, >1 stronger (needs label_dropout > 0)",
+    )
+    p.add_argument(
+        "--clip-x0",
+        type=float,
+        default=None,
+        metavar="R",
+        help="clamp every x̂₀ to [-R, R] (diffusers clip_sample; default: the run's sample.clip_x0; inf = off)",
+    )
+    p.add_argument(
+        "--dynamic-threshold",
+        type=float,
+        default=None,
+        metavar="P",
+        help="Imagen dynamic thresholding of x̂₀ at percentile ratio P, e.g. 0.995 (default: sample.dynamic_threshold)",
+    )
+    p.add_argument(
+        "--guidance-interval",
+        type=float_pair,
+        default=None,
+        metavar="T_LO,T_HI",
+        help="guide only for diffusion times in [T_LO, T_HI] (default: all)",
+    )
+
+
+def generation_options(args) -> dict:
+    """``generate`` keyword arguments from the flags of :func:`add_generation_arguments`."""
+    return {
+        "guidance": args.guidance,
+        "guidance_interval": args.guidance_interval,
+        "clip_x0": args.clip_x0,
+        "dynamic_threshold": args.dynamic_threshold,
+    }
+
+
 def sampler_options(args, samplers: list[str], defaults=None) -> dict[str, dict]:
     """Per-sampler options from the flags, each routed to the sampler whose signature takes it.
 

@@ -36,9 +36,11 @@ def evaluate_run(
     sampler_options: dict[str, dict] | None = None,
     denoiser: torch.nn.Module | None = None,
     tag: str = "",
+    generate_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Sample with each sampler at each step count and score against the test split.
 
+    ``generate_options`` go to every :func:`generate` call (e.g. ``guidance``, ``clip_x0``).
     Returns the results dict that is also written to ``out_dir/metrics{tag}.json``.
     """
     out_dir = Path(out_dir)
@@ -75,6 +77,7 @@ def evaluate_run(
                 batch_size=run.cfg.sample.batch_size,
                 sampler_options=(sampler_options or {}).get(sampler),
                 denoiser=denoiser,
+                **(generate_options or {}),
             )
             seconds = time.perf_counter() - t0
             metrics = evaluate(samples, reference, train=train, dataset=dataset.name, mixture=mixture)
