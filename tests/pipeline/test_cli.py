@@ -248,7 +248,7 @@ def test_sample_eta_and_churn_in_the_config_are_the_defaults_of_their_samplers(c
     cfg = SampleConfig(eta=0.3, churn=0.7)
     assert sampler_options(none, ["ddim", "heun", "distributional"], cfg) == {
         "ddim": {"eta": 0.3},
-        "heun": {},
+        "heun": {"heun_form": "exponential", "s_churn": 0.0, "s_tmin": 0.0, "s_tmax": float("inf"), "s_noise": 1.0},
         "distributional": {"churn": 0.7},
     }
     flag = argparse.Namespace(eta=0.9, churn=None)

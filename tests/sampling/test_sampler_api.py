@@ -7,6 +7,7 @@ until it is listed in ``GENERATOR_SAMPLERS``.
 """
 
 import inspect
+import math
 
 import pytest
 import torch
@@ -21,7 +22,7 @@ from .gaussian_cases import gaussian_process
 NAMES = list(SAMPLERS)
 GENERATOR_SAMPLERS = {"distributional"}  # call the denoiser with generator noise xi (De Bortoli et al.)
 # Options that switch a sampler's stochastic path on, for the per-sample-noise test.
-STOCHASTIC_OPTIONS = {"ddim": {"eta": 0.5}, "distributional": {"churn": 0.5}}
+STOCHASTIC_OPTIONS = {"ddim": {"eta": 0.5}, "distributional": {"churn": 0.5}, "heun": {"s_churn": 2.0}}
 
 
 @pytest.fixture(scope="module")
@@ -67,8 +68,17 @@ def test_signature_follows_the_contract(name):
 
 
 def test_option_owners_come_from_the_signatures():
-    assert option_owners() == {"eta": "ddim", "churn": "distributional"}
+    heun = {"heun_form": "heun", "s_churn": "heun", "s_tmin": "heun", "s_tmax": "heun", "s_noise": "heun"}
+    assert option_owners() == {"eta": "ddim", "churn": "distributional", "variance": "ddpm", **heun}
     assert options_of("ddim") == {"eta": 0.0} and options_of("distributional") == {"churn": 0.0}
+    assert options_of("ddpm") == {"variance": "fixed_small"}
+    assert options_of("heun") == {
+        "heun_form": "exponential",
+        "s_churn": 0.0,
+        "s_tmin": 0.0,
+        "s_tmax": math.inf,
+        "s_noise": 1.0,
+    }
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -134,8 +144,9 @@ def test_callback_once_per_step_and_cond_and_dtype(setup, name):
     assert all(c[3] == c[4] == (3, 1, 4, 4) for c in calls)
 
 
-@pytest.mark.parametrize("name", [n for n in NAMES if n in STOCHASTIC_OPTIONS])
+@pytest.mark.parametrize("name", [n for n in NAMES if n in STOCHASTIC_OPTIONS and n != "heun"])
 def test_an_option_outside_its_range_is_one_difflab_error(setup, name):
+    """The [0, 1] churn-like options; heun's S_churn >= 0 is checked in test_heun_forms.py."""
     process, oracle = setup
     (option,) = STOCHASTIC_OPTIONS[name]
     for bad in (-0.1, 1.5):

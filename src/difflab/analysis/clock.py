@@ -113,6 +113,9 @@ class Clock:
         t: diffusion time of the current (or last) root call; None before any.
         raw_t: the time argument as passed, before ``time_fn``.
         step: index of the current (or last) root call since attaching; None before any.
+        sampler_step: the sampler's step index of the current call when whoever drives the model
+            knows it (set by :class:`difflab.analysis.shortcuts.ShortcutDenoiser` from
+            :func:`difflab.sampling.current_step`); None otherwise.
     """
 
     def __init__(self, time_fn: Callable[[float], float] | None = None, time_arg: str | None = None) -> None:
@@ -120,6 +123,7 @@ class Clock:
         self.t: float | None = None
         self.raw_t: float | None = None
         self.step: int | None = None
+        self.sampler_step: int | None = None
         self._on_tick: list[Callable[[], None]] = []
 
     def attach(self, model: nn.Module) -> Callable[[], None]:

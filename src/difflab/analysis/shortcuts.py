@@ -30,13 +30,18 @@ from difflab.analysis.interventions import Reuse, intervene
 from difflab.errors import DifflabError
 from difflab.io import atomic_write_json
 from difflab.nn.components import component_registry, resolve
+from difflab.sampling import current_step
 
 VERSION = 1
 
 
 @dataclass(frozen=True)
 class KeyedTimeWindow(TimeWindow):
-    """Active inside ``[t_lo, t_hi]`` except on key calls (``clock.step % period == 0``), where caches refresh."""
+    """Active inside ``[t_lo, t_hi]`` except on key steps (``step % period == 0``), where caches refresh.
+
+    ``step`` is the sampler's step (``clock.sampler_step``) when it is known, so every call of one
+    sampler step (Heun's two, a guided pair) is a key call or none is; otherwise the root-call count.
+    """
 
     period: int = 2
 
@@ -46,12 +51,13 @@ class KeyedTimeWindow(TimeWindow):
             raise DifflabError(f"shortcut period must be >= 2 (1 would never reuse), got {self.period}")
 
     def active(self, clock: Clock) -> bool:
-        return super().active(clock) and clock.step is not None and clock.step % self.period != 0
+        step = clock.sampler_step if clock.sampler_step is not None else clock.step
+        return super().active(clock) and step is not None and step % self.period != 0
 
 
 @dataclass(frozen=True)
 class Shortcut:
-    """Reuse ``components`` for t in ``[t_lo, t_hi]``, recomputing them every ``period`` network calls."""
+    """Reuse ``components`` for t in ``[t_lo, t_hi]``, recomputing them every ``period`` sampler steps."""
 
     components: tuple[str, ...]
     t_lo: float
@@ -133,8 +139,11 @@ def load_schedule(path: str | Path) -> ShortcutSchedule:
 class ShortcutDenoiser(nn.Module):
     """A denoiser that runs its network under a schedule, restarting clock and caches per sampling run.
 
-    A new run is detected when t does not decrease (samplers go from t = 1 to 0),
-    so caches never leak from one batch or run into the next.
+    Inside a difflab sampler the run and its step come from :func:`difflab.sampling.current_step`:
+    a new run id restarts the clock and caches, and key steps count sampler steps, so Heun's
+    second call and guidance's batched pair reuse like any other call. Called from elsewhere
+    (e.g. a diffusers scheduler loop), a new run is detected when t increases (samplers go from
+    t = 1 to 0; a repeated t continues the run) and key steps count network calls.
     """
 
     def __init__(self, denoiser: nn.Module, network: nn.Module, schedule: ShortcutSchedule) -> None:
@@ -143,6 +152,7 @@ class ShortcutDenoiser(nn.Module):
         object.__setattr__(self, "_network", network)  # not a child: it already is one of ``inner``
         self._stack: ExitStack | None = None
         self._last_t: float | None = None
+        self._run_id: int | None = None
         self.sessions: list = []
 
     def restart(self) -> None:
@@ -155,12 +165,19 @@ class ShortcutDenoiser(nn.Module):
             self._stack.close()
             self._stack = None
         self._last_t = None
+        self._run_id = None
 
     def forward(self, x_t: Tensor, t: Tensor, **cond) -> Tensor:
         now = float(torch.as_tensor(t).flatten()[0])
-        if self._stack is None or self._last_t is None or now >= self._last_t:
+        step = current_step()
+        if step is not None:
+            if self._stack is None or step[0] != self._run_id:
+                self.restart()
+            self._run_id = step[0]
+        elif self._stack is None or self._last_t is None or now > self._last_t:
             self.restart()
         self._last_t = now
+        self.sessions[-1].clock.sampler_step = None if step is None else step[1]
         return self.inner(x_t, t, **cond)
 
 

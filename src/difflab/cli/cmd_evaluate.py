@@ -4,8 +4,10 @@ from pathlib import Path
 
 from difflab.cli.common import (
     add_device_argument,
+    add_generation_arguments,
     add_sampler_arguments,
     add_seed_argument,
+    generation_options,
     int_list,
     positive_int,
     run_output,
@@ -19,6 +21,7 @@ def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder")
     p.add_argument("--steps", type=int_list, default=[4, 8, 16, 32], help="comma-separated step counts")
     add_sampler_arguments(p, several=True)  # --sampler, --grid and the sampler option flags
+    add_generation_arguments(p)  # --guidance (random labels), --clip-x0, --dynamic-threshold
     p.add_argument(
         "--n", type=positive_int, default=None, help="samples per setting (default: the run's sample.n_eval)"
     )
@@ -55,6 +58,7 @@ def run(args):
             sampler_options=sampler_options(args, samplers, loaded.cfg.sample),
             denoiser=denoiser,
             bpd_n=args.bpd,
+            generate_options=generation_options(args),
         )
     metric = primary_metric(results["dataset"])
 

@@ -7,6 +7,7 @@ The resolved config is written next to every checkpoint; a checkpoint plus its
 config rebuilds the model with no other input (see :mod:`difflab.models.build`).
 """
 
+import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
@@ -133,15 +134,27 @@ class TrainConfig:
 class SampleConfig:
     """Defaults for ``sample`` and ``evaluate``.
 
-    ``eta`` and ``churn`` are sampler options: each goes to the sampler whose signature takes it
-    (``eta``: ddim, ``churn``: distributional) when the command line does not set it.
+    ``eta``, ``churn``, ``variance``, ``heun_form`` and ``s_*`` are sampler options: each goes to the
+    sampler whose signature takes it (``eta``: ddim, ``churn``: distributional, ``variance``: ddpm,
+    ``heun_form``/``s_*``: heun) when the command line does not set it. ``eta`` is the DDIM paper's η
+    (noise = η × the posterior std, as diffusers), ``churn`` the distributional paper's ε.
     """
 
     sampler: SamplerName = "ddim"
     steps: int = bounded(32, ge=1, le=100_000)
     grid: GridName = "uniform"
-    eta: float = bounded(0.0, ge=0, le=1)  # ddim: churn η in [0, 1]
+    eta: float = bounded(0.0, ge=0, le=1)  # ddim: DDIM η in [0, 1] (0 = DDIM, 1 = DDPM posterior)
     churn: float = bounded(0.0, ge=0, le=1)  # distributional sampler: 0 = DDIM bridge, 1 = DDPM posterior
+    variance: Literal["fixed_small", "fixed_large"] = "fixed_small"  # ddpm: posterior variance or β_t
+    heun_form: Literal["exponential", "edm"] = "exponential"  # heun: corrector (see sampling/heun.py)
+    s_churn: float = bounded(0.0, ge=0, le=1e6)  # heun: EDM stochastic churn (Karras et al. Algorithm 2)
+    s_tmin: float = bounded(0.0, ge=0, allow_inf=True)  # churn window in noise level ν = σ/α
+    s_tmax: float = bounded(math.inf, ge=0, allow_inf=True)
+    s_noise: float = bounded(1.0, gt=0, le=10)
+    # x̂₀ post-processing for every sampler (sampling/x0.py); an imported diffusers config sets these
+    clip_x0: float | None = bounded(None, gt=0)  # clamp x̂₀ to [-clip_x0, clip_x0] (diffusers clip_sample_range)
+    dynamic_threshold: float | None = bounded(None, gt=0, le=1)  # Imagen percentile ratio, e.g. 0.995
+    threshold_max: float = bounded(1.0, gt=0)  # diffusers sample_max_value
     n_eval: int = bounded(1000, ge=1, le=10**7)
     batch_size: int = bounded(500, ge=1, le=2**20)
 

@@ -12,10 +12,12 @@ from torch import Tensor
 
 from difflab.config.schema import SampleConfig
 from difflab.errors import DifflabError
+from difflab.models.guidance import GuidedDenoiser, check_guidance, check_labels, random_labels, run_num_classes
 from difflab.models.run import LoadedRun
 from difflab.process.noise import PerSampleNoise, sample_seeds
 from difflab.sampling import build_grid, get_sampler
 from difflab.sampling.registry import options_of
+from difflab.sampling.x0 import X0Processed
 
 
 class CountingDenoiser(torch.nn.Module):
@@ -47,6 +49,10 @@ def generate(
     callback: Callable | None = None,
     x_T: Tensor | None = None,
     seeds: Sequence[int] | None = None,
+    guidance: float | None = None,
+    guidance_interval: tuple[float, float] | None = None,
+    clip_x0: float | None = None,
+    dynamic_threshold: float | None = None,
 ) -> tuple[Tensor, int]:
     """Draw ``n`` samples ``(n, *shape)`` in normalised space; returns ``(samples, nfe)``.
 
@@ -71,6 +77,17 @@ def generate(
             from the prior with each sample's noise stream.
         seeds: explicit per-sample noise seeds (``n`` of them), e.g. one seed repeated so that
             every row shares its noise; default ``sample_seeds(seed, n)``.
+        guidance: classifier-free guidance weight W for a class-conditional run trained with
+            ``label_dropout > 0`` (1 = conditional, 0 = unconditional; see
+            :mod:`difflab.models.guidance`); ``None``: the conditional model.
+        guidance_interval: ``(t_lo, t_hi)``: guide only at those diffusion times (default all).
+        clip_x0: clamp every x̂₀ (after guidance) to ``[-clip_x0, clip_x0]``; default the run's
+            ``sample.clip_x0`` (see :mod:`difflab.sampling.x0`).
+        dynamic_threshold: Imagen's dynamic thresholding ratio; default the run's
+            ``sample.dynamic_threshold`` (its ``threshold_max`` is used too).
+
+    A class-conditional run samples the ``labels`` in ``cond`` (checked against its classes);
+    without them each sample gets a uniform random class seeded by ``(seed, i)``.
     """
     sample_cfg = run.cfg.sample if run.cfg is not None else SampleConfig()  # a hand-built run: the schema's defaults
     steps = sample_cfg.steps if steps is None else steps
@@ -92,6 +109,21 @@ def generate(
     counter = CountingDenoiser(denoiser if denoiser is not None else run.denoiser)
     times = build_grid(grid, process, steps)
     given = {k: v for k, v in (cond or {}).items() if v is not None}
+    num_classes = run_num_classes(run)
+    if "labels" in given:
+        given["labels"] = check_labels(given["labels"], num_classes)
+        if given["labels"].shape[0] != n:
+            raise DifflabError(f"got {given['labels'].shape[0]} labels for n={n} samples; give one per sample")
+    elif num_classes > 0:
+        given["labels"] = random_labels(n, seed, num_classes)
+    model = counter  # with guidance, one batched (conditional, null) forward is one call
+    if guidance is not None:
+        model = GuidedDenoiser(counter, guidance, num_classes, check_guidance(run, guidance, guidance_interval))
+    defaults = sample_cfg
+    clip = defaults.clip_x0 if clip_x0 is None else clip_x0
+    threshold = defaults.dynamic_threshold if dynamic_threshold is None else dynamic_threshold
+    if clip is not None or threshold is not None:
+        model = X0Processed(model, clip, threshold, defaults.threshold_max)
     per_sample = {**run.denoiser.default_cond(n, seed, given), **given}
     out = []
     device = process.scale.device
@@ -102,7 +134,7 @@ def generate(
         batch_cond = {k: v[start:stop].to(device) for k, v in per_sample.items()}
         out.append(
             sample_fn(
-                counter,
+                model,
                 process,
                 x_start,
                 times,

@@ -18,6 +18,7 @@ from difflab.io import atomic_write_json
 from difflab.metrics import evaluate
 from difflab.metrics.likelihood import bits_per_dim
 from difflab.models.generate import generate
+from difflab.models.range_check import range_warning
 from difflab.models.run import LoadedRun, load_data
 from difflab.report import plot_quality_vs_steps, save_samples_picture
 
@@ -79,9 +80,11 @@ def evaluate_run(
     denoiser: torch.nn.Module | None = None,
     tag: str = "",
     bpd_n: int = 0,
+    generate_options: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Sample with each sampler at each step count and score against the test split.
 
+    ``generate_options`` go to every :func:`generate` call (e.g. ``guidance``, ``clip_x0``).
     Returns the results dict that is also written to ``out_dir/metrics{tag}.json``. Every metric is
     computed on its own: one that refuses (e.g. memorisation when the test split duplicates training
     examples) is ``null`` in the JSON, its reason is under ``"refused"`` and printed once as a warning;
@@ -146,10 +149,14 @@ def evaluate_run(
                 batch_size=run.cfg.sample.batch_size,
                 sampler_options=(sampler_options or {}).get(sampler),
                 denoiser=denoiser,
+                **(generate_options or {}),
             )
             seconds = time.perf_counter() - t0
             metrics = _scores(samples, reference, refused, train=train, dataset=dataset.name, mixture=mixture)
             metrics.update(nfe=nfe, seconds=seconds, samples_per_s=n / seconds)
+            warning = range_warning(samples, run.normaliser, f"{sampler} {k}-step samples")
+            if warning:
+                print(warning, file=sys.stderr)
             per_steps[str(k)] = metrics
             save_samples_picture(samples, out_dir / f"samples_{sampler}_{k}{tag}.png", normaliser=dataset.normaliser)
         results["samplers"][sampler] = per_steps

@@ -15,6 +15,7 @@ from difflab.sampling.registry import GRIDS, SAMPLERS, get_sampler
 
 _LAZY = {
     "bridge_step": "difflab.sampling.bridge",
+    "current_step": "difflab.sampling._common",
     "sample_ddim": "difflab.sampling.ddim",
     "sample_ddpm": "difflab.sampling.ddim",
     "sample_distributional": "difflab.sampling.distributional",

@@ -12,8 +12,10 @@ idealised α = 1, σ = 0, as in k-diffusion's final step to σ = 0). When the
 grid ends at t > 0 the sampler returns the state x_t at that time.
 """
 
+import itertools
 from collections.abc import Callable
-from dataclasses import dataclass
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 
 import torch
 from torch import Tensor
@@ -25,6 +27,17 @@ from difflab.sampling.grids import user as validate_grid
 
 Denoiser = Callable[..., Tensor]
 Callback = Callable[[int, float, float, Tensor, Tensor], None]
+
+# The sampler step in progress, published around every denoiser call of a Run: ``(run_id, step)``.
+# Wrappers that cache across calls (difflab.analysis.shortcuts) key on it rather than on t, so
+# both calls of a Heun step and a guided pair belong to one step; None outside a sampler.
+_STEP: ContextVar[tuple[int, int] | None] = ContextVar("difflab_sampler_step", default=None)
+_RUN_IDS = itertools.count()
+
+
+def current_step() -> tuple[int, int] | None:
+    """``(run_id, step_index)`` of the sampler call in progress (a new run_id per sampling run), or None."""
+    return _STEP.get()
 
 
 @dataclass
@@ -50,6 +63,7 @@ class Run:
     noise: NoiseLike
     cond: dict
     callback: Callback | None
+    run_id: int = field(default_factory=lambda: next(_RUN_IDS))
 
     @property
     def device(self) -> torch.device:
@@ -82,7 +96,11 @@ class Run:
         """
         x = self.to_data(w)
         tt = torch.full((self.batch,), t, dtype=torch.float64, device=x.device)
-        x0 = self.denoiser(x, tt, **self.cond)
+        token = _STEP.set((self.run_id, index))
+        try:
+            x0 = self.denoiser(x, tt, **self.cond)
+        finally:
+            _STEP.reset(token)
         if tuple(x0.shape) != tuple(x.shape):
             raise DifflabError(
                 f"the denoiser returned shape {tuple(x0.shape)} at step {index} (t={t:.4g}); expected {tuple(x.shape)}"
