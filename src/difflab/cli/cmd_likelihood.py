@@ -1,20 +1,24 @@
 """Bits per dimension of a run on held-out data, through the probability-flow ODE."""
 
+from difflab.cli.common import add_device_argument, add_seed_argument, positive_int
+
 HELP = "likelihood: difflab likelihood RUN [--n N] [--split test] (PF-ODE bits/dim, exact or Hutchinson divergence)"
 
 
 def add_arguments(p):
     p.add_argument("run", help="run directory or checkpoint folder")
-    p.add_argument("--n", type=int, default=64, help="examples to score (first N of the split; default 64)")
-    p.add_argument("--split", choices=["test", "train"], default="test")
+    p.add_argument("--n", type=positive_int, default=64, help="examples to score (the first N of the split)")
+    p.add_argument("--split", choices=["test", "train"], default="test", help="which split to score")
     p.add_argument(
         "--divergence",
         choices=["auto", "exact", "hutchinson"],
         default="auto",
         help="auto: exact (D VJPs) when D <= --exact-max-dim, else Hutchinson",
     )
-    p.add_argument("--exact-max-dim", type=int, default=256)
-    p.add_argument("--probes", type=int, default=4, help="Rademacher probes per example (hutchinson)")
+    p.add_argument(
+        "--exact-max-dim", type=positive_int, default=256, help="largest D for the exact divergence under auto"
+    )
+    p.add_argument("--probes", type=positive_int, default=4, help="Rademacher probes per example (hutchinson)")
     p.add_argument("--rtol", type=float, default=1e-5, help="RK45 relative tolerance (atol = rtol)")
     p.add_argument(
         "--dequantise",
@@ -22,10 +26,10 @@ def add_arguments(p):
         default="auto",
         help="auto: uniform dequantisation on the dataset's grid when it is discrete (digits: step 1)",
     )
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--seed", type=int, default=0, help="seeds dequantisation and probes")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="examples per ODE solve")
+    add_seed_argument(p, help="seeds dequantisation and probes")
     p.add_argument("--out", default=None, help="JSON file (default: RUN/likelihood.json)")
-    p.add_argument("--device", default="cpu")
+    add_device_argument(p)
 
 
 def run(args):
