@@ -14,6 +14,8 @@ from difflab.errors import DifflabError
 from difflab.models.run import LoadedRun
 from difflab.process.noise import PerSampleNoise, sample_seeds
 from difflab.sampling import build_grid, get_sampler
+from difflab.sampling.known import COND_KEY as KNOWN_KEY
+from difflab.sampling.known import Known
 
 
 class CountingDenoiser(torch.nn.Module):
@@ -45,6 +47,7 @@ def generate(
     callback: Callable | None = None,
     x_T: Tensor | None = None,
     seeds: Sequence[int] | None = None,
+    known: Known | None = None,
 ) -> tuple[Tensor, int]:
     """Draw ``n`` samples ``(n, *shape)`` in normalised space; returns ``(samples, nfe)``.
 
@@ -67,6 +70,9 @@ def generate(
             from the prior with each sample's noise stream.
         seeds: explicit per-sample noise seeds (``n`` of them), e.g. one seed repeated so that
             every row shares its noise; default ``sample_seeds(seed, n)``.
+        known: observed components to condition on (:class:`~difflab.sampling.known.Known`:
+            inpainting, super-resolution, extension); composes with ``cond``. The known noise is
+            drawn from each sample's own stream. An empty mask is plain sampling, bit for bit.
     """
     if n < 1 or steps < 1:
         raise DifflabError(f"need n >= 1 and steps >= 1, got n={n}, steps={steps}")
@@ -79,6 +85,7 @@ def generate(
     times = build_grid(grid, process, steps)
     given = {k: v for k, v in (cond or {}).items() if v is not None}
     per_sample = {**run.denoiser.default_cond(n, seed, given), **given}
+    known = None if known is None or known.empty else known.batched(process, n)
     out = []
     device = process.scale.device
     for start in range(0, n, batch_size):
@@ -86,6 +93,8 @@ def generate(
         noise = PerSampleNoise(seeds[start:stop], device=device)
         x_start = process.prior_sample(stop - start, noise) if x_T is None else x_T[start:stop].to(device)
         batch_cond = {k: v[start:stop].to(device) for k, v in per_sample.items()}
+        if known is not None:
+            batch_cond[KNOWN_KEY] = known.rows(start, stop)
         out.append(
             sample_fn(
                 counter,
@@ -101,4 +110,8 @@ def generate(
             .cpu()
         )
     batches = -(-n // batch_size)
-    return torch.cat(out), counter.calls // batches
+    samples = torch.cat(out)
+    if known is not None and known.basis is None and float(times[-1]) == 0.0:
+        # A pixel mask: the known pixels are the observation itself (not its float64 round trip).
+        samples = torch.where(known.mask.bool(), known.values.to(samples.dtype), samples)
+    return samples, counter.calls // batches
