@@ -36,6 +36,8 @@ from torch import Tensor
 
 from difflab.errors import DifflabError
 from difflab.process.bases.base import Basis
+from difflab.process.bases.dct import DCTBasis
+from difflab.process.bases.haar import HaarBasis
 from difflab.process.process import Process
 from difflab.sampling.bridge import bridge_step
 
@@ -220,9 +222,6 @@ def coarse_known(process: Process, lowres: Tensor, resample: int = 0) -> Known:
     Raises:
         DifflabError: for a size that does not divide the run's, or a run that cannot use a coarse band.
     """
-    from difflab.process.bases.dct import DCTBasis
-    from difflab.process.bases.haar import HaarBasis
-
     shape = tuple(process.shape)
     if len(shape) != 3 or lowres.ndim != 4 or lowres.shape[1] != shape[0]:
         raise DifflabError(
