@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from difflab.errors import DifflabError
+from difflab.process.bases.pixel import PixelBasis
 from difflab.process.factory import build_process
 from difflab.process.noise import PerSampleNoise
 from difflab.process.oracles import GaussianOracle
@@ -142,3 +143,15 @@ def test_coarse_known_fixes_block_means_on_a_pixel_run_and_refuses_ineligible_ru
     data_prior = build_process(SHAPE, basis="pixel", prior="data", schedule="cosine", data=gaussian_data())
     with pytest.raises(DifflabError, match="upsampling needs"):
         coarse_known(data_prior, low)
+
+
+def test_a_pixel_basis_object_on_an_isotropic_dct_run_equals_the_default_pixel_mask():
+    process, oracle = gaussian_process("dct", "cosine", "white")
+    base = known_for("pixel", "white", "correlated")
+    explicit = Known(base.values, base.mask, basis=PixelBasis(SHAPE))
+    x_T = process.prior_sample(2, PerSampleNoise([1, 2]))
+    a, b = (
+        SAMPLERS["ddpm"](oracle, process, x_T, uniform(6), noise=PerSampleNoise([3, 4]), cond={"known": k})
+        for k in (base, explicit)
+    )
+    torch.testing.assert_close(a, b, atol=1e-6, rtol=0)

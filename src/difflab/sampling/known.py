@@ -173,7 +173,7 @@ class Constraint:
                 "set over its own components (Known(..., basis='run'))"
             )
         self.extra = basis  # None = pixels
-        self.mask = mask
+        self.mask = mask if basis is None else mask.reshape(batch, -1)
         self.c_y = values if basis is None else basis.to_components(values)
         self.s = float(process.scale[0])
 
