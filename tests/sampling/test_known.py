@@ -155,3 +155,21 @@ def test_a_pixel_basis_object_on_an_isotropic_dct_run_equals_the_default_pixel_m
         for k in (base, explicit)
     )
     torch.testing.assert_close(a, b, atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("sampler", list(SAMPLERS))
+def test_known_composes_with_cond_and_never_reaches_the_denoiser(sampler):
+    """Other conditioning (labels, codes, ξ) still reaches the denoiser; the constraint itself does not."""
+    process, oracle = gaussian_process("pixel", "cosine", "white")
+    seen = []
+
+    def denoiser(x_t, t, **cond):
+        seen.append(sorted(cond))
+        assert torch.equal(cond["labels"], torch.tensor([3, 7]))
+        return oracle(x_t, t)
+
+    known = known_for("pixel", "white", "correlated")
+    cond = {"labels": torch.tensor([3, 7]), "known": known}
+    SAMPLERS[sampler](denoiser, process, process.prior_sample(2), uniform(4), cond=cond)
+    assert seen and all("known" not in keys and "labels" in keys for keys in seen)
+    assert "known" in cond  # the caller's mapping is not modified
