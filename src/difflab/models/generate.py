@@ -16,6 +16,8 @@ from difflab.models.guidance import GuidedDenoiser, check_guidance, check_labels
 from difflab.models.run import LoadedRun
 from difflab.process.noise import PerSampleNoise, sample_seeds
 from difflab.sampling import build_grid, get_sampler
+from difflab.sampling.known import COND_KEY as KNOWN_KEY
+from difflab.sampling.known import Known
 from difflab.sampling.registry import options_of
 from difflab.sampling.x0 import X0Processed
 
@@ -53,6 +55,7 @@ def generate(
     guidance_interval: tuple[float, float] | None = None,
     clip_x0: float | None = None,
     dynamic_threshold: float | None = None,
+    known: Known | None = None,
 ) -> tuple[Tensor, int]:
     """Draw ``n`` samples ``(n, *shape)`` in normalised space; returns ``(samples, nfe)``.
 
@@ -85,6 +88,9 @@ def generate(
             ``sample.clip_x0`` (see :mod:`difflab.sampling.x0`).
         dynamic_threshold: Imagen's dynamic thresholding ratio; default the run's
             ``sample.dynamic_threshold`` (its ``threshold_max`` is used too).
+        known: observed components to condition on (:class:`~difflab.sampling.known.Known`:
+            inpainting, super-resolution, extension); composes with ``cond``. The known noise is
+            drawn from each sample's own stream. An empty mask is plain sampling, bit for bit.
 
     A class-conditional run samples the ``labels`` in ``cond`` (checked against its classes);
     without them each sample gets a uniform random class seeded by ``(seed, i)``.
@@ -125,6 +131,7 @@ def generate(
     if clip is not None or threshold is not None:
         model = X0Processed(model, clip, threshold, defaults.threshold_max)
     per_sample = {**run.denoiser.default_cond(n, seed, given), **given}
+    known = None if known is None or known.empty else known.batched(process, n)
     out = []
     device = process.scale.device
     for start in range(0, n, batch_size):
@@ -132,6 +139,8 @@ def generate(
         noise = PerSampleNoise(seeds[start:stop], device=device)
         x_start = process.prior_sample(stop - start, noise) if x_T is None else x_T[start:stop].to(device)
         batch_cond = {k: v[start:stop].to(device) for k, v in per_sample.items()}
+        if known is not None:
+            batch_cond[KNOWN_KEY] = known.rows(start, stop)
         out.append(
             sample_fn(
                 model,
@@ -147,4 +156,8 @@ def generate(
             .cpu()
         )
     batches = -(-n // batch_size)
-    return torch.cat(out), counter.calls // batches
+    samples = torch.cat(out)
+    if known is not None and known.basis is None and float(times[-1]) == 0.0:
+        # A pixel mask: the known pixels are the observation itself (not its float64 round trip).
+        samples = torch.where(known.mask.bool(), known.values.to(samples.dtype), samples)
+    return samples, counter.calls // batches

@@ -29,6 +29,8 @@ _LAZY = {
     "uniform_logsnr": "difflab.sampling.grids",
     "user": "difflab.sampling.grids",
     "sampler_output_moments": "difflab.sampling.moments",
+    "Known": "difflab.sampling.known",
+    "coarse_known": "difflab.sampling.known",
 }
 
 

@@ -24,6 +24,8 @@ from difflab.errors import DifflabError
 from difflab.process.noise import NoiseLike, standard_normal
 from difflab.process.process import Process
 from difflab.sampling.grids import user as validate_grid
+from difflab.sampling.known import COND_KEY as KNOWN_KEY
+from difflab.sampling.known import Constraint
 
 Denoiser = Callable[..., Tensor]
 Callback = Callable[[int, float, float, Tensor, Tensor], None]
@@ -53,6 +55,7 @@ class Run:
         noise: source of fresh Gaussian noise.
         cond: keyword arguments for the denoiser.
         callback: ``callback(step_index, t, s, x_t, x0_hat)`` or ``None``.
+        known: known components to condition on (:mod:`difflab.sampling.known`) or ``None``.
     """
 
     denoiser: Denoiser
@@ -64,6 +67,7 @@ class Run:
     cond: dict
     callback: Callback | None
     run_id: int = field(default_factory=lambda: next(_RUN_IDS))
+    known: "Constraint | None" = None
 
     @property
     def device(self) -> torch.device:
@@ -91,9 +95,31 @@ class Run:
     def denoise(self, w: Tensor, t: float, index: int) -> Tensor:
         """Call the denoiser on state ``w`` at time ``t``; return ŵ₀ ``(B, D)`` float64.
 
+        With known components (:mod:`difflab.sampling.known`) the state ``w`` is updated *in place*
+        first: its known components are replaced by a fresh forward noising of the observation at
+        ``t`` (after ``resample`` RePaint rounds on a step's first call), so every sampler's state
+        follows the constraint without code of its own; the returned ŵ₀ equals the observation there.
+
         Raises:
             DifflabError: if the denoiser returns NaN/Inf or the wrong shape.
         """
+        if self.known is not None:
+            return self._denoise_known(w, t, index)
+        return self._denoise(w, t, index)
+
+    def _denoise_known(self, w: Tensor, t: float, index: int) -> Tensor:
+        a_t, s_t = self.coeffs(t)
+        new = self.known.impose(w, a_t, s_t, self.randn())
+        n = self.times.numel() - 1
+        first_call = t == float(self.times[index])  # not Heun's corrector call at the step's end
+        if first_call and self.known.resample and index < n - 1:
+            s = float(self.times[index + 1])
+            new = self.known.harmonise(self, new, t, s, lambda v: self._denoise(v, t, index))
+        w.copy_(new)
+        w0 = self._denoise(w, t, index)
+        return self.known.impose(w0, torch.ones_like(a_t), torch.zeros_like(s_t), None)
+
+    def _denoise(self, w: Tensor, t: float, index: int) -> Tensor:
         x = self.to_data(w)
         tt = torch.full((self.batch,), t, dtype=torch.float64, device=x.device)
         token = _STEP.set((self.run_id, index))
@@ -131,7 +157,13 @@ def start(
     callback: Callback | None,
     cond: dict | None,
 ) -> tuple[Run, Tensor]:
-    """Validate inputs, build the :class:`Run` and return it with the initial state ``w (B, D)`` float64."""
+    """Validate inputs, build the :class:`Run` and return it with the initial state ``w (B, D)`` float64.
+
+    A :class:`~difflab.sampling.known.Known` under ``cond["known"]`` is taken out of ``cond`` (the
+    denoiser never sees it) and becomes the run's constraint.
+    """
+    cond = dict(cond or {})
+    known = cond.pop(KNOWN_KEY, None)
     if tuple(x_T.shape[1:]) != tuple(process.shape):
         raise DifflabError(f"x_T must be shaped (B, {', '.join(map(str, process.shape))}), got {tuple(x_T.shape)}")
     run = Run(
@@ -141,8 +173,9 @@ def start(
         batch=x_T.shape[0],
         times=validate_grid(times),
         noise=noise,
-        cond=dict(cond or {}),
+        cond=cond,
         callback=callback,
+        known=known.resolve(process, x_T.shape[0]) if known is not None else None,
     )
     w = process.to_white(x_T.to(device=run.device, dtype=torch.float64))
     return run, w
