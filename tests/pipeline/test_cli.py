@@ -299,5 +299,6 @@ def test_likelihood_writes_bits_per_dim(capsys, tiny_run, tmp_path):
     )
     result = json.loads(out.read_text())
     assert code == 0 and result["probe_se"] > 0 and result["dequantisation"].startswith("none")
-    code, _, err = run_cli(capsys, "likelihood", tiny_run, "--n", 0)
-    assert_one_line_error(code, err, "--n")
+    with pytest.raises(SystemExit) as exc:  # argparse refuses --n 0 like every command (positive_int)
+        main(["likelihood", str(tiny_run), "--n", "0"])
+    assert exc.value.code == 2 and "positive integer" in capsys.readouterr().err

@@ -14,7 +14,17 @@ from tests.helpers import ROOT
 
 from .test_cli import assert_one_line_error, run_cli
 
-INFERENCE = ["sample", "evaluate", "reconstruct", "interpolate", "represent", "ablate", "shortcuts", "probe"]
+INFERENCE = [
+    "sample",
+    "evaluate",
+    "likelihood",
+    "reconstruct",
+    "interpolate",
+    "represent",
+    "ablate",
+    "shortcuts",
+    "probe",
+]
 
 
 def subparsers() -> dict[str, argparse.ArgumentParser]:

@@ -37,10 +37,10 @@ def check_extendable(process) -> None:
 
 
 def run(args):
-    from difflab.cli.conditional import check_suffix, load_images, sample_settings, write_output
+    from difflab.cli.conditional import load_images, output_path, sample_settings, write_output
     from difflab.errors import DifflabError
 
-    out = check_suffix(args.out, "--out")
+    out = output_path(args, "extend")
     import torch
 
     from difflab.pipeline import generate, load_run

@@ -16,10 +16,10 @@ def add_arguments(p):
 
 
 def run(args):
-    from difflab.cli.conditional import check_suffix, load_images, read_array, sample_settings, write_output
+    from difflab.cli.conditional import load_images, output_path, read_array, sample_settings, write_output
     from difflab.errors import DifflabError
 
-    out = check_suffix(args.out, "--out")
+    out = output_path(args, "inpaint")
     import torch
 
     from difflab.pipeline import generate, load_run

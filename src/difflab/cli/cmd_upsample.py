@@ -15,9 +15,9 @@ def add_arguments(p):
 
 
 def run(args):
-    from difflab.cli.conditional import check_suffix, load_images, sample_settings, write_output
+    from difflab.cli.conditional import load_images, output_path, sample_settings, write_output
 
-    out = check_suffix(args.out, "--out")
+    out = output_path(args, "upsample")
     from difflab.pipeline import generate, load_run
     from difflab.sampling.known import coarse_known
 

@@ -2,7 +2,13 @@
 
 from pathlib import Path
 
-from difflab.cli.common import add_sampler_arguments
+from difflab.cli.common import (
+    add_device_argument,
+    add_sampler_arguments,
+    add_seed_argument,
+    positive_int,
+    run_output,
+)
 from difflab.errors import DifflabError
 
 SUFFIXES = (".npy", ".png")
@@ -11,12 +17,33 @@ SUFFIXES = (".npy", ".png")
 def add_common_arguments(p) -> None:
     """RUN, --out and the sampling flags every conditional command takes."""
     p.add_argument("run", help="run directory or checkpoint folder")
-    p.add_argument("--out", required=True, help="output .npy (data range, input's shape) or .png (a grid)")
-    p.add_argument("--steps", type=int, default=None, help="number of steps (default: the run's sample.steps)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output .npy (data range, the input's shape) or .png (a grid); default: RUN/<command>.npy",
+    )
+    p.add_argument("--steps", type=positive_int, default=None, help="number of steps (default: the run's sample.steps)")
     add_sampler_arguments(p)
-    p.add_argument("--resample", type=int, default=0, help="RePaint harmonisation rounds per step (default 0)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--resample", type=_non_negative, default=0, help="RePaint harmonisation rounds per step")
+    add_seed_argument(p)
+    add_device_argument(p)
+
+
+def _non_negative(text: str) -> int:
+    import argparse
+
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def output_path(args, command: str) -> Path:
+    """``--out``, or ``RUN/<command>.npy`` when it is not given (like every command that reads a run)."""
+    return check_suffix(args.out if args.out else str(run_output(args.run, f"{command}.npy")), "--out")
 
 
 def check_suffix(path: str, flag: str) -> Path:
