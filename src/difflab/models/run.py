@@ -23,6 +23,7 @@ from difflab.errors import DifflabError
 from difflab.io import latest_checkpoint, load_checkpoint
 from difflab.models.build import DataInfo, build_denoiser, load_weights
 from difflab.models.denoiser import Denoiser
+from difflab.models.diffusers_io import is_diffusers_folder, load_diffusers
 
 CONFIG_NAME, CKPT_DIR, LOG_NAME = "config.yaml", "checkpoints", "train_log.jsonl"
 
@@ -78,7 +79,13 @@ def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device =
 
     The model's :meth:`~difflab.models.denoiser.Denoiser.on_load` hook then sees the
     checkpoint folder, so it can read the side files it wrote after training.
+
+    ``path`` may also be a diffusers folder (pipeline or bare ``UNet2DModel`` + scheduler config), read
+    as ``difflab import`` would write it (:mod:`difflab.models.diffusers_io`); its step is 0.
     """
+    if Path(path).is_dir() and is_diffusers_folder(path):
+        cfg, info, denoiser = load_diffusers(path)
+        return LoadedRun(cfg=cfg, denoiser=denoiser.to(device), info=info, step=0, path=Path(path))
     ckpt_path = resolve_checkpoint(path)
     ckpt = load_checkpoint(ckpt_path)
     cfg = load_config(RunConfig, ckpt.config)

@@ -105,6 +105,7 @@ def build_process(
         gamma_min=o.gamma_min,
         gamma_max=o.gamma_max,
         component_var=component_var,
+        table=o.table(),
     )
     return Process(b, sched, scale, options=o)
 
@@ -132,6 +133,7 @@ def empty_process(shape: tuple[int, ...], options: ProcessOptions | None = None,
         axis=o.axis,
         gamma_min=o.gamma_min,
         gamma_max=o.gamma_max,
+        table=o.table(),
     )
     if fitted:
         sched = SCHEDULES[o.schedule].placeholder(b.dim)

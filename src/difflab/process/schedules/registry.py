@@ -11,6 +11,7 @@ from torch import Tensor
 
 from difflab.errors import DifflabError
 from difflab.process.schedules.base import Schedule
+from difflab.process.schedules.discrete import DiscreteSchedule
 from difflab.process.schedules.scalar import CosineSchedule, DDPMLinearBeta, LinearGamma
 from difflab.process.schedules.sequential import Sequential
 from difflab.process.schedules.soft import SoftConditioning
@@ -21,6 +22,7 @@ SCHEDULES: dict[str, type[Schedule]] = {
     "ddpm": DDPMLinearBeta,
     "soft": SoftConditioning,
     "sequential": Sequential,
+    "discrete": DiscreteSchedule,
 }
 ScheduleName = Literal[tuple(SCHEDULES)]  # type: ignore[valid-type]
 SCHEDULE_NAMES: tuple[str, ...] = tuple(SCHEDULES)
@@ -45,6 +47,7 @@ def build_schedule(
     gamma_min: float | None = None,
     gamma_max: float | None = None,
     component_var: Tensor | None = None,
+    table: dict | None = None,
 ) -> Schedule:
     """A schedule by name.
 
@@ -62,12 +65,20 @@ def build_schedule(
         component_var: raw per-component second moment E[u_i²] ``(D,)``, for
             ``ordering='variance'`` (defaults to ``data_var``). Raw, not whitened:
             under the data prior every whitened Σ_i is 1, which would order nothing.
+        table: ``discrete``: ``num_train_timesteps``, ``beta_schedule``, ``beta_start``, ``beta_end``,
+            ``trained_betas`` (see :class:`~difflab.process.schedules.discrete.DiscreteSchedule`).
     """
     ends = {k: v for k, v in (("gamma_min", gamma_min), ("gamma_max", gamma_max)) if v is not None}
     if name not in SCHEDULE_NAMES:
         raise DifflabError(f"unknown schedule {name!r}; choose one of {', '.join(SCHEDULE_NAMES)}")
     if ordering not in get_args(Ordering):
         raise DifflabError(f"unknown ordering {ordering!r}; choose 'basis' or 'variance'")
+    if name == "discrete":
+        if ends or not math.isinf(softness) or ordering != "basis":
+            raise DifflabError(
+                "the discrete schedule is set by its β table (beta_schedule, ...); drop gamma_min/gamma_max/softness"
+            )
+        return DiscreteSchedule(**(table or {}))
     if name in ("linear", "cosine", "ddpm"):
         if not math.isinf(softness) or ordering != "basis":
             raise DifflabError(f"softness and ordering apply to 'soft'/'sequential' schedules, not {name!r}")
