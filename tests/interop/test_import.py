@@ -39,6 +39,7 @@ def test_import_writes_a_run_that_reloads_alone(pipe, tmp_path):
                 torch.testing.assert_close(got.double(), x0, rtol=1e-5, atol=1e-5)
     assert loaded.cfg.process.schedule == "discrete" and loaded.cfg.network.kind == "diffusers"
     assert loaded.normaliser.value_range == (-1.0, 1.0)
+    assert loaded.cfg.sample.grid == "leading"  # DDPMScheduler's timestep_spacing: integer timesteps only
 
 
 def test_network_sees_the_trained_timestep_not_an_off_by_one(pipe):

@@ -194,6 +194,7 @@ def read_diffusers(
         data_info = DataInfo(data_info.name, shape, num_classes, data_info.normaliser)
         data = {"name": data_info.name, "options": {}}
     unet = {k: v for k, v in unet_cfg.items() if not k.startswith("_")}
+    spacing = sched.get("timestep_spacing", "leading")
     cfg = load_config(
         RunConfig,
         {
@@ -201,6 +202,8 @@ def read_diffusers(
             "process": {"basis": "pixel", "prior": "white", "schedule": "discrete", **table},
             "network": {"kind": "diffusers", "class_conditional": num_classes > 0, "diffusers": unet},
             "method": {"kind": "regression", "prediction": prediction},
+            # sample on the timesteps the model was trained at, spaced as its scheduler spaces them
+            "sample": {"grid": spacing if spacing in ("leading", "trailing", "linspace") else "leading"},
         },
     )
     denoiser = build_denoiser(cfg, data_info, None)

@@ -78,8 +78,10 @@ def beta_table(
         raise DifflabError(
             f"unknown beta_schedule {beta_schedule!r}; choose one of {', '.join(BETA_SCHEDULES)} or give trained_betas"
         )
-    if not torch.isfinite(betas).all() or (betas <= 0).any() or (betas >= 1).any():
-        raise DifflabError("every β of a discrete schedule must lie in (0, 1) (a zero-terminal-SNR table has β = 1)")
+    if not torch.isfinite(betas).all() or (betas < 0).any() or (betas >= 1).any() or betas[0] <= 0:
+        raise DifflabError(
+            "every β of a discrete schedule must lie in [0, 1) and β_0 > 0 (a zero-terminal-SNR table has β = 1)"
+        )
     return betas
 
 
