@@ -187,7 +187,8 @@ def read_diffusers(
     num_classes = int(unet_cfg.get("num_class_embeds") or 0)
     if data_info is None:
         data_info = DataInfo("diffusers", shape, num_classes, {"shift": 0.0, "scale": 1.0, "value_range": [-1.0, 1.0]})
-        data = {"name": "npy", "options": {}}  # no dataset: set data: in config.yaml to evaluate against one
+        # No dataset: commands that need one (evaluate, ablate, shortcuts) fail in one line that says what to do.
+        data = {"name": "npy", "options": {"path": "(imported without --data: re-import with --data NAME)"}}
     else:
         if tuple(data_info.shape) != shape:
             raise DifflabError(f"--data gives examples shaped {tuple(data_info.shape)}; the model takes {shape}")
