@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import os
 import subprocess
 import sys
 import time
@@ -62,7 +63,8 @@ def train(minutes: float, seed: int) -> tuple[UNet2DModel, DDPMScheduler, int]:
 
 def difflab(*args: str) -> None:
     print("$ difflab", " ".join(args), flush=True)
-    subprocess.run([sys.executable, "-m", "difflab", *args], check=True)
+    env = {**os.environ, "OMP_NUM_THREADS": str(torch.get_num_threads())}
+    subprocess.run([sys.executable, "-m", "difflab", *args], check=True, env=env)
 
 
 def main() -> None:
@@ -72,7 +74,10 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--n", type=int, default=256)
+    p.add_argument("--windows", type=int, default=5)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared CPU)")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     out = Path(args.out)
     unet, sched, steps = train(args.minutes, args.seed)
     print(f"trained {steps} steps the diffusers way", flush=True)
@@ -80,10 +85,10 @@ def main() -> None:
     difflab("import", str(out / "hub"), "--out", str(out / "run"), "--data", "digits")
     difflab("sample", str(out / "run"), "--n", "64", "--steps", str(args.steps), "--out", str(out / "samples.png"))
     common = ["--steps", str(args.steps), "--n", str(args.n), "--seed", str(args.seed)]
-    difflab("ablate", str(out / "run"), "--windows", "5", "--out", str(out / "ablate"), *common)
+    difflab("ablate", str(out / "run"), "--windows", str(args.windows), "--out", str(out / "ablate"), *common)
     difflab(
         "shortcuts", str(out / "run"), "--impact", str(out / "ablate" / "impact.json"),
-        "--out", str(out / "shortcuts.json"), "--windows", "5", *common,
+        "--out", str(out / "shortcuts.json"), "--windows", str(args.windows), *common,
     )  # fmt: skip
 
 
