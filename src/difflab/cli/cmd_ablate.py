@@ -41,6 +41,7 @@ def run(args):
         windows=args.windows,
         n=args.n,
         seed=args.seed,
+        grid=loaded.cfg.sample.grid,  # the run's own grid (an imported model's: its scheduler's spacing)
         progress=print,
     )
     report = write_impact_report(res, out)

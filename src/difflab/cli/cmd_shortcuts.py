@@ -33,19 +33,31 @@ def run(args):
         raise DifflabError(f"--out must end in .json, got {out.name}")
     loaded = load_run(args.run, device=args.device)
     target, heldout, name = run_target(loaded)
+    grid = loaded.cfg.sample.grid  # the run's own grid, as `difflab ablate` uses (imported: the scheduler's spacing)
     if args.impact:
         if not Path(args.impact).is_file():
             raise DifflabError(f"impact file not found: {args.impact}")
         impact = ImpactResult.load(args.impact)
     else:
         impact = impact_study(
-            target, dataset=name, heldout=heldout, steps=args.steps, windows=args.windows, n=args.n, seed=args.seed
+            target,
+            dataset=name,
+            heldout=heldout,
+            steps=args.steps,
+            windows=args.windows,
+            n=args.n,
+            seed=args.seed,
+            grid=grid,
         )
-    schedule = search_schedule(target, impact, heldout, budget=args.budget, periods=args.periods, progress=print)
+    schedule = search_schedule(
+        target, impact, heldout, budget=args.budget, periods=args.periods, grid=grid, progress=print
+    )
     schedule.meta["run"] = str(args.run)
     if schedule.shortcuts:
         schedule.meta["measured"].update(
-            measure_speedup(target, schedule, n=impact.n, steps=impact.steps, seed=impact.seed, repeats=args.repeats)
+            measure_speedup(
+                target, schedule, n=impact.n, steps=impact.steps, seed=impact.seed, repeats=args.repeats, grid=grid
+            )
         )
     schedule.save(out)
     m = schedule.meta["measured"]

@@ -42,9 +42,14 @@ ProcessConfig = ProcessOptions
 
 @dataclass
 class NetworkConfig:
-    """Network family and size. ``unet`` for images, ``mlp`` for vectors."""
+    """Network family and size. ``unet`` for images, ``mlp`` for vectors.
 
-    kind: Literal["unet", "mlp"] = "unet"
+    ``diffusers``: a ``diffusers.UNet2DModel`` (pixel basis, scalar schedules; exportable with
+    ``difflab export --format diffusers``), built from the fields below or from ``diffusers``, a
+    ``UNet2DModel`` config that overrides them (what ``difflab import`` writes).
+    """
+
+    kind: Literal["unet", "mlp", "diffusers"] = "unet"
     base_channels: int = bounded(32, ge=1, le=4096)
     channel_mults: list[int] = bounded(default_factory=lambda: [1, 2], ge=1, le=64)  # per item
     num_res_blocks: int = bounded(1, ge=1, le=64)
@@ -53,6 +58,7 @@ class NetworkConfig:
     hidden: int = bounded(256, ge=1, le=65536)  # mlp
     depth: int = bounded(4, ge=1, le=1024)  # mlp
     class_conditional: bool = False
+    diffusers: dict[str, Any] = field(default_factory=dict)  # kind diffusers: UNet2DModel config overrides
 
     def validate(self) -> None:
         if self.base_channels < 1 or self.num_res_blocks < 1 or not self.channel_mults:

@@ -87,6 +87,21 @@ def network_kwargs(cfg: RunConfig, info: DataInfo) -> dict[str, Any]:
     injection = dict(noise_injection=cfg.method.noise_injection) if generator else {}
     enc = cfg.encoder
     coded = enc.kind != "none"  # a code z (models.coded) conditions the network
+    if net.kind == "diffusers":
+        if generator or coded:
+            raise DifflabError(
+                "network.kind 'diffusers' is a plain regression UNet2DModel: it takes no generator noise "
+                "(method.kind distributional) and no code (encoder.kind)"
+            )
+        return dict(
+            base_channels=net.base_channels,
+            channel_mults=tuple(net.channel_mults),
+            num_res_blocks=net.num_res_blocks,
+            attention_levels=tuple(net.attention_levels),
+            num_classes=num_classes,
+            num_train_timesteps=cfg.process.num_train_timesteps,
+            diffusers=dict(net.diffusers),
+        )
     if net.kind == "unet":
         code = (
             dict(z_dim=enc.dim, z_mode=enc.z_mode, z_levels=None if enc.z_levels is None else tuple(enc.z_levels))

@@ -23,6 +23,7 @@ from difflab.errors import DifflabError
 from difflab.io import Checkpoint, latest_checkpoint, load_checkpoint, load_latest_checkpoint
 from difflab.models.build import DataInfo, build_denoiser, check_model_size, load_weights
 from difflab.models.denoiser import Denoiser
+from difflab.models.diffusers_io import is_diffusers_folder, load_diffusers
 from difflab.process.process import Process
 from difflab.utils.device import pick_device
 
@@ -108,8 +109,14 @@ def load_run(path: str | Path, *, ema: bool = True, device: str | torch.device =
     :class:`~difflab.errors.DifflabError`. Sizes are checked before anything is allocated. The model's
     :meth:`~difflab.models.denoiser.Denoiser.on_load` hook then sees the checkpoint folder, so it can
     read the side files it wrote after training.
+
+    ``path`` may also be a diffusers folder (pipeline or bare ``UNet2DModel`` + scheduler config), read
+    as ``difflab import`` would write it (:mod:`difflab.models.diffusers_io`); its step is 0.
     """
     device = pick_device(device)
+    if Path(path).is_dir() and is_diffusers_folder(path):
+        cfg, info, denoiser = load_diffusers(path)
+        return LoadedRun(cfg=cfg, denoiser=denoiser.to(device).eval(), info=info, step=0, path=Path(path))
     ckpt = load_run_checkpoint(path)
     ckpt_path = ckpt.path
     cfg = load_config(RunConfig, ckpt.config)

@@ -8,6 +8,7 @@ from typing import Literal
 from torch import nn
 
 from difflab.errors import DifflabError
+from difflab.nn.adapters import DiffusersUNet
 from difflab.nn.mlp import MLP
 from difflab.nn.unet import UNet
 
@@ -15,14 +16,15 @@ _KINDS: dict[str, tuple[type[nn.Module], int, str]] = {
     # kind -> (class, expected data rank, constructor argument filled from data_shape[0])
     "unet": (UNet, 3, "in_channels"),
     "mlp": (MLP, 1, "dim"),
+    "diffusers": (DiffusersUNet, 3, "in_channels"),  # a diffusers.UNet2DModel (optional dependency)
 }
 
 
-def build_network(kind: Literal["unet", "mlp"], data_shape: tuple[int, ...], **kwargs) -> nn.Module:
+def build_network(kind: Literal["unet", "mlp", "diffusers"], data_shape: tuple[int, ...], **kwargs) -> nn.Module:
     """Build a UNet for ``(C, H, W)`` data or an MLP for ``(D,)`` data.
 
     Args:
-        kind: ``"unet"`` or ``"mlp"``.
+        kind: ``"unet"``, ``"mlp"`` or ``"diffusers"`` (a ``diffusers.UNet2DModel``, square images).
         data_shape: shape of one sample, without the batch dimension.
         **kwargs: constructor arguments of the network, other than the one set by ``data_shape``.
 
@@ -41,6 +43,10 @@ def build_network(kind: Literal["unet", "mlp"], data_shape: tuple[int, ...], **k
         want = "(C, H, W)" if rank == 3 else "(D,)"
         hint = "use kind='mlp' for vectors" if kind == "unet" else "use kind='unet' for images"
         raise DifflabError(f"network kind {kind!r} needs data of shape {want}, got {data_shape}; {hint}")
+    if kind == "diffusers":
+        if data_shape[1] != data_shape[2]:
+            raise DifflabError(f"network kind 'diffusers' needs square images, got {data_shape}")
+        kwargs["sample_size"] = data_shape[1]
     allowed = [p for p in inspect.signature(cls.__init__).parameters if p not in ("self", size_arg)]
     unknown = sorted(set(kwargs) - set(allowed) - {size_arg})
     if unknown:

@@ -8,13 +8,17 @@ Run directory layout::
 """
 
 import contextlib
+import shutil
+import tempfile
 from pathlib import Path
 
 from difflab.config import config_to_dict, dump_yaml, load_config
 from difflab.config.schema import RunConfig
+from difflab.data import load_dataset
 from difflab.errors import DifflabError
 from difflab.io import atomic_write_text, run_lock, save_checkpoint
 from difflab.models.build import build_denoiser, seeded_init
+from difflab.models.diffusers_io import export_diffusers, read_diffusers
 from difflab.models.run import (
     CKPT_DIR,
     CONFIG_NAME,
@@ -103,12 +107,62 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
     return out
 
 
-def export_run(path: str | Path, out: str | Path) -> Path:
+def _fresh(out: Path) -> None:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DifflabError(f"{out} already exists and is not empty; write into a fresh folder")
+
+
+def import_diffusers(path: str | Path, out: str | Path, *, data: str | None = None) -> Path:
+    """Write a difflab run directory from a diffusers folder (see :mod:`difflab.models.diffusers_io`).
+
+    Args:
+        path: a diffusers pipeline folder or a bare ``UNet2DModel`` folder with a scheduler config.
+        out: the new run directory (``config.yaml`` + ``checkpoints/step_000000/``); must be fresh.
+        data: a dataset name whose normaliser decodes samples (and that ``evaluate`` compares with);
+            ``None``: samples stay in the model's own range [-1, 1].
+
+    Returns:
+        The checkpoint folder. Everything is checked before anything is written, and the run is built
+        aside and renamed into place, so a failure leaves nothing behind.
+    """
+    out = Path(out)
+    _fresh(out)
+    info = data_info(load_dataset(data)) if data is not None else None
+    cfg, info, state, meta = read_diffusers(path, info)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=out.parent, prefix=f".tmp_{out.name}_"))
+    try:
+        saved = save_checkpoint(
+            tmp / CKPT_DIR,
+            {"ema": state},
+            config=cfg,
+            meta={"step": 0, "data": info.to_dict(), "imported_from": str(path), "diffusers": meta},
+        )
+        atomic_write_text(tmp / CONFIG_NAME, dump_yaml(cfg))
+        if out.exists():
+            out.rmdir()  # checked empty above
+        tmp.rename(out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out / CKPT_DIR / saved.name
+
+
+def export_run(path: str | Path, out: str | Path, *, format: str = "difflab") -> Path:
     """Write an inference-only run folder: EMA weights, config and data info, no optimizer state.
 
     About a quarter of a training checkpoint's size; ``load_run(out)`` rebuilds the
     same model (it cannot resume training). Written atomically like any checkpoint.
+
+    ``format="diffusers"`` writes a ``DDPMPipeline`` folder instead (``unet/``, ``scheduler/``,
+    ``model_index.json``; :func:`difflab.models.diffusers_io.export_diffusers`), for runs diffusers can
+    express; any other run gets a one-line error saying why not.
     """
+    if format == "diffusers":
+        loaded = load_run(path)
+        return export_diffusers(loaded.cfg, loaded.info, loaded.denoiser, out)
+    if format != "difflab":
+        raise DifflabError(f"unknown export format {format!r}; choose 'difflab' or 'diffusers'")
     ckpt = load_run_checkpoint(path)
     ckpt_path = ckpt.path
     group = "ema" if "ema" in ckpt.tensors else "model"

@@ -112,6 +112,7 @@ def build_process(
         gamma_max=o.gamma_max,
         component_var=component_var,
         soft_form=o.soft_form,
+        table=o.table(),
     )
     return Process(b, sched, scale, options=o, mean=mean)
 
@@ -140,6 +141,7 @@ def empty_process(shape: tuple[int, ...], options: ProcessOptions | None = None,
         gamma_min=o.gamma_min,
         gamma_max=o.gamma_max,
         soft_form=o.soft_form,
+        table=o.table(),
     )
     if fitted:
         sched = SCHEDULES[o.schedule].placeholder(b.dim)

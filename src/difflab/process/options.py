@@ -37,9 +37,23 @@ class ProcessOptions:
     # subtract the training mean before the basis (GUD does): the data prior and variance ordering then
     # use centred variances; False keeps second moments about zero (difflab's original behaviour)
     center: bool = False
+    # The discrete schedule's β table (a pretrained DDPM's, as in diffusers' scheduler config); T also sets
+    # the timestep k = tT − 1 a diffusers network is fed (process.schedules.discrete.timestep_of).
+    num_train_timesteps: int = bounded(1000, ge=2, le=10**6)
+    beta_schedule: str = "linear"  # linear | scaled_linear | squaredcos_cap_v2 (ignored with trained_betas)
+    beta_start: float = bounded(1e-4, gt=0, lt=1)
+    beta_end: float = bounded(0.02, gt=0, lt=1)
+    trained_betas: list[float] | None = bounded(None, gt=0, le=1)  # per item
+
+    def table(self) -> dict:
+        """The discrete schedule's table options, as ``build_schedule(table=...)`` takes them."""
+        keys = ("num_train_timesteps", "beta_schedule", "beta_start", "beta_end", "trained_betas")
+        return {k: getattr(self, k) for k in keys}
 
     def validate(self) -> None:
         if self.softness <= 0:
             raise DifflabError(f"process.softness must be > 0 (inf = standard diffusion), got {self.softness}")
         if self.levels < 1:
             raise DifflabError(f"process.levels must be >= 1, got {self.levels}")
+        if self.num_train_timesteps < 2:
+            raise DifflabError(f"process.num_train_timesteps must be >= 2, got {self.num_train_timesteps}")

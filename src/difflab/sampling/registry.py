@@ -78,6 +78,10 @@ GRIDS = Registry(
         "uniform": "difflab.sampling.grids:uniform",
         "uniform_logsnr": "difflab.sampling.grids:uniform_logsnr",
         "edm": "difflab.sampling.grids:edm",
+        # diffusers' timestep_spacing on a model's table points t = (k + 1)/T (discrete schedules)
+        "leading": "difflab.sampling.timesteps:leading",
+        "trailing": "difflab.sampling.timesteps:trailing",
+        "linspace": "difflab.sampling.timesteps:linspace",
     },
 )
 GridName = GRIDS.literal()

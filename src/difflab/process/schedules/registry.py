@@ -11,6 +11,7 @@ from torch import Tensor
 
 from difflab.errors import DifflabError
 from difflab.process.schedules.base import Schedule
+from difflab.process.schedules.discrete import DiscreteSchedule
 from difflab.process.schedules.scalar import CosineSchedule, DDPMLinearBeta, LinearGamma
 from difflab.process.schedules.sequential import Sequential
 from difflab.process.schedules.soft import SoftConditioning
@@ -21,6 +22,7 @@ SCHEDULES: dict[str, type[Schedule]] = {
     "ddpm": DDPMLinearBeta,
     "soft": SoftConditioning,
     "sequential": Sequential,
+    "discrete": DiscreteSchedule,
 }
 ScheduleName = Literal[tuple(SCHEDULES)]  # type: ignore[valid-type]
 SCHEDULE_NAMES: tuple[str, ...] = tuple(SCHEDULES)
@@ -47,6 +49,7 @@ def build_schedule(
     gamma_max: float | None = None,
     component_var: Tensor | None = None,
     soft_form: str = "true_snr",
+    table: dict | None = None,
 ) -> Schedule:
     """A schedule by name.
 
@@ -66,6 +69,8 @@ def build_schedule(
             under the data prior every whitened Σ_i is 1, which would order nothing.
         soft_form: ``true_snr`` (default), ``gud_code`` or ``one_gamma``: how log Σ_i enters
             the soft schedule (:mod:`difflab.process.schedules.soft`); other schedules need the default.
+        table: ``discrete``: ``num_train_timesteps``, ``beta_schedule``, ``beta_start``, ``beta_end``,
+            ``trained_betas`` (see :class:`~difflab.process.schedules.discrete.DiscreteSchedule`).
     """
     ends = {k: v for k, v in (("gamma_min", gamma_min), ("gamma_max", gamma_max)) if v is not None}
     if name not in SCHEDULE_NAMES:
@@ -74,6 +79,12 @@ def build_schedule(
         raise DifflabError(f"unknown ordering {ordering!r}; choose 'basis' or 'variance'")
     if name != "soft" and soft_form != "true_snr":
         raise DifflabError(f"soft_form applies to the 'soft' schedule only, not {name!r}")
+    if name == "discrete":
+        if ends or not math.isinf(softness) or ordering != "basis":
+            raise DifflabError(
+                "the discrete schedule is set by its β table (beta_schedule, ...); drop gamma_min/gamma_max/softness"
+            )
+        return DiscreteSchedule(**(table or {}))
     if name in ("linear", "cosine", "ddpm"):
         if not math.isinf(softness) or ordering != "basis":
             raise DifflabError(f"softness and ordering apply to 'soft'/'sequential' schedules, not {name!r}")
