@@ -49,7 +49,11 @@ def test_every_option_has_help_and_shows_its_default(capsys):
             shown = action.default not in (None, False, [], argparse.SUPPRESS)
             if shown and action.option_strings:
                 assert "default" in formatter._get_help_string(action), (name, action.dest)
-        assert "(default: " in p.format_help() or name in ("datasets", "export"), name
+        assert "(default: " in p.format_help() or name in (
+            "datasets",
+            "export",
+            "import",
+        )  # import, like export, only names a new folder, name
 
 
 def test_shared_options_mean_the_same_everywhere():

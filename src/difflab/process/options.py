@@ -43,7 +43,7 @@ class ProcessOptions:
     beta_schedule: str = "linear"  # linear | scaled_linear | squaredcos_cap_v2 (ignored with trained_betas)
     beta_start: float = bounded(1e-4, gt=0, lt=1)
     beta_end: float = bounded(0.02, gt=0, lt=1)
-    trained_betas: list[float] | None = bounded(None, gt=0, le=1)  # per item
+    trained_betas: list[float] | None = bounded(None, ge=0, le=1)  # per item (float32 tables can hold 0)
 
     def table(self) -> dict:
         """The discrete schedule's table options, as ``build_schedule(table=...)`` takes them."""
