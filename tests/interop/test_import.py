@@ -175,3 +175,22 @@ def test_data_option_uses_the_dataset_normaliser(tmp_path):
     import_diffusers(pipe, tmp_path / "d", data="digits")
     run = load_run(tmp_path / "d")
     assert run.info.name == "digits" and run.cfg.data.name == "digits"
+
+
+@pytest.mark.parametrize(
+    "scheduler, want",
+    [
+        ({}, {"clip_x0": 1.0, "dynamic_threshold": None}),  # DDPMScheduler clips by default
+        ({"clip_sample": True, "clip_sample_range": 2.5}, {"clip_x0": 2.5, "dynamic_threshold": None}),
+        ({"clip_sample": False}, {"clip_x0": None, "dynamic_threshold": None}),
+        (
+            {"clip_sample": False, "thresholding": True, "dynamic_thresholding_ratio": 0.9, "sample_max_value": 1.5},
+            {"clip_x0": None, "dynamic_threshold": 0.9, "threshold_max": 1.5},
+        ),
+    ],
+)
+def test_scheduler_x0_processing_becomes_the_runs_sample_options(tmp_path, scheduler, want):
+    """The imported scheduler's clip_sample / thresholding are what difflab's samplers apply by default."""
+    run = load_run(save_pipeline(tmp_path / "p", **scheduler))
+    for key, value in want.items():
+        assert getattr(run.cfg.sample, key) == value, key

@@ -156,6 +156,21 @@ def _weights(model_dir: Path) -> dict[str, Tensor]:
     return state
 
 
+# diffusers' defaults for the x̂₀ options, per scheduler class (DDPM and DDIM clip unless told otherwise).
+CLIPS_BY_DEFAULT = ("DDPMScheduler", "DDIMScheduler")
+
+
+def x0_processing(sched: dict[str, Any]) -> dict[str, Any]:
+    """The scheduler config's x̂₀ clipping and dynamic thresholding as difflab ``sample`` options."""
+    out: dict[str, Any] = {}
+    if bool(sched.get("clip_sample", sched.get("_class_name", "DDPMScheduler") in CLIPS_BY_DEFAULT)):
+        out["clip_x0"] = float(sched.get("clip_sample_range", 1.0))
+    if bool(sched.get("thresholding", False)):
+        out["dynamic_threshold"] = float(sched.get("dynamic_thresholding_ratio", 0.995))
+        out["threshold_max"] = float(sched.get("sample_max_value", 1.0))
+    return out
+
+
 def read_diffusers(
     path: str | Path, data_info: DataInfo | None = None
 ) -> tuple[RunConfig, DataInfo, dict[str, Tensor], dict[str, Any]]:
@@ -196,6 +211,8 @@ def read_diffusers(
         data = {"name": data_info.name, "options": {}}
     unet = {k: v for k, v in unet_cfg.items() if not k.startswith("_")}
     spacing = sched.get("timestep_spacing", "leading")
+    sample = {"grid": spacing if spacing in ("leading", "trailing", "linspace") else "leading"}
+    sample.update(x0_processing(sched))
     cfg = load_config(
         RunConfig,
         {
@@ -203,8 +220,9 @@ def read_diffusers(
             "process": {"basis": "pixel", "prior": "white", "schedule": "discrete", **table},
             "network": {"kind": "diffusers", "class_conditional": num_classes > 0, "diffusers": unet},
             "method": {"kind": "regression", "prediction": prediction},
-            # sample on the timesteps the model was trained at, spaced as its scheduler spaces them
-            "sample": {"grid": spacing if spacing in ("leading", "trailing", "linspace") else "leading"},
+            # sample on the timesteps the model was trained at, spaced as its scheduler spaces them, with
+            # the scheduler's own x̂₀ clipping / dynamic thresholding
+            "sample": sample,
         },
     )
     denoiser = build_denoiser(cfg, data_info, None)
@@ -218,7 +236,7 @@ def read_diffusers(
     meta = {
         "source": str(path),
         "scheduler": sched.get("_class_name", "DDPMScheduler"),
-        "clip_sample": bool(sched.get("clip_sample", False)),
+        "clip_sample": sample.get("clip_x0") is not None,
         "timestep_spacing": sched.get("timestep_spacing", "leading"),
         "steps_offset": int(sched.get("steps_offset", 0)),
     }
