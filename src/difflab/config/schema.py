@@ -113,6 +113,9 @@ class TrainConfig:
     lr: float = bounded(2e-3, gt=0, le=10)
     weight_decay: float = bounded(0.0, ge=0, le=100)
     warmup_steps: int = bounded(100, ge=0, le=10**9)
+    # after the warm-up: keep lr, or decay it to lr_min_ratio × lr at train.steps (training/lr.py)
+    lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
+    lr_min_ratio: float = bounded(0.0, ge=0, le=1)
     grad_clip: float = bounded(1.0, ge=0, le=1e12)  # 0 = no clipping
     grad_accum: int = bounded(1, ge=1, le=2**16)
     ema_decay: float = bounded(0.999, ge=0, lt=1)

@@ -1,4 +1,4 @@
-"""The training loop: AdamW, warm-up, clipping, accumulation, EMA, checkpoints, resume.
+"""The training loop: AdamW, LR warm-up and decay (``training/lr.py``), clipping, accumulation, EMA, resume.
 
 Runs unchanged on one CPU, one GPU (bf16 autocast) or under ``torchrun``
 (DistributedDataParallel). Only rank 0 writes files. Each rank draws its own
@@ -42,6 +42,7 @@ from difflab.io import (
 from difflab.process.noise import derive_seed
 from difflab.training.distributed import DistInfo, all_reduce_mean, barrier
 from difflab.training.ema import EMA
+from difflab.training.lr import lr_factor
 from difflab.utils.device import autocast_for, sync_device
 from difflab.utils.faults import fault_point
 
@@ -173,10 +174,7 @@ class Trainer:
         self.progress = progress and self.dist.is_main
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        warm = max(cfg.warmup_steps, 0)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: min(1.0, (step + 1) / warm) if warm else 1.0
-        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: lr_factor(step, cfg))
         self.ema = EMA(self.model, cfg.ema_decay)
         self.generator = torch.Generator().manual_seed(derive_seed(seed, self.dist.rank))
         self.step = 0
