@@ -116,6 +116,13 @@ class TrainConfig:
     # after the warm-up: keep lr, or decay it to lr_min_ratio × lr at train.steps (training/lr.py)
     lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
     lr_min_ratio: float = bounded(0.0, ge=0, le=1)
+    # t for each training example (objectives/weighting.py): stratified uniform, or EDM's ln ν ~ N(p_mean, p_std²)
+    time_sampling: Literal["uniform", "lognormal"] = "uniform"
+    p_mean: float = bounded(-1.2, ge=-20, le=20)
+    p_std: float = bounded(1.2, gt=0, le=20)
+    # per-component weight of the regression MSE: none, or Min-SNR-γ (Hang et al. 2023) with min_snr_gamma
+    loss_weight: Literal["none", "min_snr"] = "none"
+    min_snr_gamma: float = bounded(5.0, gt=0, le=1e6)
     grad_clip: float = bounded(1.0, ge=0, le=1e12)  # 0 = no clipping
     grad_accum: int = bounded(1, ge=1, le=2**16)
     ema_decay: float = bounded(0.999, ge=0, lt=1)
@@ -229,3 +236,10 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+
+    def validate(self) -> None:
+        if self.train.loss_weight == "min_snr" and self.method.kind != "regression":
+            raise DifflabError(
+                f"train.loss_weight=min_snr weights a regression MSE; method.kind={self.method.kind} has none "
+                "(use train.loss_weight=none)"
+            )
