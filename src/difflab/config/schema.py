@@ -132,6 +132,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: Literal["fp32", "bf16"] = "bf16"  # bf16 autocast on CUDA only; CPU always fp32
     label_dropout: float = bounded(0.0, ge=0, le=1)  # drop class labels for classifier-free guidance
+    # the JSONL log (train.jsonl) is always written; tensorboard adds event files (pip install 'difflab[tensorboard]')
+    logger: Literal["jsonl", "tensorboard"] = "jsonl"
+    tensorboard_dir: str | None = None  # event-file folder; None: <run>/tensorboard
     time_limit: float = bounded(0.0, ge=0, le=1e9)  # seconds; > 0 stops (with a checkpoint) at the first step past it
 
     def validate(self) -> None:
