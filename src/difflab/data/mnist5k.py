@@ -60,16 +60,16 @@ def mnist5k_split(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """The seeded split stratified by label: ``(x_train, y_train, x_test, y_test)``, images uint8 ``(N, 28, 28)``.
 
-    Each class gives the same share of its examples to the test set (100 of its 500 for the default 1,000).
+    Each class gives the same share of its examples to the test set (100 of its 500 for the default 1,000);
+    when ``n_test`` is not a multiple of 10, the leftover images come one each from seeded-random classes,
+    so the test set holds exactly ``n_test`` images.
     """
     x, y = read_mnist5k()
     rng = np.random.default_rng(seed)
-    test_idx = []
-    for c in range(10):
-        members = np.flatnonzero(y == c)
-        take = round(len(members) * n_test / len(y))
-        test_idx.append(rng.permutation(members)[:take])
-    test = np.sort(np.concatenate(test_idx))
+    counts = np.bincount(y, minlength=10)
+    quota = counts * n_test // len(y)
+    quota[rng.permutation(10)[: n_test - int(quota.sum())]] += 1
+    test = np.sort(np.concatenate([rng.permutation(np.flatnonzero(y == c))[: quota[c]] for c in range(10)]))
     train = np.setdiff1d(np.arange(len(y)), test)
     return x[train], y[train], x[test], y[test]
 
