@@ -12,6 +12,7 @@ from torch import Tensor
 
 from difflab.config.schema import MethodConfig
 from difflab.models.denoiser import Denoiser
+from difflab.objectives.weighting import min_snr_weight
 from difflab.process.process import Process
 
 
@@ -25,9 +26,18 @@ def regression_target(prediction: str, w0: Tensor, eps: Tensor, alpha: Tensor, s
 
 
 def regression_loss(
-    denoiser: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, *, cond: Mapping[str, Tensor | None] | None = None
+    denoiser: Denoiser,
+    x0: Tensor,
+    t: Tensor,
+    eps: Tensor,
+    *,
+    cond: Mapping[str, Tensor | None] | None = None,
+    min_snr_gamma: float | None = None,
 ) -> Tensor:
     """Per-sample MSE ``(B,)``: summed over components, or averaged for ``eps_gud`` (GUD's ε-MSE).
+
+    With ``min_snr_gamma`` each component's squared error is weighted by Min-SNR-γ
+    (:func:`difflab.objectives.weighting.min_snr_weight`).
 
     Args:
         denoiser: wraps the network and the process.
@@ -35,6 +45,7 @@ def regression_loss(
         t: times ``(B,)``.
         eps: whitened noise ``(B, D)``.
         cond: conditioning mapping (labels, z, ...) passed to the denoiser.
+        min_snr_gamma: γ of the Min-SNR-γ weighting, or None for none.
     """
     process = denoiser.process
     w0 = process.to_white(x0)  # once: both the noisy input and the target need it
@@ -45,14 +56,16 @@ def regression_loss(
     target = regression_target(denoiser.prediction, w0, eps, alpha, sigma)
     pred = denoiser.output_to_white(out, w_t)
     sq = (pred.float() - target.float()).pow(2)
+    if min_snr_gamma is not None:
+        sq = sq * min_snr_weight(denoiser.prediction, alpha, sigma, min_snr_gamma).to(sq.dtype)
     return sq.mean(dim=1) if denoiser.prediction == "eps_gud" else sq.sum(dim=1)
 
 
-def regression_term(method: MethodConfig):
+def regression_term(method: MethodConfig, *, min_snr_gamma: float | None = None):
     """The regression loss as an objective term ``(model, x0, t, eps, cond, generator) -> (B,)``."""
 
     def term(model: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, cond: dict, generator: torch.Generator) -> Tensor:
-        return regression_loss(model, x0, t, eps, cond=cond)
+        return regression_loss(model, x0, t, eps, cond=cond, min_snr_gamma=min_snr_gamma)
 
     return term
 
