@@ -58,6 +58,7 @@ def main():
                 "completion_vs_completion": float((la == lb).float().mean()),
             }
         )
+        print(json.dumps(rows[-1]), flush=True)
         if seed == args.seeds[0] and not args.no_figures:
             show = torch.cat([test[:12], (test[:12] * mask) - (1 - mask), a[:12], b[:12]])
             save_image_grid(show, out / f"inpaint_right_half{tag}.png", nrow=12)

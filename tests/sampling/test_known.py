@@ -8,6 +8,8 @@ replacement is an approximation (docs/conditional.md gives the measured gap); th
 conditioning moves the law towards the conditional and that RePaint resampling narrows the gap.
 """
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -17,7 +19,7 @@ from difflab.process.factory import build_process
 from difflab.process.noise import PerSampleNoise
 from difflab.process.oracles import GaussianOracle
 from difflab.sampling import SAMPLERS, uniform
-from difflab.sampling.known import Known, coarse_known
+from difflab.sampling.known import Constraint, Known, coarse_known
 from difflab.sampling.moments import sampler_output_moments
 
 from .conditional_cases import MASKS, case, conditional_errors, exact_conditional, known_for, target
@@ -236,7 +238,7 @@ def test_moment_step_is_the_exact_conditional_posterior_mean(prior, t):
     g = torch.Generator().manual_seed(3)
     b, d = 4, process.dim
     mask = torch.zeros(b, d)
-    for row, count in enumerate((1, 3, 6, 3)):
+    for row, count in enumerate((1, 3, 6, 0)):
         mask[row, torch.randperm(d, generator=g)[:count]] = 1
     y = torch.randn(b, *SHAPE, generator=g, dtype=torch.float64)
     known = Known(y, mask, basis="run", method="moment", max_rows=5)
@@ -254,6 +256,11 @@ def test_moment_step_is_the_exact_conditional_posterior_mean(prior, t):
     moved = w_t + 3.0 * mask.double()  # other values on the known components of the state
     _, again = constraint.condition(moved, t, rows, alpha, sigma)
     torch.testing.assert_close(again, got, atol=1e-8, rtol=0)
+    plain, nothing_known = Constraint(process, replace(known, mask=torch.zeros(b, d)), b).condition(
+        w_t, t, rows, alpha, sigma
+    )
+    torch.testing.assert_close(nothing_known, plain, atol=0, rtol=0)
+    torch.testing.assert_close(plain[3], got[3], atol=1e-10, rtol=0)  # the row with nothing known
 
 
 def test_moment_pixel_mask_on_an_isotropic_dct_run_equals_the_pixel_run():

@@ -266,10 +266,13 @@ class Constraint:
         mask = self.mask.reshape(b, -1) > 0.5
         counts = mask.sum(1)
         k = int(counts.max())
+        if k == 0:  # nothing known in these rows (a slice of a batch): the plain ŵ₀
+            w0 = denoise_rows(w, 1, 0, b)
+            return w0, w0
         # idx[b, j]: the j-th known coordinate of row b (padded with its last one); valid[b, j] marks real ones.
         order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :k]
         valid = torch.arange(k, device=w.device)[None, :] < counts[:, None]
-        ratio = (sigma**2 / alpha).to(w.device)  # Cov[w₀|w_t] = J diag(σ²/α)
+        ratio = (sigma**2 / alpha.clamp_min(1e-30)).to(w.device)  # Cov[w₀|w_t] = J diag(σ²/α); J = 0 where α = 0
         rows_per = max(1, self.max_rows // k)  # batch rows per pass (each replicated k times)
         w0_parts, cols_parts = [], []
         for lo in range(0, b, rows_per):
