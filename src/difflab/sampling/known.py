@@ -39,10 +39,13 @@ are needed: k vector-Jacobian products, done as one backward pass through a batc
 of the state (in chunks of at most ``max_rows`` rows). For Gaussian data p(w₀ | w_t) is Gaussian,
 so this is E[w₀ | w_t, y] exactly, the exact denoiser of the conditional law, and every sampler
 draws the exact conditional up to its discretisation error; for a learned model it is the TMPD
-approximation (the posterior's first two moments are right, its shape is taken Gaussian). Λ: the
-k×k matrix is symmetrised and its eigenvalues floored at ``jitter · tr/k + 1e-12`` (a relative
-floor; an indefinite learned J cannot flip the solve's sign), which is the conditioning on an
-observation with that much noise on its weakest directions. The known components of the state
+approximation (the posterior's first two moments are right, its shape is taken Gaussian). The
+solve: the k×k matrix is symmetrised and inverted on its eigen-directions with eigenvalue above
+``jitter · max|eigenvalue| + 1e-12`` only (a truncated pseudo-inverse); directions below are left
+uncorrected. A learned J is not a valid covariance at high noise (α(t) → 0: the exact C ≈ α K is
+swamped by the network's Jacobian error, so the matrix is indefinite); flooring its eigenvalues
+instead made the correction explode on the digits run (values ~5e9), dropping them is stable. The
+known components of the state
 are still re-noised from the observation before each call (fresh α y + σ ε), which keeps the state
 on the conditional law's marginal (the known components given y are independent of the rest);
 ``docs/conditional.md`` measures both variants. ``resample`` is refused with ``"moment"`` (it
@@ -86,7 +89,7 @@ class Known:
             only when known and unknown components are independent) or ``"moment"`` (also condition
             the denoiser's x̂₀ on the observation through its Tweedie covariance; exact for Gaussian
             data, k = number of known components times the network rows per call).
-        jitter: relative eigenvalue floor of the k×k solve of ``"moment"`` (see the module docstring).
+        jitter: relative eigenvalue cut of the k×k pseudo-inverse of ``"moment"`` (module docstring).
         max_rows: most replicated rows per forward/backward pass of ``"moment"``.
     """
 
@@ -294,11 +297,11 @@ class Constraint:
         s = 0.5 * (s + s.transpose(1, 2))
         pad = ~(valid[:, :, None] & valid[:, None, :])
         s = s.masked_fill(pad, 0.0)
-        trace = torch.diagonal(s, dim1=1, dim2=2).sum(1, keepdim=True).clamp_min(0)
-        floor = self.jitter * trace / counts[:, None].clamp_min(1) + 1e-12
         vals, vecs = torch.linalg.eigh(s + torch.diag_embed((~valid).to(s.dtype)))
+        floor = self.jitter * vals.abs().amax(1, keepdim=True) + 1e-12
         resid = torch.gather(self.observation() - self.observe(w0), 1, order) * valid  # (B, k)
-        z = vecs @ ((vecs.transpose(1, 2) @ resid[..., None]) / vals.clamp_min(floor)[..., None])
+        inv = torch.where(vals > floor, 1.0 / vals.clamp_min(floor), torch.zeros_like(vals))  # pseudo-inverse
+        z = vecs @ ((vecs.transpose(1, 2) @ resid[..., None]) * inv[..., None])
         return w0, w0 + (cols * z).sum(1)
 
     def harmonise(self, run, w: Tensor, t: float, s: float, denoise) -> Tensor:
