@@ -5,6 +5,7 @@ classifier's label agreement between a completion of the right half and the orig
 agreement of two independent completions, on the 360 test images, for 3 seeds (mean ± std).
 
     PYTHONPATH=src python experiments/conditional/digits.py --run runs/demo --out docs/figures/conditional
+    PYTHONPATH=src python experiments/conditional/digits.py --run runs/demo --method moment --n 36 --no-figures
 """
 
 import argparse
@@ -28,16 +29,21 @@ def main():
     p.add_argument("--steps", type=int, default=32)
     p.add_argument("--sampler", default="ddpm")
     p.add_argument("--resample", type=int, default=0)
+    p.add_argument("--method", choices=("replace", "moment"), default="replace")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    p.add_argument("--n", type=int, default=None, help="use the first n test images (default: all 360)")
+    p.add_argument("--no-figures", action="store_true", help="only the agreement numbers")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     run = load_run(args.run)
     test = load_digits().test
+    test = test if args.n is None else test[: args.n]
     clf = load_digits_classifier()
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., :4] = 1
-    known = Known(test, mask, resample=args.resample)
+    known = Known(test, mask, resample=args.resample, method=args.method)
+    tag = "" if args.method == "replace" else f"_{args.method}"
     kw = {"steps": args.steps, "sampler": args.sampler}
     truth = clf.predict(test.numpy())
     rows = []
@@ -52,18 +58,21 @@ def main():
                 "completion_vs_completion": float((la == lb).float().mean()),
             }
         )
-        if seed == args.seeds[0]:
+        print(json.dumps(rows[-1]), flush=True)
+        if seed == args.seeds[0] and not args.no_figures:
             show = torch.cat([test[:12], (test[:12] * mask) - (1 - mask), a[:12], b[:12]])
-            save_image_grid(show, out / "inpaint_right_half.png", nrow=12)
+            save_image_grid(show, out / f"inpaint_right_half{tag}.png", nrow=12)
             low = test[:12].reshape(12, 1, 4, 2, 4, 2).mean((3, 5))
-            up, _ = generate(run, 12, known=coarse_known(run.denoiser.process, low), seed=seed, **kw)
+            up_known = coarse_known(run.denoiser.process, low, method=args.method)
+            up, _ = generate(run, 12, known=up_known, seed=seed, **kw)
             show = torch.cat([test[:12], low.repeat_interleave(2, 2).repeat_interleave(2, 3), up])
-            save_image_grid(show, out / "upsample_2x.png", nrow=12)
+            save_image_grid(show, out / f"upsample_2x{tag}.png", nrow=12)
     summary = {
         "n": len(test),
         "steps": args.steps,
         "sampler": args.sampler,
         "resample": args.resample,
+        "method": args.method,
         "per_seed": rows,
         **{
             k: [float(np.mean([r[k] for r in rows])), float(np.std([r[k] for r in rows]))]

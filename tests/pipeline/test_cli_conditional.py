@@ -85,6 +85,47 @@ def test_extend_slides_the_window(capsys, column_run, tmp_path, digits):
     assert "2 windows" in stdout  # columns 4-11, then 6-13 (new columns 8-11, 12-13)
 
 
+def test_method_moment_on_every_command(capsys, tiny_run, column_run, tmp_path, digits):
+    """--method moment conditions x̂₀ too: known values kept, other values differ from replace's (same seed)."""
+    x, _, paths = digits
+    outs = {}
+    for method in ("replace", "moment"):
+        out = tmp_path / f"in_{method}.npy"
+        code, stdout, err = run_cli(
+            capsys,
+            *("inpaint", tiny_run, "--input", paths["x"], "--mask", paths["mask"], "--out", out),
+            *("--steps", 3, "--method", method),
+        )
+        assert code == 0 and method in stdout, err
+        outs[method] = np.load(out)
+        np.testing.assert_array_equal(outs[method][..., :4], x[..., :4])
+    assert not np.allclose(outs["replace"][..., 4:], outs["moment"][..., 4:])
+    out = tmp_path / "up.npy"
+    code, _, err = run_cli(
+        capsys, "upsample", tiny_run, "--input", paths["low"], "--out", out, "--steps", 2, "--method", "moment"
+    )
+    assert code == 0, err
+    y = np.load(out)
+    if (y > 0).all() and (y < 16).all():
+        np.testing.assert_allclose(y.reshape(3, 1, 4, 2, 4, 2).mean((3, 5)), np.load(paths["low"]), atol=1e-4)
+    out = tmp_path / "wide.npy"
+    code, stdout, err = run_cli(
+        capsys,
+        *("extend", column_run, "--input", paths["x"], "--width", 12, "--out", out, "--steps", 2),
+        *("--method", "moment"),
+    )
+    assert code == 0, err
+    y = np.load(out)
+    assert y.shape == (3, 1, 8, 12)
+    np.testing.assert_array_equal(y[..., :8], x)
+    from difflab.cli.main import main
+
+    with pytest.raises(SystemExit) as exc:  # an unknown method is refused by argparse, nothing written
+        main(["upsample", str(tiny_run), "--input", str(paths["low"]), "--out", str(tmp_path / "n.npy"), "--method=?"])
+    assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+    assert not (tmp_path / "n.npy").exists()
+
+
 @pytest.mark.parametrize(
     "argv,needles",
     [
@@ -96,6 +137,11 @@ def test_extend_slides_the_window(capsys, column_run, tmp_path, digits):
         (["extend", "{run}", "--input", "{x}", "--width", "12", "--out", "{tmp}/o.npy"], ["column schedule"]),
         (["upsample", "{run}", "--input", "{tmp}/low3.npy", "--out", "{tmp}/o.npy"], ["divided by an integer"]),
         (["upsample", "{datarun}", "--input", "{low}", "--out", "{tmp}/o.npy"], ["upsampling needs"]),
+        (
+            ["inpaint", "{run}", "--input", "{x}", "--mask", "{mask}", "--out", "{tmp}/o.npy"]
+            + ["--method", "moment", "--resample", "1"],
+            ["resample", "moment"],
+        ),
     ],
 )
 def test_bad_conditional_input_is_one_clear_line(capsys, tmp_path, tiny_run, data_prior_run, digits, argv, needles):

@@ -65,7 +65,7 @@ def run(args):
         start = max(0, min(have - (w - new), args.width - w))
         mask = torch.zeros(1, c, h, w)
         mask[..., : have - start] = 1
-        known = Known(canvas[..., start : start + w], mask, resample=args.resample)
+        known = Known(canvas[..., start : start + w], mask, resample=args.resample, method=args.method)
         samples, _ = generate(loaded, x.shape[0], known=known, **{**settings, "seed": settings["seed"] + window})
         canvas[..., start : start + w] = samples
         have, window = start + w, window + 1

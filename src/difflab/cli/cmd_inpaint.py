@@ -4,7 +4,7 @@ Works with any run whose known pixels are components of its process: a pixel-bas
 or any basis with one schedule and one prior scale for every component (a plain DDPM, an imported checkpoint).
 """
 
-HELP = "inpaint: difflab inpaint RUN --input X.npy|X.png --mask M.npy|M.png --out OUT [--resample N]"
+HELP = "inpaint: difflab inpaint RUN --input X.npy|X.png --mask M.npy|M.png --out OUT [--method replace|moment]"
 
 
 def add_arguments(p):
@@ -42,10 +42,11 @@ def run(args):
             "(C, H, W), (1, C, H, W) or (N, C, H, W)"
         ) from None
     settings = sample_settings(args, loaded)
-    known = Known(x, mask, resample=args.resample)
+    known = Known(x, mask, resample=args.resample, method=args.method)
     samples, nfe = generate(loaded, x.shape[0], known=known, **settings)
     write_output(loaded, samples, out, single)
     print(
         f"{x.shape[0]} inpainted ({int(mask[0].sum())} of {mask[0].numel()} values known, {settings['sampler']}, "
-        f"{settings['steps']} steps, resample {args.resample}, {nfe} network calls each batch) written to {out}"
+        f"{settings['steps']} steps, {args.method}, resample {args.resample}, {nfe} network calls each batch) "
+        f"written to {out}"
     )

@@ -4,7 +4,7 @@ Eligible runs: Haar (levels >= log2 of the factor) or DCT, with any schedule and
 schedule and one prior scale for every component (e.g. a plain pixel DDPM), where the f x f block means are fixed.
 """
 
-HELP = "upsample: difflab upsample RUN --input LOWRES.npy|.png --out OUT [--resample N]"
+HELP = "upsample: difflab upsample RUN --input LOWRES.npy|.png --out OUT [--resample N] [--method replace|moment]"
 
 
 def add_arguments(p):
@@ -25,11 +25,11 @@ def run(args):
     process = loaded.denoiser.process
     c = process.shape[0] if len(process.shape) == 3 else None
     low, single = load_images(loaded, args.input, "--input", (c, None, None))
-    known = coarse_known(process, low, resample=args.resample)
+    known = coarse_known(process, low, resample=args.resample, method=args.method)
     settings = sample_settings(args, loaded)
     samples, nfe = generate(loaded, low.shape[0], known=known, **settings)
     write_output(loaded, samples, out, single)
     print(
         f"{low.shape[0]} upsampled {tuple(low.shape[2:])} -> {tuple(samples.shape[2:])} ({settings['sampler']}, "
-        f"{settings['steps']} steps, {nfe} network calls each batch) written to {out}"
+        f"{settings['steps']} steps, {args.method}, {nfe} network calls each batch) written to {out}"
     )

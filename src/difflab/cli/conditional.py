@@ -26,6 +26,14 @@ def add_common_arguments(p) -> None:
     p.add_argument("--steps", type=positive_int, default=None, help="number of steps (default: the run's sample.steps)")
     add_sampler_arguments(p)
     p.add_argument("--resample", type=non_negative_int, default=0, help="RePaint harmonisation rounds per step")
+    p.add_argument(
+        "--method",
+        choices=("replace", "moment"),
+        default="replace",
+        help="replace: known components replaced by their forward noising (GUD/RePaint); moment: also condition "
+        "the denoiser's x0 on them through its Tweedie covariance (exact for Gaussian data; k known components "
+        "cost k times the network rows)",
+    )
     add_seed_argument(p)
     add_device_argument(p)
 

@@ -116,15 +116,23 @@ class Run:
             s = float(self.times[index + 1])
             new = self.known.harmonise(self, new, t, s, lambda v: self._denoise(v, t, index))
         w.copy_(new)
-        w0 = self._denoise(w, t, index)
+        if self.known.method == "moment":
+
+            def rows(rep: Tensor, k: int, lo: int, hi: int) -> Tensor:
+                cond = {key: _tile(v, self.batch, lo, hi, k) for key, v in self.cond.items()}
+                return self._denoise(rep, t, index, cond)
+
+            _, w0 = self.known.condition(w, t, rows, a_t, s_t)
+        else:
+            w0 = self._denoise(w, t, index)
         return self.known.impose(w0, torch.ones_like(a_t), torch.zeros_like(s_t), None)
 
-    def _denoise(self, w: Tensor, t: float, index: int) -> Tensor:
+    def _denoise(self, w: Tensor, t: float, index: int, cond: dict | None = None) -> Tensor:
         x = self.to_data(w)
-        tt = torch.full((self.batch,), t, dtype=torch.float64, device=x.device)
+        tt = torch.full((w.shape[0],), t, dtype=torch.float64, device=x.device)
         token = _STEP.set((self.run_id, index))
         try:
-            x0 = self.denoiser(x, tt, **self.cond)
+            x0 = self.denoiser(x, tt, **(self.cond if cond is None else cond))
         finally:
             _STEP.reset(token)
         if tuple(x0.shape) != tuple(x.shape):
@@ -146,6 +154,13 @@ class Run:
         """Invoke the callback (if any) with data-layout tensors."""
         if self.callback is not None:
             self.callback(i, t, s, self.to_data(w), self.to_data(w0))
+
+
+def _tile(value, batch: int, lo: int, hi: int, k: int):
+    """Rows ``lo:hi`` of a per-sample ``cond`` entry ``(batch, ...)``, stacked ``k`` times (others unchanged)."""
+    if isinstance(value, Tensor) and value.ndim >= 1 and value.shape[0] == batch:
+        return value[lo:hi].repeat(k, *([1] * (value.ndim - 1)))
+    return value
 
 
 def start(

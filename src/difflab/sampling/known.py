@@ -25,11 +25,37 @@ approximately (exactly when known and unknown components are independent, or as 
 components' SNR outruns the unknown ones', e.g. under a sequential schedule); resampling
 reduces the gap. ``docs/conditional.md`` measures it on the Gaussian oracle.
 
+``method="moment"`` (difflab's named option; the default ``"replace"`` is GUD/RePaint's) instead
+conditions the denoiser's posterior p(w₀ | w_t) on the observation through its Tweedie moments
+(Boys et al. 2023, "Tweedie moment projected diffusions", TMPD; Song et al. 2023, ΠGDM). In
+whitened components with per-component α, σ the second-order Tweedie formula gives, for any data
+law, ``C = Cov[w₀ | w_t] = J diag(σ²/α)`` with ``J = ∂ŵ₀/∂w_t``. For a linear observation
+``y = M w₀`` (the known components, in whichever basis B′) the denoiser's ŵ₀ is replaced by
+
+    ŵ₀ + C Mᵀ (M C Mᵀ + Λ)⁻¹ (y − M ŵ₀),
+
+the Gaussian conditioning of N(ŵ₀, C) on M w₀ = y. Only the k columns ``C Mᵀ = diag(σ²/α) Jᵀ Mᵀ``
+are needed: k vector-Jacobian products, done as one backward pass through a batch of k replicas
+of the state (in chunks of at most ``max_rows`` rows). For Gaussian data p(w₀ | w_t) is Gaussian,
+so this is E[w₀ | w_t, y] exactly, the exact denoiser of the conditional law, and every sampler
+draws the exact conditional up to its discretisation error; for a learned model it is the TMPD
+approximation (the posterior's first two moments are right, its shape is taken Gaussian). The
+solve: the k×k matrix is symmetrised and inverted on its eigen-directions with eigenvalue above
+``jitter · max|eigenvalue| + 1e-12`` only (a truncated pseudo-inverse); directions below are left
+uncorrected. A learned J is not a valid covariance at high noise (α(t) → 0: the exact C ≈ α K is
+swamped by the network's Jacobian error, so the matrix is indefinite); flooring its eigenvalues
+instead made the correction explode on the digits run (values ~5e9), dropping them is stable. The
+known components of the state
+are still re-noised from the observation before each call (fresh α y + σ ε), which keeps the state
+on the conditional law's marginal (the known components given y are independent of the rest);
+``docs/conditional.md`` measures both variants. ``resample`` is refused with ``"moment"`` (it
+would only repeat the cost). A model's call then costs k times the rows of a plain call.
+
 Samplers need no code for this: :func:`difflab.sampling._common.start` takes the ``known`` entry
 out of ``cond`` and :meth:`Run.denoise <difflab.sampling._common.Run.denoise>` applies it.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import Tensor
@@ -42,6 +68,7 @@ from difflab.process.process import Process
 from difflab.sampling.bridge import bridge_step
 
 COND_KEY = "known"
+METHODS = ("replace", "moment")
 
 
 @dataclass(frozen=True)
@@ -57,17 +84,34 @@ class Known:
             ``basis="run"``: ``(D,)`` or ``(B, D)`` over the run's own components.
         basis: B′, the orthonormal basis the mask refers to: ``None`` for pixels, a
             :class:`~difflab.process.bases.base.Basis`, or ``"run"`` for the process's own basis.
-        resample: RePaint harmonisation rounds per step (0 = plain replacement).
+        resample: RePaint harmonisation rounds per step (0 = plain replacement); ``"replace"`` only.
+        method: ``"replace"`` (GUD/RePaint: known components replaced by their forward noising; exact
+            only when known and unknown components are independent) or ``"moment"`` (also condition
+            the denoiser's x̂₀ on the observation through its Tweedie covariance; exact for Gaussian
+            data, k = number of known components times the network rows per call).
+        jitter: relative eigenvalue cut of the k×k pseudo-inverse of ``"moment"`` (module docstring).
+        max_rows: most replicated rows per forward/backward pass of ``"moment"``.
     """
 
     values: Tensor
     mask: Tensor
     basis: Basis | str | None = None
     resample: int = 0
+    method: str = "replace"
+    jitter: float = 1e-6
+    max_rows: int = 16384
 
     def __post_init__(self):
         if int(self.resample) != self.resample or self.resample < 0:
             raise DifflabError(f"resample must be a non-negative integer, got {self.resample}")
+        if self.method not in METHODS:
+            raise DifflabError(f"method must be one of {', '.join(METHODS)}, got {self.method!r}")
+        if self.method == "moment" and self.resample:
+            raise DifflabError("resample is a 'replace' option; method 'moment' conditions x̂₀ exactly, use resample=0")
+        if not (0.0 <= float(self.jitter) < 1.0):
+            raise DifflabError(f"jitter must be in [0, 1), got {self.jitter}")
+        if int(self.max_rows) != self.max_rows or self.max_rows < 1:
+            raise DifflabError(f"max_rows must be a positive integer, got {self.max_rows}")
         m = torch.as_tensor(self.mask)
         if not bool(((m == 0) | (m == 1)).all()):
             raise DifflabError("the mask must hold only 0 (unknown) and 1 (known)")
@@ -79,7 +123,7 @@ class Known:
 
     def rows(self, start: int, stop: int) -> "Known":
         """Rows ``start:stop`` of an observation made :meth:`batched` (as ``cond`` tensors are sliced)."""
-        return Known(self.values[start:stop], self.mask[start:stop], self.basis, self.resample)
+        return replace(self, values=self.values[start:stop], mask=self.mask[start:stop])
 
     def batched(self, process: Process, n: int) -> "Known":
         """The same observation with values ``(n, *shape)`` and the mask expanded to ``n`` rows.
@@ -104,7 +148,7 @@ class Known:
             if tuple(mask.shape) not in ((dim,), (1, dim), (n, dim)):
                 raise DifflabError(f"a component mask must be shaped ({dim},) or ({n}, {dim}), got {tuple(mask.shape)}")
             mask = mask.reshape(-1, dim).expand(n, dim)
-        return Known(values, mask, self.basis, self.resample)
+        return replace(self, values=values, mask=mask)
 
     def resolve(self, process: Process, batch: int) -> "Constraint | None":
         """The constraint for ``batch`` rows under ``process`` (``None`` if nothing is known).
@@ -155,6 +199,7 @@ class Constraint:
         known = known.batched(process, batch)
         self.process = process
         self.resample = int(known.resample)
+        self.method, self.jitter, self.max_rows = known.method, float(known.jitter), int(known.max_rows)
         dev = process.scale.device
         values = known.values.to(device=dev, dtype=torch.float64)
         mask = known.mask.to(device=dev, dtype=torch.float64)
@@ -193,6 +238,72 @@ class Constraint:
             x = self.extra.from_components(torch.lerp(c, a * self.c_y + s * noise, self.mask))
         return self.process.to_white(x)
 
+    def observe(self, w: Tensor, linear: bool = False) -> Tensor:
+        """The coordinates ``(B, D′)`` of whitened ``w (B, D)`` in the mask's basis B′ (``linear``: without μ)."""
+        if self.own:
+            return w
+        x = self.process.basis.from_components(w * self.process.scale.to(w.dtype))
+        if not linear and self.process.mean is not None:
+            x = x + self.process.mean.to(x.dtype)
+        return x.reshape(w.shape[0], -1) if self.extra is None else self.extra.to_components(x)
+
+    def observation(self) -> Tensor:
+        """The observed coordinates ``(B, D′)`` in B′ (only the known ones matter)."""
+        return self.w_y if self.own else self.c_y.reshape(self.mask.shape[0], -1)
+
+    def condition(self, w: Tensor, t: float, denoise_rows, alpha: Tensor, sigma: Tensor) -> Tensor:
+        """ŵ₀ conditioned on the observation through its Tweedie covariance (``method="moment"``).
+
+        Args:
+            w: state ``(B, D)`` float64 (its known components already imposed).
+            t: the time.
+            denoise_rows: ``denoise_rows(w_rep (R, D), repeats) -> ŵ₀ (R, D)`` for ``repeats``
+                stacked copies of (chunks of) the batch, differentiable in ``w_rep``.
+            alpha: ``(D,)`` α at ``t``.
+            sigma: ``(D,)`` σ at ``t``.
+
+        Returns:
+            ``(ŵ₀, ŵ₀ + C Mᵀ (M C Mᵀ + Λ)⁻¹ (y − M ŵ₀))``, each ``(B, D)`` float64.
+        """
+        b, d = w.shape
+        mask = self.mask.reshape(b, -1) > 0.5
+        counts = mask.sum(1)
+        k = int(counts.max())
+        if k == 0:  # nothing known in these rows (a slice of a batch): the plain ŵ₀
+            w0 = denoise_rows(w, 1, 0, b)
+            return w0, w0
+        # idx[b, j]: the j-th known coordinate of row b (padded with its last one); valid[b, j] marks real ones.
+        order = torch.argsort((~mask).to(torch.int8), dim=1, stable=True)[:, :k]
+        valid = torch.arange(k, device=w.device)[None, :] < counts[:, None]
+        ratio = (sigma**2 / alpha.clamp_min(1e-30)).to(w.device)  # Cov[w₀|w_t] = J diag(σ²/α); J = 0 where α = 0
+        rows_per = max(1, self.max_rows // k)  # batch rows per pass (each replicated k times)
+        w0_parts, cols_parts = [], []
+        for lo in range(0, b, rows_per):
+            hi = min(b, lo + rows_per)
+            n = hi - lo
+            rep = w[lo:hi].repeat(k, 1).detach().requires_grad_(True)  # row j·n + i: copy j of row lo + i
+            with torch.enable_grad():
+                w0 = denoise_rows(rep, k, lo, hi)
+                obs = self.observe(w0)  # (k n, D′)
+                cot = torch.zeros(k, n, obs.shape[1], dtype=obs.dtype, device=obs.device)
+                cot.scatter_(2, order[lo:hi].T.reshape(k, n, 1), valid[lo:hi].T.reshape(k, n, 1).to(obs.dtype))
+                (g,) = torch.autograd.grad((obs * cot.reshape(k * n, -1)).sum(), rep)  # rows: m_jᵀ J
+            w0_parts.append(w0.detach()[:n])
+            cols_parts.append((g * ratio).reshape(k, n, d).permute(1, 0, 2))  # (n, k, D): (C Mᵀ)ᵀ rows
+        w0 = torch.cat(w0_parts)
+        cols = torch.cat(cols_parts)  # (B, k, D)
+        m_cols = self.observe(cols.reshape(b * k, d), linear=True).reshape(b, k, -1)  # (B, k, D′)
+        s = torch.gather(m_cols, 2, order[:, None, :].expand(b, k, k))  # s[b, j, i] = m_i · C m_j
+        s = 0.5 * (s + s.transpose(1, 2))
+        pad = ~(valid[:, :, None] & valid[:, None, :])
+        s = s.masked_fill(pad, 0.0)
+        vals, vecs = torch.linalg.eigh(s + torch.diag_embed((~valid).to(s.dtype)))
+        floor = self.jitter * vals.abs().amax(1, keepdim=True) + 1e-12
+        resid = torch.gather(self.observation() - self.observe(w0), 1, order) * valid  # (B, k)
+        inv = torch.where(vals > floor, 1.0 / vals.clamp_min(floor), torch.zeros_like(vals))  # pseudo-inverse
+        z = vecs @ ((vecs.transpose(1, 2) @ resid[..., None]) * inv[..., None])
+        return w0, w0 + (cols * z).sum(1)
+
     def harmonise(self, run, w: Tensor, t: float, s: float, denoise) -> Tensor:
         """``resample`` RePaint rounds at ``t``: DDPM step to ``s``, forward jump back to ``t``, re-impose."""
         (a_t, s_t), (a_s, s_s) = run.coeffs(t), run.coeffs(s)
@@ -205,7 +316,7 @@ class Constraint:
         return w
 
 
-def coarse_known(process: Process, lowres: Tensor, resample: int = 0) -> Known:
+def coarse_known(process: Process, lowres: Tensor, resample: int = 0, method: str = "replace") -> Known:
     """Super-resolution: the coarse band of a ``(N, C, H/f, W/f)`` image is known, the detail is generated.
 
     * a Haar run (levels ≥ log₂ f) or a DCT run: the top-left ``(H/f, W/f)`` block of the run's own
@@ -218,6 +329,7 @@ def coarse_known(process: Process, lowres: Tensor, resample: int = 0) -> Known:
         process: the run's process; its data must be images ``(C, H, W)``.
         lowres: normalised low-resolution images ``(N, C, H/f, W/f)``.
         resample: RePaint rounds per step.
+        method: ``"replace"`` or ``"moment"`` (:class:`Known`).
 
     Raises:
         DifflabError: for a size that does not divide the run's, or a run that cannot use a coarse band.
@@ -247,13 +359,14 @@ def coarse_known(process: Process, lowres: Tensor, resample: int = 0) -> Known:
 
     name = process.basis.name
     if name == "haar" and pow2 and process.basis.levels >= levels:
-        return Known(repeated, block.reshape(-1), basis="run", resample=resample)
+        return Known(repeated, block.reshape(-1), basis="run", resample=resample, method=method)
     if name == "dct":
-        return Known(dct_values(), block.reshape(-1), basis="run", resample=resample)
+        return Known(dct_values(), block.reshape(-1), basis="run", resample=resample, method=method)
     if is_isotropic(process):
         if pow2:
-            return Known(repeated, block.reshape(-1), basis=HaarBasis(shape, levels=levels), resample=resample)
-        return Known(dct_values(), block.reshape(-1), basis=DCTBasis(shape), resample=resample)
+            haar = HaarBasis(shape, levels=levels)
+            return Known(repeated, block.reshape(-1), basis=haar, resample=resample, method=method)
+        return Known(dct_values(), block.reshape(-1), basis=DCTBasis(shape), resample=resample, method=method)
     raise DifflabError(
         f"upsampling needs a Haar (levels >= {levels}) or DCT run, or a process with one schedule and one prior "
         f"scale for every component; this run has the {name} basis with a component-wise schedule or a data prior"
