@@ -180,6 +180,7 @@ class Trainer:
         self.ema = EMA(self.model, cfg.ema_decay)
         self.generator = torch.Generator().manual_seed(derive_seed(seed, self.dist.rank))
         self.step = 0
+        self.grad_norm: Tensor | None = None  # the last step's gradient norm before clipping (grad_clip > 0)
         self.saved_step: int | None = None  # the step of the newest checkpoint this trainer wrote or resumed
         loss_module = _LossModule(self.model, objective)
         self.loss_module: nn.Module = (
@@ -282,7 +283,8 @@ class Trainer:
             fault_point("step:after_backward", trainer=self)
             total += loss.detach()
         if self.cfg.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+            # the pre-clipping norm, kept on the device (read at log steps): how often clipping acts
+            self.grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip).detach()
         self.optimizer.step()
         self.scheduler.step()
         fault_point("step:after_optimizer", trainer=self)
@@ -317,6 +319,7 @@ class Trainer:
         images = self.cfg.batch_size * self.cfg.grad_accum * self.dist.world_size
         last_path = latest_checkpoint(self.ckpt_dir)
         window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
+        window_norm, window_clipped = 0.0, 0.0  # sums over the window of the gradient norm and of clipped steps
         deadline = time.perf_counter() + self.cfg.time_limit if self.cfg.time_limit > 0 else math.inf
         say = bar.write if bar is not None else None
         if say is not None and self.step > 0:
@@ -330,6 +333,9 @@ class Trainer:
                     self._stop(signum)
                 loss = self.train_step()
                 window_loss, window_n = window_loss + loss, window_n + 1
+                if self.grad_norm is not None:
+                    window_norm = window_norm + self.grad_norm
+                    window_clipped = window_clipped + (self.grad_norm > self.cfg.grad_clip).float()
                 if bar is not None:
                     bar.update(1)
                 done = self.step - first_step
@@ -356,14 +362,22 @@ class Trainer:
                     if bar is not None:
                         bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{rate:.0f}")
                     if logger is not None:
+                        clip = {}
+                        if self.grad_norm is not None:  # this rank's norms (DDP: the same all-reduced gradient)
+                            clip = {
+                                "grad_norm": float(window_norm) / window_n,
+                                "clipped": float(window_clipped) / window_n,
+                            }
                         logger.log(
                             step=self.step,
                             loss=mean_loss,
                             lr=self.scheduler.get_last_lr()[0],
                             images_per_s=rate,
                             time=time.time(),
+                            **clip,
                         )
                     window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
+                    window_norm, window_clipped = 0.0, 0.0
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps or out_of_time:
                     last_path = self.save()
                 fault_point("step:end", trainer=self)

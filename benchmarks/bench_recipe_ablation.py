@@ -1,0 +1,189 @@
+"""Ablation of the digits demo recipe: which training or sampling choice moves the classifier-FD (issue 19).
+
+Each *training variant* changes one thing from the demo recipe (``configs/digits.yaml`` with the loss
+summed over the 64 components, as difflab trained it before ``method.loss_reduction`` existed), is
+trained for the same number of steps under each seed, and is scored with the classifier-FD (the shipped
+digits classifier's 128-d features, ``difflab.metrics.digits_classifier.classifier_fd``) of ``--n``
+samples against the held-out split, for DDIM and DPM-Solver++(2M) at each step count. *Sampling
+variants* (the time grid, x̂₀ clipping) reuse the baseline models and change only how they are sampled.
+
+The FD's own noise is measured on the first baseline model: the FD between two sample sets of that one
+model (different sampling seeds, same n), and the spread of its FD to the test split over those sets.
+The floor is the FD of n real training digits to the test split. Each training run also reports the
+fraction of optimiser steps whose gradient norm exceeded ``train.grad_clip`` (from its ``train_log.jsonl``).
+
+Runs are kept in ``OUT/<variant>_s<seed>`` and reused when already trained (the trainer resumes a
+finished run without training), so a table can be extended seed by seed.
+
+Usage: python benchmarks/bench_recipe_ablation.py [--quick] [--variants baseline,mean,...] [--seeds 0,1,2]
+       [--train-steps 1500] [--n 500] [--steps 4,8,16,32] [--out runs/bench/recipe] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from difflab.config.loader import load_config
+from difflab.config.schema import RunConfig
+from difflab.metrics.digits_classifier import classifier_fd
+from difflab.models.generate import generate
+from difflab.models.run import load_data, load_run
+from difflab.pipeline.run import train_run
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG = ROOT / "configs" / "digits.yaml"
+BASE = ["method.loss_reduction=sum"]  # the demo recipe as it was trained when issue 19 was filed
+
+# name -> (overrides on top of BASE, what changes)
+TRAINING = {
+    "baseline": ([], "demo recipe, per-example loss summed over the 64 components, clip 1.0"),
+    "mean": (["method.loss_reduction=mean"], "(a) per-example loss averaged over components (MSE)"),
+    "noclip": (["train.grad_clip=0"], "(a') sum, no gradient clipping"),
+    "table": (
+        ["process.schedule=discrete", "process.beta_schedule=squaredcos_cap_v2"],
+        "(b, c) diffusers' squaredcos_cap_v2 table (its γ range, no clamp), t still continuous",
+    ),
+    "clamp": (["process.gamma_min=-10.1", "process.gamma_max=20.7"], "(c) cosine clamped to the table's γ range"),
+    "ema": (["train.ema_decay=0.999"], "(d) slower EMA (0.999) with the same warm-up"),
+    "dnet": (["network.kind=diffusers"], "network: diffusers.UNet2DModel of the same widths"),
+}
+# name -> (generate keyword arguments, what changes); applied to the baseline models only
+SAMPLING = {
+    "leading": ({"grid": "leading"}, "(e) diffusers' leading timesteps instead of uniform t"),
+    "trailing": ({"grid": "trailing"}, "(e) diffusers' trailing timesteps"),
+    "clip": ({"clip_x0": 1.0}, "x̂₀ clipped to [-1, 1] (diffusers' clip_sample)"),
+}
+SAMPLERS = {"ddim": "DDIM", "dpmpp2m": "DPM++(2M)"}
+
+
+def run_config(variant: str, seed: int, train_steps: int) -> RunConfig:
+    overrides = [*BASE, *TRAINING[variant][0], f"seed={seed}", f"train.steps={train_steps}", "train.device=cpu"]
+    return load_config(RunConfig, CONFIG, overrides)
+
+
+def clipped_fraction(run_dir: Path) -> float:
+    """Fraction of steps whose gradient norm exceeded grad_clip, from the run's training log (NaN if absent)."""
+    rows = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines() if line.strip()]
+    rows = [r for r in rows if "clipped" in r]
+    return statistics.fmean(r["clipped"] for r in rows) if rows else math.nan
+
+
+def score(run, reference: torch.Tensor, n: int, steps: list[int], seed: int, **options) -> dict[str, float]:
+    out = {}
+    for sampler in SAMPLERS:
+        for k in steps:
+            samples, _ = generate(run, n, steps=k, sampler=sampler, seed=seed, **options)
+            out[f"{sampler}/{k}"] = classifier_fd(samples, reference)
+    return out
+
+
+def fmt(values: list[float]) -> str:
+    if len(values) == 1:
+        return f"{values[0]:.1f}"
+    return f"{statistics.fmean(values):.1f} ± {statistics.stdev(values):.1f}"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 30 training steps, n 64, 4 steps (numbers meaningless)",
+    )
+    p.add_argument("--variants", default="baseline,mean", help=f"comma list of {', '.join(TRAINING)}")
+    p.add_argument("--sampling", default="", help=f"comma list of sampling variants: {', '.join(SAMPLING)}")
+    p.add_argument("--seeds", default="0", help="comma list of training seeds")
+    p.add_argument("--train-steps", type=int, default=1500)
+    p.add_argument("--n", type=int, default=500, help="samples per FD (the test split has 359 digits)")
+    p.add_argument("--steps", default="4,8,16,32", help="sampling step counts")
+    p.add_argument("--sample-seed", type=int, default=1000, help="sampling seed (the noise sets differ from it)")
+    p.add_argument("--out", default=str(ROOT / "runs" / "bench" / "recipe"))
+    p.add_argument("--json", default=None)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core CPU)")
+    args = p.parse_args()
+    if args.quick:
+        args.train_steps, args.n, args.steps = min(args.train_steps, 30), min(args.n, 64), "4"
+    torch.set_num_threads(args.threads)
+    variants = [v for v in args.variants.split(",") if v]
+    sampling = [v for v in args.sampling.split(",") if v]
+    unknown = sorted(set(variants) - set(TRAINING)) + sorted(set(sampling) - set(SAMPLING))
+    if unknown:
+        p.error(f"unknown variant(s) {', '.join(unknown)}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    steps = [int(s) for s in args.steps.split(",")]
+    out = Path(args.out) / (f"quick_{args.train_steps}" if args.quick else str(args.train_steps))
+    reference_cfg = run_config("baseline", 0, args.train_steps)
+    data = load_data(reference_cfg)
+    reference = data.test
+    gen = torch.Generator().manual_seed(0)
+    floor = classifier_fd(data.train[torch.randperm(data.train.shape[0], generator=gen)[: args.n]], reference)
+
+    results: dict = {"n": args.n, "train_steps": args.train_steps, "seeds": seeds, "floor": floor, "rows": {}}
+    for variant in variants:
+        for seed in seeds:
+            run_dir = out / f"{variant}_s{seed}"
+            t0 = time.perf_counter()
+            train_run(run_config(variant, seed, args.train_steps), run_dir, progress=False)
+            train_s = time.perf_counter() - t0
+            run = load_run(run_dir)
+            row = {"train_s": train_s, "clipped": clipped_fraction(run_dir)}
+            row |= score(run, reference, args.n, steps, args.sample_seed)
+            results["rows"].setdefault(variant, []).append(row)
+            print(f"{variant} seed {seed}: {json.dumps({k: round(v, 3) for k, v in row.items()})}", flush=True)
+            if variant == "baseline":
+                for name in sampling:
+                    srow = score(run, reference, args.n, steps, args.sample_seed, **SAMPLING[name][0])
+                    results["rows"].setdefault(f"baseline+{name}", []).append(srow)
+                    print(f"baseline+{name} seed {seed}: {json.dumps({k: round(v, 3) for k, v in srow.items()})}")
+                if seed == seeds[0]:  # the FD's own noise, on one model
+                    k = steps[len(steps) // 2]
+                    sets = [
+                        generate(run, args.n, steps=k, sampler="dpmpp2m", seed=args.sample_seed + i)[0]
+                        for i in range(3)
+                    ]
+                    to_test = [classifier_fd(s, reference) for s in sets]
+                    results["noise"] = {
+                        "sampler": f"dpmpp2m/{k}",
+                        "fd_between_sets": [classifier_fd(sets[0], sets[1]), classifier_fd(sets[1], sets[2])],
+                        "fd_to_test": to_test,
+                    }
+
+    cols = [f"{s}/{k}" for s in SAMPLERS for k in steps]
+    print(
+        f"\nclassifier-FD (lower is better), n = {args.n} samples vs the {reference.shape[0]} held-out digits, "
+        f"{args.train_steps} training steps, seeds {','.join(map(str, seeds))} (mean ± std over seeds), "
+        f"floor (n training digits) {floor:.1f}\n"
+    )
+    print(
+        "| variant | "
+        + " | ".join(f"{SAMPLERS[c.split('/')[0]]} {c.split('/')[1]}" for c in cols)
+        + " | clipped | train s |"
+    )
+    print("|---|" + "---:|" * (len(cols) + 2))
+    for name, rows in results["rows"].items():
+        cells = [fmt([r[c] for r in rows]) for c in cols]
+        clipped = fmt([100 * r["clipped"] for r in rows]) + " %" if "clipped" in rows[0] else ""
+        train_s = fmt([r["train_s"] for r in rows]) if "train_s" in rows[0] else ""
+        print(f"| {name} | " + " | ".join(cells) + f" | {clipped} | {train_s} |")
+    if "noise" in results:
+        nz = results["noise"]
+        print(
+            f"\nFD noise ({nz['sampler']}, first baseline model, 3 sampling seeds, n = {args.n}): FD between two sets "
+            f"{fmt(nz['fd_between_sets'])}; FD to test {fmt(nz['fd_to_test'])}"
+        )
+    print("\nvariants: " + "; ".join(f"{v}: {TRAINING[v][1]}" for v in variants))
+    if sampling:
+        print("sampling: " + "; ".join(f"{v}: {SAMPLING[v][1]}" for v in sampling))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
