@@ -12,8 +12,9 @@ model (different sampling seeds, same n), and the spread of its FD to the test s
 The floor is the FD of n real training digits to the test split. Each training run also reports the
 fraction of optimiser steps whose gradient norm exceeded ``train.grad_clip`` (from its ``train_log.jsonl``).
 
-Runs are kept in ``OUT/<variant>_s<seed>`` and reused when already trained (the trainer resumes a
-finished run without training), so a table can be extended seed by seed.
+Runs are kept in ``OUT/<variant>_s<seed>`` (``OUT/quick/...`` with ``--quick``) and reused when already
+trained (the trainer resumes a finished run without training), so a table can be extended seed by seed;
+another ``--train-steps`` needs another ``--out``.
 
 Usage: python benchmarks/bench_recipe_ablation.py [--quick] [--variants baseline,mean,...] [--seeds 0,1,2]
        [--train-steps 1500] [--n 500] [--steps 4,8,16,32] [--out runs/bench/recipe] [--json out.json]
@@ -50,7 +51,7 @@ TRAINING = {
         ["process.schedule=discrete", "process.beta_schedule=squaredcos_cap_v2"],
         "(b, c) diffusers' squaredcos_cap_v2 table (its γ range, no clamp), t still continuous",
     ),
-    "clamp": (["process.gamma_min=-10.1", "process.gamma_max=20.7"], "(c) cosine clamped to the table's γ range"),
+    "clamp": (["process.gamma_min=-10.1", "process.gamma_max=19.8"], "(c) cosine clamped to the table's γ range"),
     "ema": (["train.ema_decay=0.999"], "(d) slower EMA (0.999) with the same warm-up"),
     "dnet": (["network.kind=diffusers"], "network: diffusers.UNet2DModel of the same widths"),
 }
@@ -75,12 +76,16 @@ def clipped_fraction(run_dir: Path) -> float:
     return statistics.fmean(r["clipped"] for r in rows) if rows else math.nan
 
 
-def score(run, reference: torch.Tensor, n: int, steps: list[int], seed: int, **options) -> dict[str, float]:
+def score(run, reference: torch.Tensor, n: int, steps: list[int], seeds: list[int], **options) -> dict[str, float]:
+    """Classifier-FD per ``sampler/steps``, the mean over the sampling ``seeds`` (one set of n per seed)."""
     out = {}
     for sampler in SAMPLERS:
         for k in steps:
-            samples, _ = generate(run, n, steps=k, sampler=sampler, seed=seed, **options)
-            out[f"{sampler}/{k}"] = classifier_fd(samples, reference)
+            fds = [
+                classifier_fd(generate(run, n, steps=k, sampler=sampler, seed=s, **options)[0], reference)
+                for s in seeds
+            ]
+            out[f"{sampler}/{k}"] = statistics.fmean(fds)
     return out
 
 
@@ -103,13 +108,19 @@ def main() -> None:
     p.add_argument("--train-steps", type=int, default=1500)
     p.add_argument("--n", type=int, default=500, help="samples per FD (the test split has 359 digits)")
     p.add_argument("--steps", default="4,8,16,32", help="sampling step counts")
-    p.add_argument("--sample-seed", type=int, default=1000, help="sampling seed (the noise sets differ from it)")
+    p.add_argument(
+        "--sample-seeds",
+        default="1000,1001,1002",
+        help="sampling seeds: each cell is the mean FD over one set of n samples per seed",
+    )
+    p.add_argument("--noise-seeds", type=int, default=8, help="sample sets for the FD-noise line (first baseline)")
     p.add_argument("--out", default=str(ROOT / "runs" / "bench" / "recipe"))
     p.add_argument("--json", default=None)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared 2-core CPU)")
     args = p.parse_args()
     if args.quick:
         args.train_steps, args.n, args.steps = min(args.train_steps, 30), min(args.n, 64), "4"
+        args.sample_seeds, args.noise_seeds = args.sample_seeds.split(",")[0], 2
     torch.set_num_threads(args.threads)
     variants = [v for v in args.variants.split(",") if v]
     sampling = [v for v in args.sampling.split(",") if v]
@@ -118,7 +129,8 @@ def main() -> None:
         p.error(f"unknown variant(s) {', '.join(unknown)}")
     seeds = [int(s) for s in args.seeds.split(",")]
     steps = [int(s) for s in args.steps.split(",")]
-    out = Path(args.out) / (f"quick_{args.train_steps}" if args.quick else str(args.train_steps))
+    sample_seeds = [int(s) for s in args.sample_seeds.split(",")]
+    out = Path(args.out) / "quick" if args.quick else Path(args.out)  # another --train-steps needs another --out
     reference_cfg = run_config("baseline", 0, args.train_steps)
     data = load_data(reference_cfg)
     reference = data.test
@@ -134,31 +146,31 @@ def main() -> None:
             train_s = time.perf_counter() - t0
             run = load_run(run_dir)
             row = {"train_s": train_s, "clipped": clipped_fraction(run_dir)}
-            row |= score(run, reference, args.n, steps, args.sample_seed)
+            row |= score(run, reference, args.n, steps, sample_seeds)
             results["rows"].setdefault(variant, []).append(row)
             print(f"{variant} seed {seed}: {json.dumps({k: round(v, 3) for k, v in row.items()})}", flush=True)
             if variant == "baseline":
                 for name in sampling:
-                    srow = score(run, reference, args.n, steps, args.sample_seed, **SAMPLING[name][0])
+                    srow = score(run, reference, args.n, steps, sample_seeds, **SAMPLING[name][0])
                     results["rows"].setdefault(f"baseline+{name}", []).append(srow)
                     print(f"baseline+{name} seed {seed}: {json.dumps({k: round(v, 3) for k, v in srow.items()})}")
                 if seed == seeds[0]:  # the FD's own noise, on one model
                     k = steps[len(steps) // 2]
                     sets = [
-                        generate(run, args.n, steps=k, sampler="dpmpp2m", seed=args.sample_seed + i)[0]
-                        for i in range(3)
+                        generate(run, args.n, steps=k, sampler="dpmpp2m", seed=10_000 + i)[0]
+                        for i in range(args.noise_seeds)
                     ]
-                    to_test = [classifier_fd(s, reference) for s in sets]
                     results["noise"] = {
                         "sampler": f"dpmpp2m/{k}",
-                        "fd_between_sets": [classifier_fd(sets[0], sets[1]), classifier_fd(sets[1], sets[2])],
-                        "fd_to_test": to_test,
+                        "fd_between_sets": [classifier_fd(a, b) for a, b in zip(sets[::2], sets[1::2], strict=False)],
+                        "fd_to_test": [classifier_fd(x, reference) for x in sets],
                     }
 
     cols = [f"{s}/{k}" for s in SAMPLERS for k in steps]
     print(
         f"\nclassifier-FD (lower is better), n = {args.n} samples vs the {reference.shape[0]} held-out digits, "
-        f"{args.train_steps} training steps, seeds {','.join(map(str, seeds))} (mean ± std over seeds), "
+        f"{args.train_steps} training steps, training seeds {','.join(map(str, seeds))} (mean ± std over them), "
+        f"each cell the mean over sampling seeds {args.sample_seeds}, "
         f"floor (n training digits) {floor:.1f}\n"
     )
     print(
@@ -174,9 +186,12 @@ def main() -> None:
         print(f"| {name} | " + " | ".join(cells) + f" | {clipped} | {train_s} |")
     if "noise" in results:
         nz = results["noise"]
+        to_test = nz["fd_to_test"]
         print(
-            f"\nFD noise ({nz['sampler']}, first baseline model, 3 sampling seeds, n = {args.n}): FD between two sets "
-            f"{fmt(nz['fd_between_sets'])}; FD to test {fmt(nz['fd_to_test'])}"
+            f"\nFD noise ({nz['sampler']}, first baseline model, {len(to_test)} sample sets of n = {args.n}): "
+            f"FD to test {fmt(to_test)} (range {min(to_test):.1f}–{max(to_test):.1f}); "
+            f"FD between two sets of the one model {fmt(nz['fd_between_sets'])}. A cell averages "
+            f"{len(sample_seeds)} sets, so its sampling noise is about std/√{len(sample_seeds)}."
         )
     print("\nvariants: " + "; ".join(f"{v}: {TRAINING[v][1]}" for v in variants))
     if sampling:
