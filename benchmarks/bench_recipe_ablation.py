@@ -26,13 +26,13 @@ import argparse
 import json
 import math
 import statistics
-import time
 from pathlib import Path
 
 import torch
 
 from difflab.config.loader import load_config
 from difflab.config.schema import RunConfig
+from difflab.io import atomic_write_json
 from difflab.metrics.digits_classifier import classifier_fd
 from difflab.models.generate import generate
 from difflab.models.run import load_data, load_run
@@ -69,24 +69,54 @@ def run_config(variant: str, seed: int, train_steps: int) -> RunConfig:
     return load_config(RunConfig, CONFIG, overrides)
 
 
-def clipped_fraction(run_dir: Path) -> float:
-    """Fraction of steps whose gradient norm exceeded grad_clip, from the run's training log (NaN if absent)."""
+def from_log(run_dir: Path) -> dict[str, float]:
+    """From the run's training log: the fraction of steps whose gradient norm exceeded grad_clip (NaN if not
+    logged) and the median training speed in images/s."""
     rows = [json.loads(line) for line in (run_dir / "train_log.jsonl").read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if "clipped" in r]
-    return statistics.fmean(r["clipped"] for r in rows) if rows else math.nan
+    clipped = [r["clipped"] for r in rows if "clipped" in r]
+    return {
+        "clipped": statistics.fmean(clipped) if clipped else math.nan,
+        "images_per_s": statistics.median(r["images_per_s"] for r in rows),
+    }
 
 
-def score(run, reference: torch.Tensor, n: int, steps: list[int], seeds: list[int], **options) -> dict[str, float]:
-    """Classifier-FD per ``sampler/steps``, the mean over the sampling ``seeds`` (one set of n per seed)."""
+def score(
+    run, run_dir: Path, reference: torch.Tensor, n: int, steps: list[int], seeds: list[int], **options
+) -> dict[str, float]:
+    """Classifier-FD per ``sampler/steps``, the mean over the sampling ``seeds`` (one set of n per seed).
+
+    Cached in the run folder (``ablation_scores.json``, keyed by every setting), so a rerun that adds
+    seeds or variants samples only what is new.
+    """
+    cache_path = run_dir / "ablation_scores.json"
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    key = json.dumps({"step": run.step, "n": n, "steps": steps, "seeds": seeds, **options}, sort_keys=True)
+    if key in cache:
+        return cache[key]
     out = {}
     for sampler in SAMPLERS:
         for k in steps:
-            fds = [
-                classifier_fd(generate(run, n, steps=k, sampler=sampler, seed=s, **options)[0], reference)
-                for s in seeds
-            ]
-            out[f"{sampler}/{k}"] = statistics.fmean(fds)
+            sets = (generate(run, n, steps=k, sampler=sampler, seed=s, **options)[0] for s in seeds)
+            out[f"{sampler}/{k}"] = statistics.fmean(classifier_fd(x, reference) for x in sets)
+    cache[key] = out
+    atomic_write_json(cache_path, cache)
     return out
+
+
+def fd_noise(run, run_dir: Path, reference: torch.Tensor, n: int, k: int, sets: int) -> dict:
+    """FD to test of ``sets`` sample sets of one model (DPM++(2M), k steps), and FD between pairs of them."""
+    cache_path = run_dir / "ablation_noise.json"
+    key = json.dumps({"step": run.step, "n": n, "k": k, "sets": sets})
+    cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
+    if key not in cache:
+        xs = [generate(run, n, steps=k, sampler="dpmpp2m", seed=10_000 + i)[0] for i in range(sets)]
+        cache[key] = {
+            "sampler": f"dpmpp2m/{k}",
+            "fd_between_sets": [classifier_fd(a, b) for a, b in zip(xs[::2], xs[1::2], strict=False)],
+            "fd_to_test": [classifier_fd(x, reference) for x in xs],
+        }
+        atomic_write_json(cache_path, cache)
+    return cache[key]
 
 
 def fmt(values: list[float]) -> str:
@@ -141,30 +171,21 @@ def main() -> None:
     for variant in variants:
         for seed in seeds:
             run_dir = out / f"{variant}_s{seed}"
-            t0 = time.perf_counter()
-            train_run(run_config(variant, seed, args.train_steps), run_dir, progress=False)
-            train_s = time.perf_counter() - t0
+            train_run(run_config(variant, seed, args.train_steps), run_dir, progress=False)  # a no-op when trained
             run = load_run(run_dir)
-            row = {"train_s": train_s, "clipped": clipped_fraction(run_dir)}
-            row |= score(run, reference, args.n, steps, sample_seeds)
+            row = from_log(run_dir)
+            row |= score(run, run_dir, reference, args.n, steps, sample_seeds)
             results["rows"].setdefault(variant, []).append(row)
             print(f"{variant} seed {seed}: {json.dumps({k: round(v, 3) for k, v in row.items()})}", flush=True)
             if variant == "baseline":
                 for name in sampling:
-                    srow = score(run, reference, args.n, steps, sample_seeds, **SAMPLING[name][0])
+                    srow = score(run, run_dir, reference, args.n, steps, sample_seeds, **SAMPLING[name][0])
                     results["rows"].setdefault(f"baseline+{name}", []).append(srow)
                     print(f"baseline+{name} seed {seed}: {json.dumps({k: round(v, 3) for k, v in srow.items()})}")
                 if seed == seeds[0]:  # the FD's own noise, on one model
-                    k = steps[len(steps) // 2]
-                    sets = [
-                        generate(run, args.n, steps=k, sampler="dpmpp2m", seed=10_000 + i)[0]
-                        for i in range(args.noise_seeds)
-                    ]
-                    results["noise"] = {
-                        "sampler": f"dpmpp2m/{k}",
-                        "fd_between_sets": [classifier_fd(a, b) for a, b in zip(sets[::2], sets[1::2], strict=False)],
-                        "fd_to_test": [classifier_fd(x, reference) for x in sets],
-                    }
+                    results["noise"] = fd_noise(
+                        run, run_dir, reference, args.n, steps[len(steps) // 2], args.noise_seeds
+                    )
 
     cols = [f"{s}/{k}" for s in SAMPLERS for k in steps]
     print(
@@ -182,8 +203,8 @@ def main() -> None:
     for name, rows in results["rows"].items():
         cells = [fmt([r[c] for r in rows]) for c in cols]
         clipped = fmt([100 * r["clipped"] for r in rows]) + " %" if "clipped" in rows[0] else ""
-        train_s = fmt([r["train_s"] for r in rows]) if "train_s" in rows[0] else ""
-        print(f"| {name} | " + " | ".join(cells) + f" | {clipped} | {train_s} |")
+        speed = f"{statistics.median(r['images_per_s'] for r in rows):.0f}" if "images_per_s" in rows[0] else ""
+        print(f"| {name} | " + " | ".join(cells) + f" | {clipped} | {speed} |")
     if "noise" in results:
         nz = results["noise"]
         to_test = nz["fd_to_test"]
