@@ -197,7 +197,7 @@ def main() -> None:
     print(
         "| variant | "
         + " | ".join(f"{SAMPLERS[c.split('/')[0]]} {c.split('/')[1]}" for c in cols)
-        + " | clipped | train s |"
+        + " | clipped | img/s |"
     )
     print("|---|" + "---:|" * (len(cols) + 2))
     for name, rows in results["rows"].items():
