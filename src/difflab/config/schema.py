@@ -87,9 +87,9 @@ class MethodConfig:
     # over components (models/denoiser.py::Denoiser.output_to_white)
     prediction: Literal["eps", "x0", "v", "eps_gud"] = "v"
     # regression: how the per-example squared error is reduced over the D whitened components.
-    # "mean" (MSE, diffusers' loss): the gradient norm stays O(1), so train.grad_clip acts on outliers only.
-    # "sum" (difflab <= 0.x): D times larger, so grad_clip = 1 clips (normalises) every step; "auto" is
-    # "mean", and GUD's per-component mean for eps_gud as before.
+    # "sum": D times the MSE, so on digits grad_clip = 1 clips (normalises) every step; "mean" (the MSE,
+    # diffusers' loss): grad_clip acts on outliers only. "auto" = "sum", and "mean" for eps_gud (GUD's
+    # ε-MSE). They tie on the digits demo (BENCHMARKS.md, "Demo recipe ablation"; docs/process.md).
     loss_reduction: Literal["auto", "sum", "mean"] = "auto"
     m: int = bounded(8, ge=1, le=4096)
     lam: float = bounded(1.0, ge=0, le=1)
