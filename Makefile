@@ -18,7 +18,7 @@ ACTIVATE_HINT := difflab, torchrun and `import difflab` live in .venv: run `sour
 $(STAMP): pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -c constraints.txt -e '.[dev,diffusers]'
+	$(PY) -m pip install -q -c constraints.txt -e '.[dev,diffusers,datasets,tensorboard]'
 	touch $(STAMP)
 	@echo '$(ACTIVATE_HINT)'
 

@@ -1,6 +1,7 @@
-"""Draw samples from a trained run; .npy keeps the data's shape and value range, .png is a grid."""
+"""Draw samples from a trained run; .npy keeps the data's shape and value range, .png is a grid, DIR/ numbered PNGs."""
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -45,7 +46,12 @@ def add_arguments(p):
         help="class ids, comma-separated, one per sample (or one for all) for a class-conditional run",
     )
     add_generation_arguments(p)  # --guidance, --guidance-interval, --clip-x0, --dynamic-threshold
-    p.add_argument("--out", default=None, help="output .npy (data units) or .png (default: RUN/samples.png)")
+    p.add_argument(
+        "--out",
+        default=None,
+        help="output .npy (data units), .png (a grid), or a new folder DIR/ (ends in /): numbered PNGs 000000.png … "
+        "in the data's range, for torch-fidelity / clean-fid (default: RUN/samples.png)",
+    )
     add_device_argument(p)
     p.add_argument(
         "--shortcuts",
@@ -57,8 +63,11 @@ def add_arguments(p):
 
 def run(args):
     out = Path(args.out) if args.out else run_output(args.run, "samples.png")
-    if out.suffix not in (".npy", ".png"):
-        raise DifflabError(f"--out must end in .npy or .png, got {out.name}")
+    as_folder = bool(args.out) and (args.out.endswith(("/", os.sep)) or out.is_dir())
+    if as_folder and out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DifflabError(f"{out} already exists and is not an empty folder; give a new folder for the numbered PNGs")
+    if not as_folder and out.suffix not in (".npy", ".png"):
+        raise DifflabError(f"--out must end in .npy or .png, or be a folder ending in / (numbered PNGs): {out.name}")
     import numpy as np
     import torch
 
@@ -66,7 +75,7 @@ def run(args):
     from difflab.io import atomic_open
     from difflab.models.range_check import range_warning
     from difflab.pipeline import generate, load_run
-    from difflab.report import save_samples_picture
+    from difflab.report import save_image_folder, save_samples_picture
 
     loaded = load_run(args.run, device=args.device)
     sampler = args.sampler or loaded.cfg.sample.sampler
@@ -95,7 +104,11 @@ def run(args):
             **generation_options(args),
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npy":
+    where = str(out)
+    if as_folder:
+        paths = save_image_folder(samples, out, normaliser=loaded.normaliser)
+        where = f"{out}/ ({paths[0].name} … {paths[-1].name})"
+    elif out.suffix == ".npy":
         data = loaded.normaliser.decode(samples)
         data = data.numpy() if isinstance(data, torch.Tensor) else data
         with atomic_open(out, "wb") as f:
@@ -104,7 +117,7 @@ def run(args):
         raise DifflabError("a .png needs image or 2-D data; write .npy instead")
     print(
         f"{n} samples ({sampler}, {steps} steps, {nfe} network calls each batch; checkpoint step "
-        f"{loaded.step}: {loaded.path}) written to {out}"
+        f"{loaded.step}: {loaded.path}) written to {where}"
     )
     warning = range_warning(samples, loaded.normaliser)
     if warning:

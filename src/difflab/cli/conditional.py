@@ -6,6 +6,7 @@ from difflab.cli.common import (
     add_device_argument,
     add_sampler_arguments,
     add_seed_argument,
+    non_negative_int,
     positive_int,
     run_output,
 )
@@ -24,21 +25,9 @@ def add_common_arguments(p) -> None:
     )
     p.add_argument("--steps", type=positive_int, default=None, help="number of steps (default: the run's sample.steps)")
     add_sampler_arguments(p)
-    p.add_argument("--resample", type=_non_negative, default=0, help="RePaint harmonisation rounds per step")
+    p.add_argument("--resample", type=non_negative_int, default=0, help="RePaint harmonisation rounds per step")
     add_seed_argument(p)
     add_device_argument(p)
-
-
-def _non_negative(text: str) -> int:
-    import argparse
-
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
-    return value
 
 
 def output_path(args, command: str) -> Path:

@@ -120,6 +120,16 @@ class TrainConfig:
     lr: float = bounded(2e-3, gt=0, le=10)
     weight_decay: float = bounded(0.0, ge=0, le=100)
     warmup_steps: int = bounded(100, ge=0, le=10**9)
+    # after the warm-up: keep lr, or decay it to lr_min_ratio × lr at train.steps (training/lr.py)
+    lr_schedule: Literal["constant", "cosine", "linear"] = "constant"
+    lr_min_ratio: float = bounded(0.0, ge=0, le=1)
+    # t for each training example (objectives/weighting.py): stratified uniform, or EDM's ln ν ~ N(p_mean, p_std²)
+    time_sampling: Literal["uniform", "lognormal"] = "uniform"
+    p_mean: float = bounded(-1.2, ge=-20, le=20)
+    p_std: float = bounded(1.2, gt=0, le=20)
+    # per-component weight of the regression MSE: none, or Min-SNR-γ (Hang et al. 2023) with min_snr_gamma
+    loss_weight: Literal["none", "min_snr"] = "none"
+    min_snr_gamma: float = bounded(5.0, gt=0, le=1e6)
     grad_clip: float = bounded(1.0, ge=0, le=1e12)  # 0 = no clipping
     grad_accum: int = bounded(1, ge=1, le=2**16)
     ema_decay: float = bounded(0.999, ge=0, lt=1)
@@ -129,6 +139,9 @@ class TrainConfig:
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: Literal["fp32", "bf16"] = "bf16"  # bf16 autocast on CUDA only; CPU always fp32
     label_dropout: float = bounded(0.0, ge=0, le=1)  # drop class labels for classifier-free guidance
+    # the JSONL log (train.jsonl) is always written; tensorboard adds event files (pip install 'difflab[tensorboard]')
+    logger: Literal["jsonl", "tensorboard"] = "jsonl"
+    tensorboard_dir: str | None = None  # event-file folder; None: <run>/tensorboard
     time_limit: float = bounded(0.0, ge=0, le=1e9)  # seconds; > 0 stops (with a checkpoint) at the first step past it
 
     def validate(self) -> None:
@@ -233,3 +246,10 @@ class RunConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
     sample: SampleConfig = field(default_factory=SampleConfig)
     encoder: EncoderConfig = field(default_factory=EncoderConfig)
+
+    def validate(self) -> None:
+        if self.train.loss_weight == "min_snr" and self.method.kind != "regression":
+            raise DifflabError(
+                f"train.loss_weight=min_snr weights a regression MSE; method.kind={self.method.kind} has none "
+                "(use train.loss_weight=none)"
+            )

@@ -27,6 +27,7 @@ _LOADERS: dict[str, str] = {
     "mnist": "difflab.data.idx:load_mnist",
     "fashion-mnist": "difflab.data.idx:load_fashion_mnist",
     "cifar10": "difflab.data.cifar:load_cifar10",
+    "mnist5k": "difflab.data.mnist5k:load_mnist5k",
 }
 
 

@@ -10,12 +10,21 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Literal
 
-__all__ = ["atomic_open", "atomic_write_bytes", "atomic_write_json", "atomic_write_text", "fsync_dir", "to_jsonable"]
+__all__ = [
+    "atomic_dir",
+    "atomic_open",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "fsync_dir",
+    "to_jsonable",
+]
 
 
 def _read_umask() -> int:
@@ -24,8 +33,9 @@ def _read_umask() -> int:
     return mask
 
 
-# mkstemp creates 0600 files; final files should get the usual umask-based mode.
+# mkstemp creates 0600 files (mkdtemp 0700 folders); final ones should get the usual umask-based mode.
 _FILE_MODE = 0o666 & ~_read_umask()
+_DIR_MODE = 0o777 & ~_read_umask()
 
 
 def fsync_dir(path: str | Path) -> None:
@@ -72,6 +82,39 @@ def atomic_open(path: str | Path, mode: Literal["wb", "w"] = "wb", encoding: str
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp)
+        raise
+    fsync_dir(path.parent)
+
+
+@contextlib.contextmanager
+def atomic_dir(path: str | Path) -> Iterator[Path]:
+    """A temp folder next to ``path`` that becomes ``path`` only when the block exits cleanly.
+
+    ``path`` must not exist or be an empty folder (a rename cannot merge into a non-empty one);
+    the files written into the yielded folder appear under ``path`` all at once, and the temp
+    folder is removed if anything fails on the way.
+
+    Yields:
+        The temp folder to fill.
+
+    Raises:
+        FileExistsError: ``path`` exists and is not an empty folder.
+    """
+    path = Path(path)
+    if path.exists() and not (path.is_dir() and not any(path.iterdir())):
+        raise FileExistsError(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
+    try:
+        os.chmod(tmp, _DIR_MODE)
+        yield tmp
+        for child in tmp.iterdir():
+            with open(child, "rb") as f:
+                os.fsync(f.fileno())
+        fsync_dir(tmp)
+        os.replace(tmp, path)  # POSIX rename replaces an empty folder
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
         raise
     fsync_dir(path.parent)
 

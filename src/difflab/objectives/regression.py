@@ -12,6 +12,7 @@ from torch import Tensor
 
 from difflab.config.schema import MethodConfig
 from difflab.models.denoiser import Denoiser
+from difflab.objectives.weighting import min_snr_weight
 from difflab.process.process import Process
 
 
@@ -48,12 +49,16 @@ def regression_loss(
     *,
     cond: Mapping[str, Tensor | None] | None = None,
     reduction: str = "auto",
+    min_snr_gamma: float | None = None,
 ) -> Tensor:
     """Per-sample squared error ``(B,)``, summed or averaged over the ``D`` whitened components.
 
     The two differ by the constant ``D``, which Adam ignores, but gradient clipping does not: with
     ``"sum"`` the gradient norm is ``D`` times larger, so ``train.grad_clip = 1`` rescales nearly every
     step to unit norm (a normalised-gradient Adam), while with ``"mean"`` it clips only outliers.
+
+    With ``min_snr_gamma`` each component's squared error is weighted by Min-SNR-γ
+    (:func:`difflab.objectives.weighting.min_snr_weight`).
 
     Args:
         denoiser: wraps the network and the process.
@@ -62,6 +67,7 @@ def regression_loss(
         eps: whitened noise ``(B, D)``.
         cond: conditioning mapping (labels, z, ...) passed to the denoiser.
         reduction: ``"sum"``, ``"mean"`` or ``"auto"`` (:func:`loss_reduction`).
+        min_snr_gamma: γ of the Min-SNR-γ weighting, or None for none.
     """
     process = denoiser.process
     w0 = process.to_white(x0)  # once: both the noisy input and the target need it
@@ -72,15 +78,17 @@ def regression_loss(
     target = regression_target(denoiser.prediction, w0, eps, alpha, sigma)
     pred = denoiser.output_to_white(out, w_t)
     sq = (pred.float() - target.float()).pow(2)
+    if min_snr_gamma is not None:
+        sq = sq * min_snr_weight(denoiser.prediction, alpha, sigma, min_snr_gamma).to(sq.dtype)
     return sq.mean(dim=1) if loss_reduction(denoiser.prediction, reduction) == "mean" else sq.sum(dim=1)
 
 
-def regression_term(method: MethodConfig):
+def regression_term(method: MethodConfig, *, min_snr_gamma: float | None = None):
     """The regression loss as an objective term ``(model, x0, t, eps, cond, generator) -> (B,)``."""
     reduction = method.loss_reduction
 
     def term(model: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, cond: dict, generator: torch.Generator) -> Tensor:
-        return regression_loss(model, x0, t, eps, cond=cond, reduction=reduction)
+        return regression_loss(model, x0, t, eps, cond=cond, reduction=reduction, min_snr_gamma=min_snr_gamma)
 
     return term
 

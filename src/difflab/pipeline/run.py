@@ -83,7 +83,9 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
                 _check_out_dir(out, cfg)
                 atomic_write_text(out / CONFIG_NAME, dump_yaml(cfg))
             labels = dataset.train_labels if cfg.network.class_conditional else None
-            objective = build_objective(cfg.method, label_dropout=cfg.train.label_dropout, num_classes=info.num_classes)
+            objective = build_objective(
+                cfg.method, label_dropout=cfg.train.label_dropout, num_classes=info.num_classes, train=cfg.train
+            )
             trainer = Trainer(
                 denoiser,
                 objective,

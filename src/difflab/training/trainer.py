@@ -1,4 +1,4 @@
-"""The training loop: AdamW, warm-up, clipping, accumulation, EMA, checkpoints, resume.
+"""The training loop: AdamW, LR warm-up and decay (``training/lr.py``), clipping, accumulation, EMA, resume.
 
 Runs unchanged on one CPU, one GPU (bf16 autocast) or under ``torchrun``
 (DistributedDataParallel). Only rank 0 writes files. Each rank draws its own
@@ -39,9 +39,11 @@ from difflab.io import (
     truncate_jsonl_after,
     unflatten_optimizer_state,
 )
+from difflab.io.tensorboard import TensorBoardLogger, check_tensorboard
 from difflab.process.noise import derive_seed
 from difflab.training.distributed import DistInfo, all_reduce_mean, barrier
 from difflab.training.ema import EMA
+from difflab.training.lr import lr_factor
 from difflab.utils.device import autocast_for, sync_device
 from difflab.utils.faults import fault_point
 
@@ -160,6 +162,8 @@ class Trainer:
     ):
         if train_x.shape[0] == 0:
             raise DifflabError("the training set is empty")
+        if cfg.logger == "tensorboard":
+            check_tensorboard()  # before any step: a missing extra is one line, not a crash at the first log
         self.cfg, self.config, self.meta, self.seed = cfg, config, meta, seed
         self.dist = dist or DistInfo()
         self.device = device or torch.device("cpu")
@@ -173,15 +177,12 @@ class Trainer:
         self.progress = progress and self.dist.is_main
         params = [p for p in self.model.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-        warm = max(cfg.warmup_steps, 0)
-        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer, lambda step: min(1.0, (step + 1) / warm) if warm else 1.0
-        )
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: lr_factor(step, cfg))
         self.ema = EMA(self.model, cfg.ema_decay)
         self.generator = torch.Generator().manual_seed(derive_seed(seed, self.dist.rank))
         self.step = 0
-        self.grad_norm: Tensor | None = None  # the last step's gradient norm before clipping (grad_clip > 0)
         self.saved_step: int | None = None  # the step of the newest checkpoint this trainer wrote or resumed
+        self.grad_norm = torch.zeros((), device=self.device)  # of the last step, before clipping
         loss_module = _LossModule(self.model, objective)
         self.loss_module: nn.Module = (
             DistributedDataParallel(loss_module, device_ids=[self.device] if self.device.type == "cuda" else None)
@@ -283,8 +284,10 @@ class Trainer:
             fault_point("step:after_backward", trainer=self)
             total += loss.detach()
         if self.cfg.grad_clip > 0:
-            # the pre-clipping norm, kept on the device (read at log steps): how often clipping acts
-            self.grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip).detach()
+            self.grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        else:
+            grads = [p.grad for p in self.model.parameters() if p.grad is not None]
+            self.grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
         self.optimizer.step()
         self.scheduler.step()
         fault_point("step:after_optimizer", trainer=self)
@@ -313,13 +316,22 @@ class Trainer:
         if self.log_path and self.dist.is_main:
             truncate_jsonl_after(self.log_path, self.step)
         logger = JsonlLogger(self.log_path) if (self.log_path and self.dist.is_main) else None
+        board = None
+        if self.cfg.logger == "tensorboard" and self.dist.is_main:
+            try:
+                # events past the checkpoint (an interrupted run's) are purged, as the JSONL is cut back
+                board = TensorBoardLogger(self._tensorboard_dir(), purge_step=self.step + 1 if self.step else None)
+            except DifflabError:
+                if logger is not None:
+                    logger.close()
+                raise
         bar = None
         if self.progress:
             bar = tqdm(total=self.cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
         images = self.cfg.batch_size * self.cfg.grad_accum * self.dist.world_size
         last_path = latest_checkpoint(self.ckpt_dir)
-        window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
-        window_norm, window_clipped = 0.0, 0.0  # sums over the window of the gradient norm and of clipped steps
+        window_loss, window_grad, window_n, t_window = 0.0, 0.0, 0, time.perf_counter()
+        window_clipped = 0.0  # steps in the window whose pre-clipping norm exceeded grad_clip
         deadline = time.perf_counter() + self.cfg.time_limit if self.cfg.time_limit > 0 else math.inf
         say = bar.write if bar is not None else None
         if say is not None and self.step > 0:
@@ -332,9 +344,8 @@ class Trainer:
                 if signum is not None:
                     self._stop(signum)
                 loss = self.train_step()
-                window_loss, window_n = window_loss + loss, window_n + 1
-                if self.grad_norm is not None:
-                    window_norm = window_norm + self.grad_norm
+                window_loss, window_grad, window_n = window_loss + loss, window_grad + self.grad_norm, window_n + 1
+                if self.cfg.grad_clip > 0:
                     window_clipped = window_clipped + (self.grad_norm > self.cfg.grad_clip).float()
                 if bar is not None:
                     bar.update(1)
@@ -359,25 +370,26 @@ class Trainer:
                         )
                     mean_loss = float(all_reduce_mean(torch.tensor(window), self.dist))
                     rate = images * window_n / (time.perf_counter() - t_window)
+                    grad_norm = float(window_grad) / window_n  # mean over the window, before clipping
+                    lr = self.scheduler.get_last_lr()[0]
                     if bar is not None:
                         bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{rate:.0f}")
                     if logger is not None:
-                        clip = {}
-                        if self.grad_norm is not None:  # this rank's norms (DDP: the same all-reduced gradient)
-                            clip = {
-                                "grad_norm": float(window_norm) / window_n,
-                                "clipped": float(window_clipped) / window_n,
-                            }
+                        # clipped: the fraction of the window's steps that gradient clipping rescaled
+                        clip = {"clipped": float(window_clipped) / window_n} if self.cfg.grad_clip > 0 else {}
                         logger.log(
                             step=self.step,
                             loss=mean_loss,
-                            lr=self.scheduler.get_last_lr()[0],
+                            lr=lr,
+                            grad_norm=grad_norm,
                             images_per_s=rate,
                             time=time.time(),
                             **clip,
                         )
-                    window_loss, window_n, t_window = 0.0, 0, time.perf_counter()
-                    window_norm, window_clipped = 0.0, 0.0
+                    if board is not None:
+                        board.log(self.step, loss=mean_loss, lr=lr, grad_norm=grad_norm, images_per_s=rate)
+                    window_loss, window_grad, window_n, t_window = 0.0, 0.0, 0, time.perf_counter()
+                    window_clipped = 0.0
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps or out_of_time:
                     last_path = self.save()
                 fault_point("step:end", trainer=self)
@@ -400,7 +412,15 @@ class Trainer:
                 bar.close()
             if logger is not None:
                 logger.close()
+            if board is not None:
+                board.close()
         return last_path
+
+    def _tensorboard_dir(self) -> Path:
+        """``train.tensorboard_dir``, else ``tensorboard/`` next to the JSONL log (or the checkpoints)."""
+        if self.cfg.tensorboard_dir:
+            return Path(self.cfg.tensorboard_dir).expanduser()
+        return (self.log_path.parent if self.log_path else self.ckpt_dir.parent) / "tensorboard"
 
     def _stop(self, signum: int) -> None:
         """Checkpoint the last completed step (unless it already is) and raise :class:`Interrupted`."""
