@@ -11,7 +11,10 @@ of them with the command that produced each:
 - ``shortcuts``: ``bench_shortcuts.py``, DeepCache-style shortcut schedules on
   a trained run: the one given by ``--shortcuts-run``, else a small digits run
   trained here with ``--train-run``, else ``runs/demo`` if ``make demo`` made it;
-  otherwise it is skipped with a message saying so.
+  otherwise it is skipped with a message saying so;
+- ``recipe``: ``bench_recipe_ablation.py``, the digits demo recipe against one-change variants
+  (loss reduction, ...), each trained here and scored with the classifier-FD (the full size trains
+  two 1,500-step models: about 10 minutes on a quiet 2-core CPU).
 
 ``--quick`` shrinks every benchmark to a smoke run (tens of seconds on a
 2-core CPU; the numbers mean nothing). ``--dry-run`` prints the commands only.
@@ -35,7 +38,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-NAMES = ("bases", "training", "shortcuts")
+NAMES = ("bases", "training", "shortcuts", "recipe")
 DEMO_RUN = ROOT / "runs" / "demo"
 
 
@@ -111,6 +114,11 @@ def plan(args: argparse.Namespace) -> list[Step]:
     else:
         shortcuts += ["--n", "500", "--periods", "3", "--groups", "1,2", "--repeats", "3"]
     steps.append(Step("shortcuts", shortcuts, skip, prepare))
+
+    recipe = [py, str(HERE / "bench_recipe_ablation.py"), "--json", str(out / "recipe.json")]
+    recipe += ["--out", str(out / "recipe")]
+    recipe += ["--quick"] if quick else ["--variants", "baseline,mean", "--sampling", "leading,clip"]
+    steps.append(Step("recipe", recipe, "needs --device cpu" * (args.device != "cpu")))
     return [s for s in steps if s.name in args.only]
 
 

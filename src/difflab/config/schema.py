@@ -86,6 +86,11 @@ class MethodConfig:
     # eps_gud: GUD's tutorial recipe, ε̂ = S⁻¹ U net + w_t ("Gaussian default" residual), ε-MSE averaged
     # over components (models/denoiser.py::Denoiser.output_to_white)
     prediction: Literal["eps", "x0", "v", "eps_gud"] = "v"
+    # regression: how the per-example squared error is reduced over the D whitened components.
+    # "sum": D times the MSE, so on digits grad_clip = 1 clips (normalises) every step; "mean" (the MSE,
+    # diffusers' loss): grad_clip acts on outliers only. "auto" = "sum", and "mean" for eps_gud (GUD's
+    # ε-MSE). They tie on the digits demo (BENCHMARKS.md, "Demo recipe ablation"; docs/process.md).
+    loss_reduction: Literal["auto", "sum", "mean"] = "auto"
     m: int = bounded(8, ge=1, le=4096)
     lam: float = bounded(1.0, ge=0, le=1)
     beta: float = bounded(1.0, gt=0, le=2)
@@ -95,6 +100,8 @@ class MethodConfig:
     noise_injection: Literal["concat", "gated"] = "concat"
 
     def validate(self) -> None:
+        if self.kind != "regression" and self.loss_reduction != "auto":
+            raise DifflabError(f"method.loss_reduction applies to method.kind=regression, not {self.kind!r}; drop it")
         if self.kind == "distributional":
             if self.m < 2 and self.lam > 0:
                 raise DifflabError("method.m must be >= 2 for a distributional model with method.lam > 0")

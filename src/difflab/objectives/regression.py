@@ -25,6 +25,22 @@ def regression_target(prediction: str, w0: Tensor, eps: Tensor, alpha: Tensor, s
     return Process.v_target(w0, eps, alpha, sigma)
 
 
+REDUCTIONS = ("sum", "mean")
+AUTO_REDUCTION = "sum"  # what method.loss_reduction "auto" means (eps_gud: always "mean", GUD's ε-MSE)
+
+
+def loss_reduction(prediction: str, reduction: str = "auto") -> str:
+    """The reduction over components, ``"sum"`` or ``"mean"``, that ``method.loss_reduction`` means.
+
+    ``"auto"`` is ``"mean"`` for ``eps_gud`` (GUD's ε-MSE) and :data:`AUTO_REDUCTION` otherwise.
+    """
+    if reduction == "auto":
+        return "mean" if prediction == "eps_gud" else AUTO_REDUCTION
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"unknown loss reduction {reduction!r}")
+    return reduction
+
+
 def regression_loss(
     denoiser: Denoiser,
     x0: Tensor,
@@ -32,9 +48,14 @@ def regression_loss(
     eps: Tensor,
     *,
     cond: Mapping[str, Tensor | None] | None = None,
+    reduction: str = "auto",
     min_snr_gamma: float | None = None,
 ) -> Tensor:
-    """Per-sample MSE ``(B,)``: summed over components, or averaged for ``eps_gud`` (GUD's ε-MSE).
+    """Per-sample squared error ``(B,)``, summed or averaged over the ``D`` whitened components.
+
+    The two differ by the constant ``D``, which Adam ignores, but gradient clipping does not: with
+    ``"sum"`` the gradient norm is ``D`` times larger, so ``train.grad_clip = 1`` rescales nearly every
+    step to unit norm (a normalised-gradient Adam), while with ``"mean"`` it clips only outliers.
 
     With ``min_snr_gamma`` each component's squared error is weighted by Min-SNR-γ
     (:func:`difflab.objectives.weighting.min_snr_weight`).
@@ -45,6 +66,7 @@ def regression_loss(
         t: times ``(B,)``.
         eps: whitened noise ``(B, D)``.
         cond: conditioning mapping (labels, z, ...) passed to the denoiser.
+        reduction: ``"sum"``, ``"mean"`` or ``"auto"`` (:func:`loss_reduction`).
         min_snr_gamma: γ of the Min-SNR-γ weighting, or None for none.
     """
     process = denoiser.process
@@ -58,14 +80,15 @@ def regression_loss(
     sq = (pred.float() - target.float()).pow(2)
     if min_snr_gamma is not None:
         sq = sq * min_snr_weight(denoiser.prediction, alpha, sigma, min_snr_gamma).to(sq.dtype)
-    return sq.mean(dim=1) if denoiser.prediction == "eps_gud" else sq.sum(dim=1)
+    return sq.mean(dim=1) if loss_reduction(denoiser.prediction, reduction) == "mean" else sq.sum(dim=1)
 
 
 def regression_term(method: MethodConfig, *, min_snr_gamma: float | None = None):
     """The regression loss as an objective term ``(model, x0, t, eps, cond, generator) -> (B,)``."""
+    reduction = method.loss_reduction
 
     def term(model: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, cond: dict, generator: torch.Generator) -> Tensor:
-        return regression_loss(model, x0, t, eps, cond=cond, min_snr_gamma=min_snr_gamma)
+        return regression_loss(model, x0, t, eps, cond=cond, reduction=reduction, min_snr_gamma=min_snr_gamma)
 
     return term
 

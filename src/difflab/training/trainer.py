@@ -331,6 +331,7 @@ class Trainer:
         images = self.cfg.batch_size * self.cfg.grad_accum * self.dist.world_size
         last_path = latest_checkpoint(self.ckpt_dir)
         window_loss, window_grad, window_n, t_window = 0.0, 0.0, 0, time.perf_counter()
+        window_clipped = 0.0  # steps in the window whose pre-clipping norm exceeded grad_clip
         deadline = time.perf_counter() + self.cfg.time_limit if self.cfg.time_limit > 0 else math.inf
         say = bar.write if bar is not None else None
         if say is not None and self.step > 0:
@@ -344,6 +345,8 @@ class Trainer:
                     self._stop(signum)
                 loss = self.train_step()
                 window_loss, window_grad, window_n = window_loss + loss, window_grad + self.grad_norm, window_n + 1
+                if self.cfg.grad_clip > 0:
+                    window_clipped = window_clipped + (self.grad_norm > self.cfg.grad_clip).float()
                 if bar is not None:
                     bar.update(1)
                 done = self.step - first_step
@@ -372,6 +375,8 @@ class Trainer:
                     if bar is not None:
                         bar.set_postfix(loss=f"{mean_loss:.4f}", img_s=f"{rate:.0f}")
                     if logger is not None:
+                        # clipped: the fraction of the window's steps that gradient clipping rescaled
+                        clip = {"clipped": float(window_clipped) / window_n} if self.cfg.grad_clip > 0 else {}
                         logger.log(
                             step=self.step,
                             loss=mean_loss,
@@ -379,10 +384,12 @@ class Trainer:
                             grad_norm=grad_norm,
                             images_per_s=rate,
                             time=time.time(),
+                            **clip,
                         )
                     if board is not None:
                         board.log(self.step, loss=mean_loss, lr=lr, grad_norm=grad_norm, images_per_s=rate)
                     window_loss, window_grad, window_n, t_window = 0.0, 0.0, 0, time.perf_counter()
+                    window_clipped = 0.0
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps or out_of_time:
                     last_path = self.save()
                 fault_point("step:end", trainer=self)
