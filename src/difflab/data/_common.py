@@ -9,7 +9,7 @@ from numbers import Integral, Real
 import numpy as np
 import torch
 
-from difflab.data.base import Normaliser
+from difflab.data.base import Dataset, Normaliser
 from difflab.errors import DifflabError
 
 
@@ -69,3 +69,20 @@ def as_float_tensor(x: np.ndarray) -> torch.Tensor:
 def as_label_tensor(y: np.ndarray | None) -> torch.Tensor | None:
     """``(N,)`` int64 tensor or None."""
     return None if y is None else torch.from_numpy(np.asarray(y, dtype=np.int64).copy())
+
+
+def gray_digits_dataset(
+    name: str, x_tr: np.ndarray, y_tr: np.ndarray, x_te: np.ndarray, y_te: np.ndarray, meta: dict
+) -> Dataset:
+    """A 10-class dataset of 8-bit grey images ``(N, H, W)`` (MNIST-like): one channel in [-1, 1], grid step 1/255."""
+    norm = unit_image_normaliser()
+    return Dataset(
+        name=name,
+        train=as_float_tensor(norm.encode(x_tr[:, None] / 255.0)),
+        test=as_float_tensor(norm.encode(x_te[:, None] / 255.0)),
+        train_labels=as_label_tensor(y_tr),
+        test_labels=as_label_tensor(y_te),
+        num_classes=10,
+        normaliser=norm,
+        meta={**meta, "quantum": 1 / 255},
+    )

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from difflab.data._common import as_float_tensor, as_label_tensor, unit_image_normaliser
+from difflab.data._common import gray_digits_dataset
 from difflab.data.base import Dataset
 from difflab.data.download import IDX_FILES, default_data_dir, missing_files_error
 from difflab.errors import DifflabError
@@ -59,17 +59,7 @@ def load_idx_dataset(name: str, data_dir: str | Path | None) -> Dataset:
     for x, y, split in ((x_tr, y_tr, "train"), (x_te, y_te, "t10k")):
         if x.ndim != 3 or y.ndim != 1 or len(x) != len(y):
             raise DifflabError(f"{name}: {split} images {x.shape} and labels {y.shape} do not match in {directory}")
-    norm = unit_image_normaliser()
-    return Dataset(
-        name=name,
-        train=as_float_tensor(norm.encode(x_tr[:, None] / 255.0)),
-        test=as_float_tensor(norm.encode(x_te[:, None] / 255.0)),
-        train_labels=as_label_tensor(y_tr),
-        test_labels=as_label_tensor(y_te),
-        num_classes=10,
-        normaliser=norm,
-        meta={"data_dir": str(directory), "quantum": 1 / 255},
-    )
+    return gray_digits_dataset(name, x_tr, y_tr, x_te, y_te, {"data_dir": str(directory)})
 
 
 def load_mnist(*, data_dir: str | None = None) -> Dataset:

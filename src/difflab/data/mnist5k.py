@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from difflab.data._common import as_float_tensor, as_label_tensor, check_int, unit_image_normaliser
+from difflab.data._common import check_int, gray_digits_dataset
 from difflab.data.base import Dataset
 from difflab.errors import DifflabError
 
@@ -86,14 +86,4 @@ def load_mnist5k(*, n_test: int = MNIST5K_TEST_SIZE, seed: int = MNIST5K_SPLIT_S
         raise DifflabError(f"mnist5k: option n_test must be at most {MNIST5K_TOTAL - 10}, got {n_test}")
     seed = check_int("mnist5k", "seed", seed, minimum=0)
     x_tr, y_tr, x_te, y_te = mnist5k_split(n_test, seed)
-    norm = unit_image_normaliser()
-    return Dataset(
-        name="mnist5k",
-        train=as_float_tensor(norm.encode(x_tr[:, None] / 255.0)),
-        test=as_float_tensor(norm.encode(x_te[:, None] / 255.0)),
-        train_labels=as_label_tensor(y_tr),
-        test_labels=as_label_tensor(y_te),
-        num_classes=10,
-        normaliser=norm,
-        meta={"quantum": 1 / 255},
-    )
+    return gray_digits_dataset("mnist5k", x_tr, y_tr, x_te, y_te, {})
