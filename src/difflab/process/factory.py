@@ -13,10 +13,12 @@ import torch
 from torch import Tensor
 
 from difflab.errors import DifflabError
+from difflab.process.bases.base import Basis
 from difflab.process.bases.registry import BASES, BASIS_NAMES, build_basis
 from difflab.process.options import ProcessOptions
 from difflab.process.prior import PRIORS, component_second_moment, fit_prior_scale
 from difflab.process.process import Process
+from difflab.process.schedules.base import Schedule
 from difflab.process.schedules.registry import SCHEDULE_NAMES, SCHEDULES, build_schedule
 
 
@@ -100,20 +102,7 @@ def build_process(
     if SCHEDULES[o.schedule].needs_data:
         component_var = component_second_moment(b, data).clamp_min(1e-12)
         data_var = component_var / scale**2  # Σ_i in the whitened space w = S⁻¹ U x
-    sched = build_schedule(
-        o.schedule,
-        labels=b.labels,
-        data_var=data_var,
-        positions=b.positions,
-        softness=o.softness,
-        ordering=o.ordering,
-        axis=o.axis,
-        gamma_min=o.gamma_min,
-        gamma_max=o.gamma_max,
-        component_var=component_var,
-        soft_form=o.soft_form,
-        table=o.table(),
-    )
+    sched = _schedule(o, b, data_var, component_var)
     return Process(b, sched, scale, options=o, mean=mean)
 
 
@@ -130,19 +119,7 @@ def empty_process(shape: tuple[int, ...], options: ProcessOptions | None = None,
     b = build_basis(o.basis, shape, levels=o.levels)
     fitted = SCHEDULES[o.schedule].needs_data
     # Validate the schedule options now; data-dependent buffers come from the checkpoint.
-    sched = build_schedule(
-        o.schedule,
-        labels=b.labels,
-        data_var=torch.ones(b.dim) if fitted else None,
-        positions=b.positions,
-        softness=o.softness,
-        ordering=o.ordering,
-        axis=o.axis,
-        gamma_min=o.gamma_min,
-        gamma_max=o.gamma_max,
-        soft_form=o.soft_form,
-        table=o.table(),
-    )
+    sched = _schedule(o, b, torch.ones(b.dim) if fitted else None)
     if fitted:
         sched = SCHEDULES[o.schedule].placeholder(b.dim)
     return Process(b, sched, None, options=o, mean=torch.zeros(b.dim) if o.center else None)
@@ -153,3 +130,21 @@ def empty_process_like(process: Process) -> Process:
     if process.options is None:
         raise DifflabError("process was not built by difflab.process.factory; call empty_process(shape, options)")
     return empty_process(process.shape, process.options)
+
+
+def _schedule(o: ProcessOptions, b: Basis, data_var: Tensor | None, component_var: Tensor | None = None) -> Schedule:
+    """The schedule ``o`` names, on basis ``b``: the one place that passes every schedule option along."""
+    return build_schedule(
+        o.schedule,
+        labels=b.labels,
+        data_var=data_var,
+        positions=b.positions,
+        softness=o.softness,
+        ordering=o.ordering,
+        axis=o.axis,
+        gamma_min=o.gamma_min,
+        gamma_max=o.gamma_max,
+        component_var=component_var,
+        soft_form=o.soft_form,
+        table=o.table(),
+    )
