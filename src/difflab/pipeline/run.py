@@ -5,6 +5,9 @@ Run directory layout::
     RUN/config.yaml          resolved config (what `difflab train --dry-run` prints)
     RUN/checkpoints/step_*/  safetensors weights + config + meta (atomic)
     RUN/train_log.jsonl      one line per log interval: step, loss, lr, images/s
+    RUN/eval_log.jsonl       train.eval_every: one line per evaluation (step, sliced_w1, n)
+    RUN/samples/step_*.png   train.eval_every: the evaluation's sample grid
+    RUN/best/step_*/         train.keep_best: the checkpoint with the lowest evaluation metric
 """
 
 import contextlib
@@ -32,6 +35,7 @@ from difflab.models.run import (
 )
 from difflab.objectives.build import build_objective
 from difflab.training.distributed import init_distributed, resolve_device, shutdown
+from difflab.training.evaluation import make_evaluator
 from difflab.training.trainer import Trainer
 
 # Re-exported: these lived here before loading moved into the core.
@@ -83,6 +87,7 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
                 _check_out_dir(out, cfg)
                 atomic_write_text(out / CONFIG_NAME, dump_yaml(cfg))
             labels = dataset.train_labels if cfg.network.class_conditional else None
+            evaluator = make_evaluator(cfg, info, dataset.test) if cfg.train.eval_every > 0 else None
             objective = build_objective(
                 cfg.method, label_dropout=cfg.train.label_dropout, num_classes=info.num_classes, train=cfg.train
             )
@@ -100,6 +105,10 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
                 device=device,
                 log_path=out / LOG_NAME,
                 progress=progress,
+                stream=dataset.train_stream,
+                hflip=cfg.data.hflip,
+                num_workers=cfg.data.num_workers,
+                evaluator=evaluator,
             )
             last = trainer.fit()
             if dist.is_main and last is not None:
