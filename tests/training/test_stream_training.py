@@ -80,6 +80,6 @@ def test_a_corrupt_image_is_one_line_naming_it(tmp_path, capsys, monkeypatch):
     assert lines[0].startswith("difflab: error: folder: cannot read image") and str(bad) in lines[0]
 
 
-def test_hflip_needs_images():
+def test_hflip_needs_images(tmp_path):
     with pytest.raises(DifflabError, match="data.hflip mirrors images"):
-        train_run(tiny_config("data.name=toy2d", "network.kind=mlp", "data.hflip=true"), "unused", progress=False)
+        train_run(tiny_config("data.name=toy2d", "network.kind=mlp", "data.hflip=true"), tmp_path / "r", progress=False)
