@@ -91,8 +91,10 @@ class StepSampler:
 
 
 def _quiet_worker(worker_id: int) -> None:
-    # Ctrl-C reaches the whole process group; the main process stops at a step boundary and ends the workers.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Ctrl-C and a scheduler's SIGTERM reach the whole process group. The training process stops at a step
+    # boundary (with a checkpoint) and then ends the workers; a worker that died first would fail that step.
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.SIG_IGN)
 
 
 def one_line(err: BaseException) -> str:
