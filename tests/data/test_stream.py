@@ -94,3 +94,17 @@ def test_stream_is_not_a_dataset_option_and_always_needs_a_streaming_path():
         load_dataset("digits", stream="always")
     with pytest.raises(DifflabError, match="data.stream must be never, auto or always"):
         load_dataset("digits", stream="sometimes")
+
+
+def test_npy_streaming_refusals_are_one_line(tmp_path):
+    x = np.random.default_rng(0).random((20, 4, 4))
+    np.savez(tmp_path / "x.npz", x=x)
+    np.save(tmp_path / "v.npy", x.reshape(20, 16))
+    for name in ("x.npz", "v.npy"):  # these load whole under auto, and say so under always
+        assert load_dataset("npy", path=str(tmp_path / name), stream="auto", stream_above_mb=0.0).train_stream is None
+        with pytest.raises(DifflabError, match="data.stream=always reads a plain .npy image array"):
+            load_dataset("npy", path=str(tmp_path / name), stream="always")
+    x[7, 1, 2] = np.nan
+    np.save(tmp_path / "nan.npy", x)
+    with pytest.raises(DifflabError, match="non-finite"):
+        load_dataset("npy", path=str(tmp_path / "nan.npy"), stream="always")

@@ -249,6 +249,12 @@ def load_npy(
         check_path("npy", "labels", labels)
     file = Path(path).expanduser()
     mapped = _mapped_images(file) if stream != "never" else None
+    if mapped is None and stream == "always":
+        _read(file, "data")  # a broken file: its own one-line reason first
+        raise DifflabError(
+            f"npy: data.stream=always reads a plain .npy image array (N, H, W) or (N, C, H, W); {file} is not "
+            "one (.npz and vectors load whole: set data.stream=auto)"
+        )
     if mapped is not None:
         n_train = len(mapped) - len(split_indices("npy", len(mapped), test_fraction, seed)[1])
         shape = mapped.shape[1:] if mapped.ndim == 4 else (1, *mapped.shape[1:])
