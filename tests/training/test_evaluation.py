@@ -113,3 +113,30 @@ def test_vector_data_has_a_metric_and_no_grid(tmp_path):
     assert len(read_jsonl(tmp_path / "run" / "eval_log.jsonl")) == 1
     assert not any((tmp_path / "run" / "samples").iterdir())
     assert np.isfinite(read_jsonl(tmp_path / "run" / "eval_log.jsonl")[0][METRIC])
+
+
+def test_resume_logs_each_evaluation_once(tmp_path):
+    import os
+    import signal
+
+    from difflab.errors import Interrupted
+    from difflab.utils.faults import set_fault_hook
+
+    cfg = tiny_config(*EVAL, "train.checkpoint_every=3")
+
+    def sigint_in_step_7(name, info):
+        if name == "step:after_backward" and info["trainer"].step == 6:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    previous = set_fault_hook(sigint_in_step_7)
+    try:
+        with pytest.raises(Interrupted):
+            train_run(cfg, tmp_path / "run", progress=False)
+    finally:
+        set_fault_hook(previous)
+    # stopped after step 7, checkpoint step_000007; cut a stale evaluation past it in, as a killed run leaves
+    with open(tmp_path / "run" / "eval_log.jsonl", "a") as f:
+        f.write('{"step": 8, "sliced_w1": 0.0}\n')
+    train_run(cfg, tmp_path / "run", progress=False)
+    log = read_jsonl(tmp_path / "run" / "eval_log.jsonl")
+    assert [r["step"] for r in log] == [4, 8, 12] and log[1][METRIC] > 0
