@@ -140,3 +140,10 @@ def test_resume_logs_each_evaluation_once(tmp_path):
     train_run(cfg, tmp_path / "run", progress=False)
     log = read_jsonl(tmp_path / "run" / "eval_log.jsonl")
     assert [r["step"] for r in log] == [4, 8, 12] and log[1][METRIC] > 0
+
+
+def test_evaluation_can_be_switched_on_when_resuming(tmp_path):
+    train_run(tiny_config("train.steps=6", "train.checkpoint_every=6"), tmp_path / "run", progress=False)
+    train_run(tiny_config(*EVAL, "train.keep_best=true"), tmp_path / "run", progress=False)
+    assert [r["step"] for r in read_jsonl(tmp_path / "run" / "eval_log.jsonl")] == [8, 12]
+    assert len(list((tmp_path / "run" / "best").iterdir())) == 1

@@ -53,6 +53,17 @@ __all__ = [
 ]
 
 
+# Options a resumed run may change: the evaluation during training, and the loader's worker count (a streamed
+# batch does not depend on it). Tests show the weights are the same with and without them.
+WATCH_KEYS = (
+    ("train", "eval_every"),
+    ("train", "eval_n"),
+    ("train", "eval_steps"),
+    ("train", "keep_best"),
+    ("data", "num_workers"),
+)
+
+
 def _check_out_dir(out: Path, cfg: RunConfig) -> None:
     """Refuse to mix two different configs in one run directory."""
     existing = out / CONFIG_NAME
@@ -60,6 +71,8 @@ def _check_out_dir(out: Path, cfg: RunConfig) -> None:
         old = load_config(RunConfig, existing)
         old_d, new_d = config_to_dict(old), config_to_dict(cfg)
         old_d["train"].pop("steps"), new_d["train"].pop("steps")  # extending a run is fine
+        for section, key in WATCH_KEYS:  # watching a run differently never changes what it trains
+            old_d[section].pop(key, None), new_d[section].pop(key, None)
         if old_d != new_d:
             raise DifflabError(
                 f"{out} already holds a run with a different config; use a fresh --out (or the same config to resume)"
