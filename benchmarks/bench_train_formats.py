@@ -42,7 +42,9 @@ def build(config: str, variant: str, batch: int, out: Path) -> Trainer:
     seeded_init(cfg.seed)
     model = build_denoiser(cfg, info, data.train)
     objective = build_objective(cfg.method, num_classes=info.num_classes, train=cfg.train)
-    return Trainer(model, objective, data.train, None, cfg.train, out, config={}, meta={}, seed=cfg.seed, progress=False)
+    return Trainer(
+        model, objective, data.train, None, cfg.train, out, config={}, meta={}, seed=cfg.seed, progress=False
+    )
 
 
 def timed(trainer: Trainer, steps: int) -> tuple[float, float]:
