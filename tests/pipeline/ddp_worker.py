@@ -19,9 +19,9 @@ def capturing_fit(self):
 
 
 trainer_mod.Trainer.fit = capturing_fit
-out, digest_dir = sys.argv[1], sys.argv[2]
+out, digest_dir, extra = sys.argv[1], sys.argv[2], sys.argv[3:]  # extra: key=value overrides
 train_run(
-    tiny_config("train.steps=6", "train.checkpoint_every=3", "train.log_every=2", "train.device=cpu"),
+    tiny_config("train.steps=6", "train.checkpoint_every=3", "train.log_every=2", "train.device=cpu", *extra),
     out,
     progress=False,
 )

@@ -145,7 +145,7 @@ def check_data_options(cfg: "RunConfig") -> str:
     data = load_data(cfg)
     labels = f", {data.num_classes} classes" if data.num_classes else ""
     return (
-        f"data: {data.name}, {data.train.shape[0]} train / {data.test.shape[0]} test examples "
+        f"data: {data.name}, {data.n_train} train / {data.test.shape[0]} test examples "
         f"of shape {tuple(data.shape)}{labels}"
     )
 

@@ -30,6 +30,12 @@ class DataConfig:
 
     name: str = "digits"
     options: dict[str, Any] = field(default_factory=dict)
+    # folder / npy images: read the training split per batch through a torch DataLoader (data/stream.py)
+    # instead of one tensor: never, always, or auto (when the float32 training split is over stream_above_mb MiB)
+    stream: Literal["auto", "never", "always"] = "auto"
+    stream_above_mb: float = bounded(2048.0, ge=0, le=1e9)
+    num_workers: int = bounded(2, ge=0, le=256)  # DataLoader worker processes of a streamed training set
+    hflip: bool = False  # mirror each training image left-right with probability 1/2
 
     def validate(self) -> None:
         check_dataset_name(self.name)
@@ -137,12 +143,21 @@ class TrainConfig:
     keep_last: int = bounded(2, ge=1, le=10**6)
     log_every: int = bounded(50, ge=1, le=10**9)
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    precision: Literal["fp32", "bf16"] = "bf16"  # bf16 autocast on CUDA only; CPU always fp32
+    # autocast on CUDA only (CPU always fp32); fp16 adds a GradScaler and is what bf16 becomes on a GPU without bf16
+    precision: Literal["fp32", "bf16", "fp16"] = "bf16"
+    compile: bool = False  # torch.compile the training step's model + loss (opt-in: compiling costs time up front)
+    channels_last: bool = False  # image models: weights and batches in channels-last memory format
     label_dropout: float = bounded(0.0, ge=0, le=1)  # drop class labels for classifier-free guidance
     # the JSONL log (train.jsonl) is always written; tensorboard adds event files (pip install 'difflab[tensorboard]')
     logger: Literal["jsonl", "tensorboard"] = "jsonl"
     tensorboard_dir: str | None = None  # event-file folder; None: <run>/tensorboard
     time_limit: float = bounded(0.0, ge=0, le=1e9)  # seconds; > 0 stops (with a checkpoint) at the first step past it
+    # every eval_every steps (0 = never): eval_n EMA samples -> a PNG grid in <run>/samples/ and the sliced
+    # Wasserstein-1 distance to the test split in <run>/eval_log.jsonl (and TensorBoard); training/evaluation.py
+    eval_every: int = bounded(0, ge=0, le=10**9)
+    eval_n: int = bounded(256, ge=2, le=10**6)
+    eval_steps: int = bounded(0, ge=0, le=100_000)  # sampler steps of an evaluation; 0: sample.steps
+    keep_best: bool = False  # keep the checkpoint with the lowest evaluation metric in <run>/best/ (needs eval_every)
 
     def validate(self) -> None:
         for key in ("steps", "batch_size", "grad_accum", "checkpoint_every", "log_every"):
@@ -154,6 +169,8 @@ class TrainConfig:
             raise DifflabError(f"train.lr must be > 0, got {self.lr}")
         if self.time_limit < 0:
             raise DifflabError(f"train.time_limit must be >= 0 seconds, got {self.time_limit}")
+        if self.keep_best and self.eval_every < 1:
+            raise DifflabError("train.keep_best keeps the best evaluated checkpoint; set train.eval_every=N too")
 
 
 @dataclass

@@ -23,6 +23,7 @@ from difflab.data._common import (
     split_indices,
 )
 from difflab.data.base import Dataset, Normaliser
+from difflab.data.stream import MemmapImages, StreamedExamples, fit_subset, wants_stream
 from difflab.errors import DifflabError
 
 LABEL_KEYS = ("labels", "y")
@@ -161,7 +162,71 @@ def _check_data(data: np.ndarray, path: Path) -> np.ndarray:
     return data[:, None] if data.ndim == 3 else data
 
 
-def load_npy(*, path: str, labels: str | None = None, test_fraction: float = 0.1, seed: int = 0) -> Dataset:
+CHUNK_BYTES = 64 << 20  # a memory-mapped array is checked and scanned in row blocks of about this size
+
+
+def _mapped_images(file: Path) -> np.ndarray | None:
+    """A plain ``.npy`` image array ``(N, H, W)`` / ``(N, C, H, W)`` memory-mapped, else ``None`` (read it whole)."""
+    if not file.is_file() or zipfile.is_zipfile(file):
+        return None
+    try:
+        _check_headers(file)
+        data = np.load(file, mmap_mode="r", allow_pickle=False)
+    except _READ_ERRORS:
+        return None  # the whole-file path gives the one-line reason
+    return data if isinstance(data, np.ndarray) and data.ndim in (3, 4) and data.size else None
+
+
+def _scan_range(data: np.ndarray, path: Path) -> tuple[float, float]:
+    """``(min, max)`` of a memory-mapped array, checked finite, one row block at a time."""
+    if data.dtype.kind not in "biuf":
+        raise DifflabError(f"npy: {path} has non-numeric dtype {data.dtype}; need ints or floats")
+    rows = max(1, CHUNK_BYTES // max(1, data[0].nbytes))
+    low, high = math.inf, -math.inf
+    for start in range(0, len(data), rows):
+        block = np.asarray(data[start : start + rows], dtype=np.float64)
+        if not np.isfinite(block).all():
+            raise DifflabError(f"npy: {path} contains non-finite values (rows {start}..); remove or replace them")
+        low, high = min(low, float(block.min())), max(high, float(block.max()))
+    return low, high
+
+
+def _stream_images(data: np.ndarray, file: Path, labels: str | None, test_fraction: float, seed: int) -> Dataset:
+    """The ``load_npy`` image dataset with its training split read from the memory-mapped file per example."""
+    channels_last = data.ndim == 4 and data.shape[1] > 4
+    if channels_last and data.shape[3] > 4:
+        raise DifflabError(f"npy: {file} has shape {data.shape}; images need (N, C, H, W) with C <= 4")
+    low, high = _scan_range(data, file)
+    if high == low:
+        raise DifflabError(f"npy: {file} is constant ({low}); nothing to learn")
+    y = None if labels is None else _check_labels(np.asarray(_read_labels(str(labels), None)), len(data))
+    tr, te = split_indices("npy", len(data), test_fraction, seed)
+    norm = Normaliser(shift=(low + high) / 2, scale=(high - low) / 2, value_range=(low, high))
+    streamed = StreamedExamples(MemmapImages(file, channels_last), tr, None if y is None else y[tr], norm)
+    keep = fit_subset(len(tr), seed)
+    test = StreamedExamples(MemmapImages(file, channels_last), te, None, norm)
+    return Dataset(
+        name="npy",
+        train=streamed.stack(keep),
+        test=test.stack(np.arange(len(te))),
+        train_labels=as_label_tensor(None if y is None else y[tr][keep]),
+        test_labels=as_label_tensor(None if y is None else y[te]),
+        num_classes=0 if y is None else int(y.max()) + 1,
+        normaliser=norm,
+        meta={"path": str(file)},
+        train_stream=streamed,
+    )
+
+
+def load_npy(
+    *,
+    path: str,
+    labels: str | None = None,
+    test_fraction: float = 0.1,
+    seed: int = 0,
+    stream: str = "never",
+    stream_above_mb: float = float("inf"),
+) -> Dataset:
     """Examples from ``path`` split randomly into train/test.
 
     Shapes ``(N, D)`` give vectors standardised per feature (train statistics);
@@ -174,6 +239,8 @@ def load_npy(*, path: str, labels: str | None = None, test_fraction: float = 0.1
         labels: Key in the ``.npz`` or path to a ``.npy``/``.npz`` of ``(N,)`` labels.
         test_fraction: Share of examples held out for test.
         seed: Seed of the train/test split.
+        stream: ``never``, ``auto`` or ``always`` stream the training split (``data.stream``, not an option).
+        stream_above_mb: The ``auto`` threshold in MiB (``data.stream_above_mb``).
     """
     test_fraction = check_fraction("npy", "test_fraction", test_fraction)
     seed = check_int("npy", "seed", seed, minimum=0)
@@ -181,6 +248,18 @@ def load_npy(*, path: str, labels: str | None = None, test_fraction: float = 0.1
     if labels is not None:
         check_path("npy", "labels", labels)
     file = Path(path).expanduser()
+    mapped = _mapped_images(file) if stream != "never" else None
+    if mapped is None and stream == "always":
+        _read(file, "data")  # a broken file: its own one-line reason first
+        raise DifflabError(
+            f"npy: data.stream=always reads a plain .npy image array (N, H, W) or (N, C, H, W); {file} is not "
+            "one (.npz and vectors load whole: set data.stream=auto)"
+        )
+    if mapped is not None:
+        n_train = len(mapped) - len(split_indices("npy", len(mapped), test_fraction, seed)[1])
+        shape = mapped.shape[1:] if mapped.ndim == 4 else (1, *mapped.shape[1:])
+        if wants_stream(stream, n_train, shape, stream_above_mb):
+            return _stream_images(mapped, file, labels, test_fraction, seed)
     loaded = _read(file, "data")
     npz = loaded if isinstance(loaded, dict) else None
     data, y = _split_npz(loaded, file) if npz is not None else (loaded, None)

@@ -7,12 +7,15 @@ model outputs back to the data's original units.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 import torch
 
 from difflab.errors import DifflabError
+
+if TYPE_CHECKING:
+    from difflab.data.stream import StreamedExamples
 
 ArrayLike = TypeVar("ArrayLike", torch.Tensor, np.ndarray)
 
@@ -152,6 +155,9 @@ class Dataset:
         meta: Source-specific facts (e.g. known GMM parameters, in normalised space). ``quantum``: the grid
             step of discrete data in original units (digits 1, 8-bit images 1/255), which likelihoods
             dequantise with (:func:`difflab.metrics.likelihood.bits_per_dim`); absent for continuous data.
+        train_stream: The whole training split read example by example when it is too large for one tensor
+            (``folder`` and ``npy`` images, :mod:`difflab.data.stream`); ``train`` then holds a seeded subset
+            of it (what the process is fitted on). ``None``: ``train`` is the whole training split.
     """
 
     name: str
@@ -162,6 +168,7 @@ class Dataset:
     num_classes: int = 0
     normaliser: Normaliser = field(default_factory=Normaliser)
     meta: dict[str, Any] = field(default_factory=dict)
+    train_stream: StreamedExamples | None = None
 
     def __post_init__(self) -> None:
         # Internal invariants (loaders are library code), so plain ValueError.
@@ -181,12 +188,17 @@ class Dataset:
         return tuple(self.train.shape[1:])
 
     @property
+    def n_train(self) -> int:
+        """Examples in the training split (streamed ones included)."""
+        return len(self.train_stream) if self.train_stream is not None else len(self.train)
+
+    @property
     def is_image(self) -> bool:
         """True for ``(C, H, W)`` examples."""
         return len(self.shape) == 3
 
     def __repr__(self) -> str:
         return (
-            f"Dataset(name={self.name!r}, shape={self.shape}, n_train={len(self.train)}, "
+            f"Dataset(name={self.name!r}, shape={self.shape}, n_train={self.n_train}, "
             f"n_test={len(self.test)}, num_classes={self.num_classes})"
         )

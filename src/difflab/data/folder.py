@@ -25,6 +25,7 @@ from difflab.data._common import (
     unit_image_normaliser,
 )
 from difflab.data.base import Dataset
+from difflab.data.stream import StreamedExamples, fit_subset, wants_stream
 from difflab.errors import DifflabError
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
@@ -132,6 +133,16 @@ def _read_16bit(img: Image.Image, path: Path, size: int, channels: Literal[1, 3]
     return np.repeat(arr[None], channels, axis=0)
 
 
+class FolderReader:
+    """Image ``j`` of a file list as ``(channels, size, size)`` float64 in [0, 1] (picklable, for loader workers)."""
+
+    def __init__(self, files: list[Path], size: int, channels: Literal[1, 3]) -> None:
+        self.files, self.size, self.channels = files, size, channels
+
+    def __call__(self, j: int) -> np.ndarray:
+        return read_image(self.files[j], self.size, self.channels)
+
+
 def load_folder(
     *,
     path: str,
@@ -139,6 +150,8 @@ def load_folder(
     channels: Literal[1, 3] | None = None,
     test_fraction: float = 0.1,
     seed: int = 0,
+    stream: str = "never",
+    stream_above_mb: float = float("inf"),
 ) -> Dataset:
     """All PNG/JPEG images under ``path`` (recursively), ``(channels, size, size)`` in [-1, 1].
 
@@ -153,6 +166,8 @@ def load_folder(
         channels: 1 (grayscale) or 3 (RGB). Default: 1 if every image is grayscale, else 3.
         test_fraction: Share of images held out for test.
         seed: Seed of the train/test split.
+        stream: ``never``, ``auto`` or ``always`` stream the training split (``data.stream``, not an option).
+        stream_above_mb: The ``auto`` threshold in MiB (``data.stream_above_mb``).
     """
     if size is not None:
         size = check_int("folder", "size", size, minimum=2)
@@ -176,19 +191,31 @@ def load_folder(
         raise DifflabError(f"folder: inferred size {size} is over {MAX_SIZE}; set data.options.size")
     if "inferred" in layout or ";" in layout:
         warnings.warn(layout, stacklevel=2)
-    x = np.stack([read_image(p, size, channels) for p in files])
     classes = sorted({p.parent.relative_to(root).as_posix() for p in files})
     labelled = len(classes) > 1 and "." not in classes
     y = np.array([classes.index(p.parent.relative_to(root).as_posix()) for p in files]) if labelled else None
     tr, te = split_indices("folder", len(files), test_fraction, seed)
     norm = unit_image_normaliser()
+    read = FolderReader(files, size, channels)
+    streamed = None
+    if wants_stream(stream, len(tr), (channels, size, size), stream_above_mb):
+        # decoded per batch by the training loader; only a fitting subset and the test split are read now
+        streamed = StreamedExamples(read, tr, None if y is None else y[tr], norm)
+        keep = fit_subset(len(tr), seed)
+        train, train_labels = streamed.stack(keep), as_label_tensor(None if y is None else y[tr][keep])
+        test = as_float_tensor(norm.encode(np.stack([read(j) for j in te])))
+    else:
+        x = np.stack([read(j) for j in range(len(files))])
+        train, train_labels = as_float_tensor(norm.encode(x[tr])), as_label_tensor(None if y is None else y[tr])
+        test = as_float_tensor(norm.encode(x[te]))
     return Dataset(
         name="folder",
-        train=as_float_tensor(norm.encode(x[tr])),
-        test=as_float_tensor(norm.encode(x[te])),
-        train_labels=as_label_tensor(None if y is None else y[tr]),
+        train=train,
+        test=test,
+        train_labels=train_labels,
         test_labels=as_label_tensor(None if y is None else y[te]),
         num_classes=len(classes) if labelled else 0,
         normaliser=norm,
         meta={"path": str(root), "class_names": classes if labelled else [], "layout": layout},
+        train_stream=streamed,
     )

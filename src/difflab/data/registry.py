@@ -31,6 +31,11 @@ _LOADERS: dict[str, str] = {
 }
 
 
+# Keywords a streaming-capable loader takes from the data section (data.stream, data.stream_above_mb),
+# not from data.options: hidden from the option listing, refused as options.
+STREAM_KEYWORDS = ("stream", "stream_above_mb")
+
+
 def dataset_names() -> list[str]:
     """All registered dataset names, default first."""
     return list(_LOADERS)
@@ -56,7 +61,12 @@ def _loader(name: str) -> Callable[..., Dataset]:
 def dataset_options(name: str) -> dict[str, Any]:
     """Options a dataset accepts, mapped to their defaults (``inspect.Parameter.empty`` if required)."""
     params = inspect.signature(_loader(name)).parameters.values()
-    return {p.name: p.default for p in params}
+    return {p.name: p.default for p in params if p.name not in STREAM_KEYWORDS}
+
+
+def can_stream(name: str) -> bool:
+    """Whether a dataset's loader has a streaming path (:mod:`difflab.data.stream`): ``folder`` and ``npy``."""
+    return "stream" in inspect.signature(_loader(name)).parameters
 
 
 def _option_docs(doc: str) -> dict[str, str]:
@@ -106,11 +116,17 @@ def describe_dataset(name: str) -> dict[str, Any]:
     return {"name": check_dataset_name(name), "summary": doc.splitlines()[0] if doc else "", "options": options}
 
 
-def load_dataset(name: str = DEFAULT_DATASET, **options: Any) -> Dataset:
+def load_dataset(
+    name: str = DEFAULT_DATASET, *, stream: str = "never", stream_above_mb: float = float("inf"), **options: Any
+) -> Dataset:
     """Build a dataset by name.
 
     Args:
         name: One of :func:`dataset_names` (case-insensitive, ``_`` == ``-``).
+        stream: ``never``, ``always`` or ``auto``: read the training split example by example
+            (``Dataset.train_stream``) always, or when its float32 size is over ``stream_above_mb`` MiB.
+            Datasets without a streaming path (see :func:`can_stream`) load whole under ``auto``.
+        stream_above_mb: The ``auto`` threshold in MiB.
         **options: Dataset-specific options (see each loader's docstring).
 
     Returns:
@@ -128,4 +144,11 @@ def load_dataset(name: str = DEFAULT_DATASET, **options: Any) -> Dataset:
     missing = [k for k, v in valid.items() if v is inspect.Parameter.empty and k not in options]
     if missing:
         raise DifflabError(f"dataset {name!r} needs option {', '.join(missing)} (e.g. {missing[0]}=...)")
-    return loader(**options)
+    if stream not in ("never", "auto", "always"):
+        raise DifflabError(f"data.stream must be never, auto or always, got {stream!r}")
+    if not can_stream(name):
+        if stream == "always":
+            streamers = ", ".join(n for n in _LOADERS if can_stream(n))
+            raise DifflabError(f"data.stream=always: dataset {name!r} has no streaming path (only {streamers})")
+        return loader(**options)
+    return loader(**options, stream=stream, stream_above_mb=stream_above_mb)

@@ -23,7 +23,7 @@ def check_tensorboard() -> None:
 
 
 class TensorBoardLogger:
-    """Scalars ``train/<name>`` per step in ``log_dir``.
+    """Scalars ``train/<name>`` (and ``eval/<name>``) per step, and evaluation sample grids, in ``log_dir``.
 
     Args:
         log_dir: folder for the event files (created).
@@ -48,10 +48,20 @@ class TensorBoardLogger:
                 "set train.tensorboard_dir to a writable folder"
             ) from None
 
-    def log(self, step: int, **scalars: Any) -> None:
-        """Write each ``name=value`` as the scalar ``train/<name>`` at ``step``."""
+    def log(self, step: int, prefix: str = "train", **scalars: Any) -> None:
+        """Write each ``name=value`` as the scalar ``<prefix>/<name>`` at ``step``."""
         for name, value in scalars.items():
-            self._writer.add_scalar(f"train/{name}", float(value), global_step=step)
+            self._writer.add_scalar(f"{prefix}/{name}", float(value), global_step=step)
+        self._writer.flush()
+
+    def image(self, tag: str, step: int, path: str | Path) -> None:
+        """Write the image file ``path`` (e.g. a sample grid PNG) as the image ``tag`` at ``step``."""
+        import numpy as np
+        from PIL import Image
+
+        with Image.open(path) as img:
+            pixels = np.asarray(img.convert("RGB"))
+        self._writer.add_image(tag, pixels, global_step=step, dataformats="HWC")
         self._writer.flush()
 
     def close(self) -> None:

@@ -41,8 +41,9 @@ def data_info(dataset: Dataset) -> DataInfo:
 
 
 def load_data(cfg: RunConfig) -> Dataset:
-    """The dataset a run config names (``data.name`` with ``data.options``)."""
-    return load_dataset(cfg.data.name, **cfg.data.options)
+    """The dataset a run config names (``data.name`` with ``data.options``; ``data.stream`` for folder / npy)."""
+    data = cfg.data
+    return load_dataset(data.name, stream=data.stream, stream_above_mb=data.stream_above_mb, **data.options)
 
 
 @dataclass

@@ -5,6 +5,9 @@ Run directory layout::
     RUN/config.yaml          resolved config (what `difflab train --dry-run` prints)
     RUN/checkpoints/step_*/  safetensors weights + config + meta (atomic)
     RUN/train_log.jsonl      one line per log interval: step, loss, lr, images/s
+    RUN/eval_log.jsonl       train.eval_every: one line per evaluation (step, sliced_w1, n)
+    RUN/samples/step_*.png   train.eval_every: the evaluation's sample grid
+    RUN/best/step_*/         train.keep_best: the checkpoint with the lowest evaluation metric
 """
 
 import contextlib
@@ -32,6 +35,7 @@ from difflab.models.run import (
 )
 from difflab.objectives.build import build_objective
 from difflab.training.distributed import init_distributed, resolve_device, shutdown
+from difflab.training.evaluation import make_evaluator
 from difflab.training.trainer import Trainer
 
 # Re-exported: these lived here before loading moved into the core.
@@ -49,6 +53,17 @@ __all__ = [
 ]
 
 
+# Options a resumed run may change: the evaluation during training, and the loader's worker count (a streamed
+# batch does not depend on it). Tests show the weights are the same with and without them.
+WATCH_KEYS = (
+    ("train", "eval_every"),
+    ("train", "eval_n"),
+    ("train", "eval_steps"),
+    ("train", "keep_best"),
+    ("data", "num_workers"),
+)
+
+
 def _check_out_dir(out: Path, cfg: RunConfig) -> None:
     """Refuse to mix two different configs in one run directory."""
     existing = out / CONFIG_NAME
@@ -56,6 +71,8 @@ def _check_out_dir(out: Path, cfg: RunConfig) -> None:
         old = load_config(RunConfig, existing)
         old_d, new_d = config_to_dict(old), config_to_dict(cfg)
         old_d["train"].pop("steps"), new_d["train"].pop("steps")  # extending a run is fine
+        for section, key in WATCH_KEYS:  # watching a run differently never changes what it trains
+            old_d[section].pop(key, None), new_d[section].pop(key, None)
         if old_d != new_d:
             raise DifflabError(
                 f"{out} already holds a run with a different config; use a fresh --out (or the same config to resume)"
@@ -83,6 +100,7 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
                 _check_out_dir(out, cfg)
                 atomic_write_text(out / CONFIG_NAME, dump_yaml(cfg))
             labels = dataset.train_labels if cfg.network.class_conditional else None
+            evaluator = make_evaluator(cfg, info, dataset.test) if cfg.train.eval_every > 0 else None
             objective = build_objective(
                 cfg.method, label_dropout=cfg.train.label_dropout, num_classes=info.num_classes, train=cfg.train
             )
@@ -100,6 +118,10 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
                 device=device,
                 log_path=out / LOG_NAME,
                 progress=progress,
+                stream=dataset.train_stream,
+                hflip=cfg.data.hflip,
+                num_workers=cfg.data.num_workers,
+                evaluator=evaluator,
             )
             last = trainer.fit()
             if dist.is_main and last is not None:

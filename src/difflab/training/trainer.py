@@ -1,9 +1,10 @@
 """The training loop: AdamW, LR warm-up and decay (``training/lr.py``), clipping, accumulation, EMA, resume.
 
-Runs unchanged on one CPU, one GPU (bf16 autocast) or under ``torchrun``
-(DistributedDataParallel). Only rank 0 writes files. Each rank draws its own
-batches from a generator seeded by (seed, rank), so a run is deterministic
-under a seed on CPU.
+Runs unchanged on one CPU, one GPU (bf16 autocast; fp16 with a GradScaler where bf16 is missing or
+asked for) or under ``torchrun`` (DistributedDataParallel). Only rank 0 writes files. Each rank draws
+its own batches, from a generator seeded by (seed, rank) in memory or per micro-batch from a streamed
+dataset (``training/batches.py``), so a run is deterministic under a seed on CPU. Every
+``train.eval_every`` steps rank 0 evaluates the EMA model (``training/evaluation.py``).
 
 Signals: SIGINT (Ctrl-C) and SIGTERM (what SLURM, Kubernetes and torchrun send before a
 kill) only set a flag. The loop reads it between steps (all-reduced under DDP, so every
@@ -27,6 +28,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
 from difflab.config.schema import TrainConfig
+from difflab.data.stream import StreamedExamples
 from difflab.errors import DifflabError, Interrupted
 from difflab.io import (
     JsonlLogger,
@@ -41,10 +43,13 @@ from difflab.io import (
 )
 from difflab.io.tensorboard import TensorBoardLogger, check_tensorboard
 from difflab.process.noise import derive_seed
+from difflab.report.image_grid import save_image_grid
+from difflab.training.batches import MemoryBatches, StreamBatches
 from difflab.training.distributed import DistInfo, all_reduce_mean, barrier
 from difflab.training.ema import EMA
+from difflab.training.evaluation import METRIC, Evaluator
 from difflab.training.lr import lr_factor
-from difflab.utils.device import autocast_for, sync_device
+from difflab.utils.device import autocast_for, effective_precision, sync_device
 from difflab.utils.faults import fault_point
 
 # objective(model, x0, labels, generator) -> per-sample loss (B,)
@@ -141,6 +146,12 @@ class Trainer:
         meta: extra JSON-safe metadata saved with every checkpoint (data shape, normaliser...).
         seed: run seed.
         dist: distributed info; ``device``: where to train.
+        stream: the whole training split read per batch (``Dataset.train_stream``); ``train_x`` is then only
+            checked non-empty, and ``train_labels`` not ``None`` asks for the stream's labels.
+        hflip: mirror each training image left-right with probability 1/2 (``data.hflip``).
+        num_workers: DataLoader workers of a streamed training split (``data.num_workers``).
+        evaluator: ``(ema_model, step) -> Evaluation`` run every ``cfg.eval_every`` steps on rank 0
+            (:func:`difflab.training.evaluation.make_evaluator`); ``None``: no evaluation.
     """
 
     def __init__(
@@ -159,19 +170,46 @@ class Trainer:
         device: torch.device | None = None,
         log_path: Path | None = None,
         progress: bool = True,
+        stream: StreamedExamples | None = None,
+        hflip: bool = False,
+        num_workers: int = 0,
+        evaluator: Evaluator | None = None,
     ):
         if train_x.shape[0] == 0:
             raise DifflabError("the training set is empty")
+        if hflip and train_x.dim() != 4:
+            shape = tuple(train_x.shape[1:])
+            raise DifflabError(f"data.hflip mirrors images; this dataset's examples have shape {shape}")
+        if cfg.eval_every > 0 and evaluator is None:
+            raise DifflabError("train.eval_every needs an evaluator (train through difflab.pipeline.train_run)")
         if cfg.logger == "tensorboard":
             check_tensorboard()  # before any step: a missing extra is one line, not a crash at the first log
         self.cfg, self.config, self.meta, self.seed = cfg, config, meta, seed
         self.dist = dist or DistInfo()
         self.device = device or torch.device("cpu")
+        self.channels_last = cfg.channels_last and train_x.dim() == 4
         self.model = model.to(self.device)
-        # Small training sets live on the device: one host-to-device copy instead of one per step.
-        on_device = self.device.type != "cpu" and train_x.numel() * train_x.element_size() <= DEVICE_DATA_BYTES
-        self.train_x = train_x.to(self.device) if on_device else train_x
-        self.train_labels = train_labels.to(self.device) if on_device and train_labels is not None else train_labels
+        if self.channels_last:  # before the EMA copy, so both keep the layout (checkpoints are saved contiguous)
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.precision = effective_precision(self.device, cfg.precision)
+        if stream is not None:
+            self.batches: MemoryBatches | StreamBatches = StreamBatches(
+                stream,
+                cfg.batch_size,
+                seed,
+                self.dist.rank,
+                self.device,
+                hflip=hflip,
+                num_workers=num_workers,
+                with_labels=train_labels is not None,
+            )
+        else:
+            # Small training sets live on the device: one host-to-device copy instead of one per step.
+            on_device = self.device.type != "cpu" and train_x.numel() * train_x.element_size() <= DEVICE_DATA_BYTES
+            train_x = train_x.to(self.device) if on_device else train_x
+            train_labels = train_labels.to(self.device) if on_device and train_labels is not None else train_labels
+        self.evaluator = evaluator
+        self.best: float | None = None  # the lowest evaluation metric so far (train.keep_best)
         self.ckpt_dir = Path(ckpt_dir)
         self.log_path = log_path
         self.progress = progress and self.dist.is_main
@@ -180,10 +218,17 @@ class Trainer:
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda step: lr_factor(step, cfg))
         self.ema = EMA(self.model, cfg.ema_decay)
         self.generator = torch.Generator().manual_seed(derive_seed(seed, self.dist.rank))
+        if stream is None:
+            self.batches = MemoryBatches(train_x, train_labels, cfg.batch_size, self.generator, self.device, hflip)
+        # fp16 gradients underflow without loss scaling; bf16 and fp32 need none (the scaler is then a no-op)
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.step = 0
         self.saved_step: int | None = None  # the step of the newest checkpoint this trainer wrote or resumed
         self.grad_norm = torch.zeros((), device=self.device)  # of the last step, before clipping
         loss_module = _LossModule(self.model, objective)
+        if cfg.compile:
+            # in place: the parameters and their state_dict names stay those of self.model
+            loss_module.compile()
         self.loss_module: nn.Module = (
             DistributedDataParallel(loss_module, device_ids=[self.device] if self.device.type == "cuda" else None)
             if self.dist.enabled
@@ -200,6 +245,10 @@ class Trainer:
             "rng": {"train": self.generator.get_state()},
         }
         extra = {"optim_skeleton": skeleton, "scheduler": self.scheduler.state_dict(), "ema_updates": self.ema.updates}
+        if self.scaler.is_enabled():
+            extra["grad_scaler"] = self.scaler.state_dict()
+        if self.best is not None:
+            extra["best"] = {METRIC: self.best}
         return tensors, extra
 
     def save(self) -> Path | None:
@@ -245,6 +294,9 @@ class Trainer:
             ) from None
         self.scheduler.load_state_dict(ckpt.meta["scheduler"])
         self.ema.updates = int(ckpt.meta.get("ema_updates", 0))
+        if self.scaler.is_enabled() and "grad_scaler" in ckpt.meta:
+            self.scaler.load_state_dict(ckpt.meta["grad_scaler"])
+        self.best = ckpt.meta.get("best", {}).get(METRIC)
         if self.dist.is_main:  # other ranks keep their own stream, offset by rank
             self.generator.set_state(ckpt.tensors["rng"]["train"])
         else:
@@ -254,14 +306,13 @@ class Trainer:
 
     # -- the loop ---------------------------------------------------------------
     def _batch(self) -> tuple[Tensor, Tensor | None]:
-        idx = torch.randint(self.train_x.shape[0], (self.cfg.batch_size,), generator=self.generator)
-        idx = idx.to(self.train_x.device)
-        x0 = self.train_x[idx].to(self.device, non_blocking=True)
-        labels = self.train_labels[idx].to(self.device) if self.train_labels is not None else None
+        x0, labels = self.batches.next()
+        if self.channels_last:
+            x0 = x0.contiguous(memory_format=torch.channels_last)
         return x0, labels
 
     def _autocast(self):
-        return autocast_for(self.device, self.cfg.precision)
+        return autocast_for(self.device, self.precision)
 
     def train_step(self) -> Tensor:
         """One optimiser step; returns the mean loss as a 0-d tensor on the device.
@@ -280,15 +331,19 @@ class Trainer:
             with sync, self._autocast():
                 loss = self.loss_module(x0, labels, self.generator).float().mean() / self.cfg.grad_accum
             with sync:
-                loss.backward()
+                self.scaler.scale(loss).backward()
             fault_point("step:after_backward", trainer=self)
             total += loss.detach()
+        self.scaler.unscale_(self.optimizer)  # clipping and the logged norm see the true gradients
         if self.cfg.grad_clip > 0:
             self.grad_norm = torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         else:
             grads = [p.grad for p in self.model.parameters() if p.grad is not None]
             self.grad_norm = torch.nn.utils.get_total_norm(grads) if grads else torch.zeros((), device=self.device)
-        self.optimizer.step()
+        if self.scaler.is_enabled():  # an overflowed fp16 step is skipped; log its norm as 0, not inf
+            self.grad_norm = torch.nan_to_num(self.grad_norm, nan=0.0, posinf=0.0)
+        self.scaler.step(self.optimizer)  # skipped (and the scale lowered) when fp16 gradients overflowed
+        self.scaler.update()
         self.scheduler.step()
         fault_point("step:after_optimizer", trainer=self)
         self.ema.update(self.model)
@@ -313,18 +368,26 @@ class Trainer:
 
     def _fit(self, stop: StopRequest) -> Path | None:
         self.resume()
-        if self.log_path and self.dist.is_main:
-            truncate_jsonl_after(self.log_path, self.step)
+        evaluating = self.cfg.eval_every > 0 and self.dist.is_main
+        if self.dist.is_main:
+            for path in (self.log_path, self._eval_log_path() if evaluating else None):
+                if path is not None:
+                    truncate_jsonl_after(path, self.step)
+        if evaluating:
+            self._check_writable(self._samples_dir())
         logger = JsonlLogger(self.log_path) if (self.log_path and self.dist.is_main) else None
+        eval_log = JsonlLogger(self._eval_log_path()) if evaluating else None
         board = None
         if self.cfg.logger == "tensorboard" and self.dist.is_main:
             try:
                 # events past the checkpoint (an interrupted run's) are purged, as the JSONL is cut back
                 board = TensorBoardLogger(self._tensorboard_dir(), purge_step=self.step + 1 if self.step else None)
             except DifflabError:
-                if logger is not None:
-                    logger.close()
+                for log in (logger, eval_log):
+                    if log is not None:
+                        log.close()
                 raise
+        self.batches.start(self.step * self.cfg.grad_accum)  # a streamed loader restarts where the step says
         bar = None
         if self.progress:
             bar = tqdm(total=self.cfg.steps, initial=self.step, desc="train", unit="step", dynamic_ncols=True)
@@ -390,6 +453,10 @@ class Trainer:
                         board.log(self.step, loss=mean_loss, lr=lr, grad_norm=grad_norm, images_per_s=rate)
                     window_loss, window_grad, window_n, t_window = 0.0, 0.0, 0, time.perf_counter()
                     window_clipped = 0.0
+                if self.cfg.eval_every > 0 and self.step % self.cfg.eval_every == 0:
+                    t_eval = time.perf_counter()
+                    self._evaluate(eval_log, board)
+                    t_window += time.perf_counter() - t_eval  # throughput counts training time only
                 if self.step % self.cfg.checkpoint_every == 0 or self.step == self.cfg.steps or out_of_time:
                     last_path = self.save()
                 fault_point("step:end", trainer=self)
@@ -408,13 +475,63 @@ class Trainer:
                 130,
             ) from None
         finally:
+            self.batches.close()
             if bar is not None:
                 bar.close()
-            if logger is not None:
-                logger.close()
-            if board is not None:
-                board.close()
+            for log in (logger, eval_log, board):
+                if log is not None:
+                    log.close()
         return last_path
+
+    # -- evaluation during training -------------------------------------------------
+    def _eval_log_path(self) -> Path:
+        return (self.log_path.parent if self.log_path else self.ckpt_dir.parent) / "eval_log.jsonl"
+
+    def _samples_dir(self) -> Path:
+        return self.ckpt_dir.parent / "samples"
+
+    def _best_dir(self) -> Path:
+        return self.ckpt_dir.parent / "best"
+
+    @staticmethod
+    def _check_writable(folder: Path) -> None:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise DifflabError(
+                f"cannot write evaluation samples to {folder} ({err.strerror or err}); train into a writable --out"
+            ) from None
+
+    def _evaluate(self, eval_log: JsonlLogger | None, board: TensorBoardLogger | None) -> None:
+        """Rank 0 evaluates the EMA model (grid PNG, metric in the eval JSONL and TensorBoard); others wait.
+
+        ``train.keep_best``: a metric lower than every earlier one writes this step's checkpoint to
+        ``<run>/best/`` (atomic, one kept; the ``checkpoints/`` pruning never touches it).
+        """
+        if self.dist.is_main and self.evaluator is not None:
+            result = self.evaluator(self.ema.model, self.step)
+            value = result.metrics[METRIC]
+            if result.images is not None:
+                path = save_image_grid(
+                    result.images, self._samples_dir() / f"step_{self.step:06d}.png", value_range=result.value_range
+                )
+                if board is not None:
+                    board.image("eval/samples", self.step, path)
+            if eval_log is not None:
+                eval_log.log(step=self.step, **result.metrics, n=self.cfg.eval_n, time=time.time())
+            if board is not None:
+                board.log(self.step, prefix="eval", **result.metrics)
+            if self.cfg.keep_best and math.isfinite(value) and (self.best is None or value < self.best):
+                self.best = value
+                tensors, extra = self.state_tensors()
+                save_checkpoint(
+                    self._best_dir(),
+                    tensors,
+                    config=self.config,
+                    meta={"step": self.step, **self.meta, **extra},
+                    keep_last=1,
+                )
+        barrier(self.dist)
 
     def _tensorboard_dir(self) -> Path:
         """``train.tensorboard_dir``, else ``tensorboard/`` next to the JSONL log (or the checkpoints)."""

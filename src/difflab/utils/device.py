@@ -35,8 +35,17 @@ def sync_device(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def effective_precision(device: torch.device, precision: str) -> str:
+    """The precision a run trains in: ``fp32`` on the CPU, ``fp16`` for ``bf16`` on a GPU without bf16, else as set."""
+    if device.type != "cuda":
+        return "fp32"
+    if precision == "bf16" and not torch.cuda.is_bf16_supported():
+        return "fp16"  # pre-Ampere GPUs: fp16 autocast with a GradScaler instead
+    return precision
+
+
 def autocast_for(device: torch.device, precision: str) -> AbstractContextManager:
-    """bf16 autocast on CUDA when ``precision == "bf16"``; a no-op context otherwise (the CPU trains in fp32)."""
-    if device.type == "cuda" and precision == "bf16":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 or fp16 autocast on CUDA (``precision`` ``bf16`` / ``fp16``); a no-op context otherwise (CPU: fp32)."""
+    if device.type == "cuda" and precision in ("bf16", "fp16"):
+        return torch.autocast("cuda", dtype=torch.bfloat16 if precision == "bf16" else torch.float16)
     return nullcontext()
