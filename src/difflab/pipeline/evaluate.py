@@ -116,8 +116,11 @@ def evaluate_run(
     features are cached in ``fid_cache`` (default :func:`difflab.metrics.fid.default_cache_dir`).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     dataset = load_data(run.cfg)
+    shape = tuple(dataset.test.shape[1:])
+    if fid is not None and (len(shape) != 3 or shape[0] not in (1, 3)):
+        raise DifflabError(f"fid/kid need images shaped (C, H, W) with C = 1 or 3; {dataset.name} is {shape}")
+    out_dir.mkdir(parents=True, exist_ok=True)
     n = n or run.cfg.sample.n_eval
     grid = grid or run.cfg.sample.grid
     reference, train = dataset.test, dataset.train
@@ -125,7 +128,6 @@ def evaluate_run(
     gen = torch.Generator().manual_seed(seed)
     floor_idx = torch.randperm(train.shape[0], generator=gen)[: min(n, train.shape[0])]
     mixture = dataset.meta if "covs" in dataset.meta else None  # gmm: exact mode weights and covariances
-    shape = tuple(reference.shape[1:])
     dim = feature_dim(dataset.name, shape)
     metric = primary_metric(dataset.name, shape)
     if n < dim:
@@ -137,8 +139,6 @@ def evaluate_run(
     floor = _scores(train[floor_idx], reference, refused, dataset=dataset.name, mixture=mixture)
     standard: dict[str, Any] = {}
     if fid is not None:
-        if len(shape) != 3 or shape[0] not in (1, 3):
-            raise DifflabError(f"fid/kid need images shaped (C, H, W) with C = 1 or 3; {dataset.name} is {shape}")
         label = f"{dataset.name}-test"
         ref_feats, cached = reference_features(
             dataset.normaliser.decode(reference), fid, label=label, cache_dir=fid_cache
