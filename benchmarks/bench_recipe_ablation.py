@@ -33,7 +33,7 @@ import torch
 from difflab.config.loader import load_config
 from difflab.config.schema import RunConfig
 from difflab.io import atomic_write_json
-from difflab.metrics.digits_classifier import classifier_fd
+from difflab.metrics import classifier_fd
 from difflab.models.generate import generate
 from difflab.models.run import load_data, load_run
 from difflab.pipeline.run import train_run

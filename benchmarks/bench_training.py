@@ -1,13 +1,18 @@
 """Training and sampling throughput of difflab's UNet against diffusers.UNet2DModel
 of matched parameter count, measured in the same process on the same batches.
 
-For each dataset shape (digits 1x8x8, patches 1x16x16) it times full training
-steps (forward, v-MSE loss, backward, AdamW step) and sampling forward passes
-(no grad), interleaving the two models so machine load affects both alike,
-and records peak memory (CUDA: max allocated; CPU: peak RSS growth).
+For each dataset shape (digits 1x8x8, patches 1x16x16, mnist5k 1x28x28, rgb32 3x32x32 and the
+larger cifar10 3x32x32 network) it times full training steps (forward, v-MSE loss, backward, AdamW
+step) and sampling forward passes (no grad), interleaving the two models so machine load affects
+both alike, and records peak memory (CUDA: max allocated; CPU: peak RSS growth).
+
+It also reports the fraction of the machine's matmul peak a training step reaches: the step's
+FLOPs are counted with ``torch.utils.flop_counter.FlopCounterMode`` (matmuls and convolutions,
+forward + backward; the optimizer's elementwise work is not counted), and the peak is the best of
+a few large square ``torch.matmul`` calls in the same process, with the same threads.
 
 Usage: python benchmarks/bench_training.py [--device cpu|cuda] [--precision fp32|bf16]
-       [--shapes digits,patches,cifar10] [--batch 128] [--repeats 20] [--json out.json]
+       [--shapes digits,patches,mnist5k,rgb32] [--batch 128] [--repeats 20] [--threads N] [--json out.json]
 """
 
 import argparse
@@ -18,14 +23,25 @@ import statistics
 import time
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from difflab.nn import DiffusersAdapter, UNet, count_parameters
 from difflab.utils.device import autocast_for, sync_device
 
-SHAPES = {"digits": (1, 8, 8), "patches": (1, 16, 16), "cifar10": (3, 32, 32)}
+SHAPES = {
+    "digits": (1, 8, 8),
+    "patches": (1, 16, 16),
+    "mnist5k": (1, 28, 28),
+    "rgb32": (3, 32, 32),
+    "cifar10": (3, 32, 32),
+}
+# The networks of configs/digits.yaml-like, patches.yaml, mnist5k.yaml and patches-rgb.yaml (rgb32:
+# three levels, attention at 16x16); cifar10 is a wider 3x32x32 network for the GPU.
 OURS = {
     "digits": dict(base_channels=32, channel_mults=(1, 2), num_res_blocks=1, attention_levels=(1,)),
     "patches": dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=1, attention_levels=(2,)),
+    "mnist5k": dict(base_channels=16, channel_mults=(1, 2, 2), num_res_blocks=1, attention_levels=(2,)),
+    "rgb32": dict(base_channels=32, channel_mults=(1, 2, 2), num_res_blocks=1, attention_levels=(1,)),
     "cifar10": dict(base_channels=64, channel_mults=(1, 2, 2), num_res_blocks=2, attention_levels=(1,)),
 }
 
@@ -49,6 +65,29 @@ def diffusers_unet(shape, ours_kwargs):
         norm_num_groups=8,
         attention_head_dim=8,
     )
+
+
+def matmul_peak_flops(device, n: int = 2048, repeats: int = 5) -> float:
+    """Best FLOP/s of an ``n x n`` fp32 ``torch.matmul`` (2 n³ FLOPs), after one warm-up call."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    torch.matmul(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        sync_device(device)
+        t0 = time.perf_counter()
+        torch.matmul(a, b)
+        sync_device(device)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n**3 / best
+
+
+def train_step_flops(model, shape, batch: int, device) -> int:
+    """FLOPs of one forward + backward of the v-MSE loss at this batch (FlopCounterMode's count)."""
+    x, t = torch.randn(batch, *shape, device=device), torch.rand(batch, device=device)
+    with FlopCounterMode(display=False) as counter:
+        (model(x, t) - x).pow(2).mean().backward()
+    model.zero_grad(set_to_none=True)
+    return counter.get_total_flops()
 
 
 def peak_rss_mb() -> float:
@@ -114,9 +153,12 @@ def main() -> None:
         choices=["fp32", "bf16"],
         help="bf16 = autocast on CUDA, as training does (the CPU runs fp32)",
     )
-    parser.add_argument("--shapes", default="digits,patches", help=f"comma list of {', '.join(SHAPES)}")
+    parser.add_argument("--shapes", default="digits,patches,mnist5k,rgb32", help=f"comma list of {', '.join(SHAPES)}")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's own choice)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     torch.manual_seed(0)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()
@@ -128,22 +170,37 @@ def main() -> None:
         "batch": args.batch,
         "precision": args.precision,
     }
-    print(f"device {device} ({name}), {torch.get_num_threads()} threads, batch {args.batch}, {args.precision}\n")
-    print("| data | model | params | train img/s | sample img/s | peak MB | train ratio | sample ratio |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    peak = matmul_peak_flops(device)
+    results["matmul_peak_gflops"] = peak / 1e9
+    print(f"device {device} ({name}), {torch.get_num_threads()} threads, batch {args.batch}, {args.precision}")
+    print(f"fp32 matmul peak (2048x2048, best of 5): {peak / 1e9:.1f} GFLOP/s\n")
+    print(
+        "| data | model | params | train img/s | sample img/s | peak MB | train ratio | sample ratio "
+        "| step GFLOP | % of matmul peak |"
+    )
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for data in args.shapes.split(","):
         shape = SHAPES[data]
         ours = UNet(in_channels=shape[0], **OURS[data]).to(device)
         theirs = DiffusersAdapter(diffusers_unet(shape, OURS[data])).to(device)
-        r = bench({"difflab": ours, "diffusers": theirs}, shape, args.batch, args.repeats, device, args.precision)
+        models = {"difflab": ours, "diffusers": theirs}
+        r = bench(models, shape, args.batch, args.repeats, device, args.precision)
         results[data] = r
         for name in ("difflab", "diffusers"):
             m = r[name]
+            m["step_gflop"] = train_step_flops(models[name], shape, args.batch, device) / 1e9
+            # achieved FLOP/s of the whole timed step (AdamW included) against the matmul peak
+            m["fraction_of_peak"] = m["step_gflop"] * 1e9 / (m["train_ms"] / 1e3) / peak
             ratio = (f"{r['ratio_train']:.2f}", f"{r['ratio_sample']:.2f}") if name == "difflab" else ("", "")
             print(
                 f"| {data} | {name} | {m['params']:,} | {m['train_images_per_s']:.0f} | "
-                f"{m['sample_images_per_s']:.0f} | {m['peak_memory_mb']:.0f} | {ratio[0]} | {ratio[1]} |"
+                f"{m['sample_images_per_s']:.0f} | {m['peak_memory_mb']:.0f} | {ratio[0]} | {ratio[1]} | "
+                f"{m['step_gflop']:.2f} | {100 * m['fraction_of_peak']:.1f} |",
+                flush=True,
             )
+    end_peak = matmul_peak_flops(device)  # again after the run: load may have changed
+    results["matmul_peak_gflops_end"] = end_peak / 1e9
+    print(f"\nfp32 matmul peak again at the end: {end_peak / 1e9:.1f} GFLOP/s")
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=2)

@@ -23,7 +23,7 @@ import torch
 from difflab.config import load_config
 from difflab.config.schema import RunConfig
 from difflab.data import load_dataset
-from difflab.metrics.digits_classifier import classifier_fd, load_digits_classifier
+from difflab.metrics import classifier_fd, load_digits_classifier
 from difflab.models import generate, load_run
 from difflab.pipeline import train_run
 from difflab.report.image_grid import make_grid

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from difflab.data import load_dataset
-from difflab.metrics.digits_classifier import classifier_fd
+from difflab.metrics import classifier_fd
 from difflab.models import generate, load_run
 
 

@@ -36,13 +36,34 @@ def add_arguments(p):
         help="also PF-ODE bits/dim of the first N test examples (slow: see `difflab likelihood`); 0 = off",
     )
     p.add_argument("--shortcuts", default=None, metavar="FILE", help="shortcut schedule JSON from `difflab shortcuts`")
+    p.add_argument(
+        "--fid",
+        action="store_true",
+        help="also Inception FID and KID against the whole test split (pip install 'difflab[fid]'; no download)",
+    )
+    p.add_argument(
+        "--inception-weights",
+        default=None,
+        metavar="PATH",
+        help="torch-fidelity's weights-inception-2015-12-05-6726825d.pth for --fid "
+        "(default: $DIFFLAB_INCEPTION_WEIGHTS, else torch-fidelity's cache in the torch hub folder)",
+    )
+    p.add_argument(
+        "--fid-cache",
+        default=None,
+        metavar="DIR",
+        help="folder of cached reference features for --fid (default: $DIFFLAB_CACHE_DIR/fid or ~/.cache/difflab/fid)",
+    )
 
 
 def run(args):
     from difflab.analysis.shortcuts import shortcut_denoiser
+    from difflab.metrics.fid import inception_extractor
     from difflab.pipeline import evaluate_run, load_run
-    from difflab.pipeline.evaluate import primary_metric
+    from difflab.utils.device import pick_device
 
+    # Set up the feature network first: a missing extra or weights file fails before any sampling.
+    extractor = inception_extractor(args.inception_weights, device=pick_device(args.device)) if args.fid else None
     loaded = load_run(args.run, device=args.device)
     samplers = args.sampler or [loaded.cfg.sample.sampler]
     out = Path(args.out) if args.out else run_output(args.run, "eval")
@@ -59,16 +80,29 @@ def run(args):
             denoiser=denoiser,
             bpd_n=args.bpd,
             generate_options=generation_options(args),
+            fid=extractor,
+            fid_cache=args.fid_cache,
         )
-    metric = primary_metric(results["dataset"])
+    metric = results["metric"]
 
     def fmt(value) -> str:
         return "refused" if value is None else f"{value:.3f}"
 
     print(f"checkpoint step {loaded.step} ({loaded.path}), n={results['n']} per setting")
-    print(f"{metric} (floor {fmt(results['floor'][metric])}):")
+    print(f"{metric} (n={results['n']}, features: {results['features']}; floor {fmt(results['floor'][metric])}):")
     for sampler, per in results["samplers"].items():
         print(f"  {sampler:>14}: " + "  ".join(f"{k} steps {fmt(v[metric])}" for k, v in per.items()))
+    if "fid" in results:
+        std = results["fid"]
+        source = "cached" if std["cached"] else "computed and cached"
+        floor = results["floor"]
+        print(
+            f"fid / kid (n={results['n']}, features: {std['features']}, reference {std['reference']} "
+            f"n={std['reference_n']} ({source}); floor {fmt(floor['fid'])} / {floor['kid']:.4f}):"
+        )
+        for sampler, per in results["samplers"].items():
+            cells = "  ".join(f"{k} steps {fmt(v['fid'])} / {v['kid']:.4f}" for k, v in per.items())
+            print(f"  {sampler:>14}: {cells}")
     for name, reason in results["refused"].items():
         print(f"  refused: {name}: {reason}")
     if "bits_per_dim" in results:

@@ -20,6 +20,7 @@ DEFAULT_DATASET = "digits"
 _LOADERS: dict[str, str] = {
     "digits": "difflab.data.digits:load_digits",
     "patches": "difflab.data.patches:load_patches",
+    "patches-rgb": "difflab.data.patches:load_patches_rgb",
     "toy2d": "difflab.data.toy2d:load_toy2d",
     "gmm": "difflab.data.gmm:load_gmm",
     "npy": "difflab.data.arrays:load_npy",

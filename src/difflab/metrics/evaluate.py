@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from difflab.errors import DifflabError
 from difflab.metrics._inputs import ArrayLike, as_pair
-from difflab.metrics.digits_classifier import classifier_fd
+from difflab.metrics.classifier_fd import classifier_fd, classifier_for
 from difflab.metrics.frechet import pca_fd
 from difflab.metrics.kernels import mmd_rbf
 from difflab.metrics.memorisation import memorisation
@@ -29,7 +29,8 @@ def evaluate(
     Always: ``pca_fd`` (PCA fitted on ``train`` when given, else on the
     reference), ``mmd_rbf`` (median-heuristic bandwidth) and
     ``sliced_wasserstein`` (sliced W1). For images ``(N, C, H, W)``:
-    ``spectrum_error``. For ``dataset == "digits"``: ``classifier_fd``. With
+    ``spectrum_error``. For images of a shape a shipped classifier reads (``(1, 8, 8)`` digits,
+    ``(1, 28, 28)`` MNIST-like; :func:`~difflab.metrics.classifier_fd.classifier_for`): ``classifier_fd``. With
     ``train``: the :func:`memorisation` keys prefixed ``memorisation_``, with
     the reference as the held-out baseline.
 
@@ -37,7 +38,7 @@ def evaluate(
         samples: generated samples ``(N, *shape)`` in normalised space.
         reference: held-out data ``(M, *shape)``.
         train: training data ``(K, *shape)``, optional.
-        dataset: dataset name; enables dataset-specific metrics.
+        dataset: dataset name; kept for callers, the classifier is chosen by image shape.
         mixture: true ``weights``/``means``/``covs`` of a Gaussian mixture: adds :func:`mixture_fit`.
         refused: if given, filled with ``metric -> reason`` for each metric that refused these
             inputs (e.g. memorisation when the test set duplicates the training set).
@@ -68,7 +69,7 @@ def evaluate(
     add(["sliced_wasserstein"], lambda: {"sliced_wasserstein": sliced_wasserstein(x, y)})
     if x.ndim == 4:
         add(["spectrum_error"], lambda: {"spectrum_error": spectrum_error(x, y)})
-    if dataset == "digits":
+    if classifier_for(x.shape[1:]) is not None:
         add(["classifier_fd"], lambda: {"classifier_fd": classifier_fd(x, y)})
     if mixture is not None:
         add(

@@ -15,7 +15,7 @@ from difflab.config import load_config
 from difflab.config.schema import RunConfig
 from difflab.io import read_jsonl
 from difflab.models.run import LOG_NAME, load_run
-from difflab.pipeline.evaluate import evaluate_run, primary_metric
+from difflab.pipeline.evaluate import evaluate_run
 from difflab.pipeline.run import train_run
 from difflab.report import markdown_table, save_figure, write_report
 from difflab.report.plots import diverged_points
@@ -80,7 +80,7 @@ def run_demo(
     samplers = samplers or DEMO_SAMPLERS
     results = evaluate_run(loaded, steps=steps, samplers=samplers, out_dir=out)
     plot_loss(out)
-    metric = primary_metric(results["dataset"])
+    metric = results["metric"]
     floor = results["floor"][metric]
     floor_text = "refused" if floor is None else f"{floor:.3f}"
     rows = [

@@ -15,7 +15,8 @@ import torch
 
 from difflab.errors import DifflabError
 from difflab.io import atomic_write_json
-from difflab.metrics import evaluate
+from difflab.metrics import classifier_for, evaluate
+from difflab.metrics.fid import FeatureExtractor, fid_kid, reference_features
 from difflab.metrics.likelihood import bits_per_dim
 from difflab.models.generate import generate
 from difflab.models.range_check import range_warning
@@ -23,16 +24,28 @@ from difflab.models.run import LoadedRun, load_data
 from difflab.report import plot_quality_vs_steps, save_samples_picture
 
 
-def primary_metric(dataset: str) -> str:
-    """The headline metric: classifier-FD on digits, PCA-FD elsewhere."""
-    return "classifier_fd" if dataset == "digits" else "pca_fd"
+def primary_metric(dataset: str, shape: tuple[int, ...] | None = None) -> str:
+    """The headline metric: classifier-FD where a shipped classifier reads the images, PCA-FD elsewhere.
+
+    The classifier is chosen by image ``shape`` (``(1, 8, 8)`` digits, ``(1, 28, 28)`` MNIST-like);
+    without a shape, by the dataset's name.
+    """
+    return "classifier_fd" if classifier_for(shape, dataset) is not None else "pca_fd"
 
 
 def feature_dim(dataset: str, shape: tuple[int, ...]) -> int:
     """Dimension of the features the headline Fréchet distance compares (128 classifier features, or <= 32 PCs)."""
-    if dataset == "digits":
+    if classifier_for(shape, dataset) is not None:
         return 128
     return min(32, math.prod(shape))
+
+
+def feature_extractor(dataset: str, shape: tuple[int, ...]) -> str:
+    """What the headline Fréchet distance compares, in words (printed next to every FD)."""
+    spec = classifier_for(shape, dataset)
+    if spec is not None:
+        return spec.describe(dataset)
+    return f"PCA of the training split ({feature_dim(dataset, shape)} components)"
 
 
 def warn(message: str) -> None:
@@ -81,6 +94,8 @@ def evaluate_run(
     tag: str = "",
     bpd_n: int = 0,
     generate_options: dict[str, Any] | None = None,
+    fid: FeatureExtractor | None = None,
+    fid_cache: str | Path | None = None,
 ) -> dict[str, Any]:
     """Sample with each sampler at each step count and score against the test split.
 
@@ -95,10 +110,17 @@ def evaluate_run(
     of the first ``bpd_n`` test examples (:func:`difflab.metrics.likelihood.bits_per_dim`, dequantised
     on the dataset's grid when it is discrete). It is the model's, not a sampler's, and costs about
     ``D`` backward passes per ODE step, so it is off by default.
+
+    With a ``fid`` feature extractor (e.g. :func:`difflab.metrics.fid.inception_extractor`), every
+    setting and the floor also get ``fid``, ``kid`` and ``kid_std`` against the whole test split, whose
+    features are cached in ``fid_cache`` (default :func:`difflab.metrics.fid.default_cache_dir`).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
     dataset = load_data(run.cfg)
+    shape = tuple(dataset.test.shape[1:])
+    if fid is not None and (len(shape) != 3 or shape[0] not in (1, 3)):
+        raise DifflabError(f"fid/kid need images shaped (C, H, W) with C = 1 or 3; {dataset.name} is {shape}")
+    out_dir.mkdir(parents=True, exist_ok=True)
     n = n or run.cfg.sample.n_eval
     grid = grid or run.cfg.sample.grid
     reference, train = dataset.test, dataset.train
@@ -106,21 +128,38 @@ def evaluate_run(
     gen = torch.Generator().manual_seed(seed)
     floor_idx = torch.randperm(train.shape[0], generator=gen)[: min(n, train.shape[0])]
     mixture = dataset.meta if "covs" in dataset.meta else None  # gmm: exact mode weights and covariances
-    dim = feature_dim(dataset.name, tuple(reference.shape[1:]))
+    dim = feature_dim(dataset.name, shape)
+    metric = primary_metric(dataset.name, shape)
     if n < dim:
         warn(
-            f"n={n} is below the {dim} feature dimensions of {primary_metric(dataset.name)}: its covariance is "
+            f"n={n} is below the {dim} feature dimensions of {metric}: its covariance is "
             f"singular and the distance biased upward; use n >= {dim} for numbers you compare"
         )
     refused: dict[str, str] = {}
     floor = _scores(train[floor_idx], reference, refused, dataset=dataset.name, mixture=mixture)
+    standard: dict[str, Any] = {}
+    if fid is not None:
+        label = f"{dataset.name}-test"
+        ref_feats, cached = reference_features(
+            dataset.normaliser.decode(reference), fid, label=label, cache_dir=fid_cache
+        )
+
+        def standard_scores(images) -> dict[str, float]:
+            size = min(1000, len(images))
+            return fid_kid(dataset.normaliser.decode(images), ref_feats, fid, kid_subset_size=size, seed=seed)
+
+        floor.update(standard_scores(train[floor_idx]))
+        standard = {"features": fid.name, "reference": label, "reference_n": len(ref_feats), "cached": cached}
     results: dict[str, Any] = {
         "dataset": dataset.name,
         "n": n,
         "grid": grid,
         "seed": seed,
         "step": run.step,
+        "metric": metric,
+        "features": feature_extractor(dataset.name, shape),
         "floor": floor,
+        **({"fid": standard} if standard else {}),
         "samplers": {},
         "refused": refused,
     }
@@ -153,6 +192,8 @@ def evaluate_run(
             )
             seconds = time.perf_counter() - t0
             metrics = _scores(samples, reference, refused, train=train, dataset=dataset.name, mixture=mixture)
+            if fid is not None:
+                metrics.update(standard_scores(samples))
             metrics.update(nfe=nfe, seconds=seconds, samples_per_s=n / seconds)
             warning = range_warning(samples, run.normaliser, f"{sampler} {k}-step samples")
             if warning:
@@ -160,7 +201,6 @@ def evaluate_run(
             per_steps[str(k)] = metrics
             save_samples_picture(samples, out_dir / f"samples_{sampler}_{k}{tag}.png", normaliser=dataset.normaliser)
         results["samplers"][sampler] = per_steps
-    metric = primary_metric(dataset.name)
     curves = {s: {int(k): v[metric] for k, v in r.items()} for s, r in results["samplers"].items()}
     plot_quality_vs_steps(curves, out_dir / f"quality_vs_steps{tag}.png", metric_name=metric, floor=floor[metric])
     atomic_write_json(out_dir / f"metrics{tag}.json", results)
