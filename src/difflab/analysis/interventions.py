@@ -121,6 +121,17 @@ class Reuse(Intervention):
         return compute() if cached is None else cached
 
 
+REMOVALS: dict[str, type[Intervention]] = {"zero": Remove, "bypass": Skip}
+"""The two notions of removing a component: zero its whole output, or skip it for its bypass."""
+
+
+def removal(kind: str) -> type[Intervention]:
+    """The intervention class of a removal name (``zero`` or ``bypass``)."""
+    if kind not in REMOVALS:
+        raise DifflabError(f"removal must be one of {', '.join(REMOVALS)}, got {kind!r}")
+    return REMOVALS[kind]
+
+
 @dataclass
 class InterventionSession:
     """What :func:`intervene` yields.
