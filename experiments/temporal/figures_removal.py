@@ -36,9 +36,9 @@ def phase_figure(maps: Path, out: Path) -> None:
 
 def tradeoff_figure(compare: Path, out: Path) -> None:
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
-    for f in sorted(compare.glob("trials_*.json")):
-        trials = json.loads(f.read_text())
-        for mech, ts in trials.items():
+    for f in sorted(compare.glob("schedule_*.json")):  # every trial of a search is in its schedule's meta
+        meta = json.loads(f.read_text())["meta"]
+        for mech, ts in {meta["mechanism"]: meta["trials"]}.items():
             for kind, marker in (("reuse", "s"), (mech, "o")):
                 pts = [t for t in ts if t.get("mechanism") == kind]
                 if pts:
@@ -55,6 +55,7 @@ def tradeoff_figure(compare: Path, out: Path) -> None:
     uniq = dict(zip(labels, handles))
     ax.legend(uniq.values(), uniq.keys(), fontsize=7)
     ax.axhline(5, color="gray", lw=0.8, ls="--")
+    ax.set_yscale("symlog", linthresh=10)  # the budget region stays readable next to +1000 %
     ax.set_xlabel("expected network time saved (%)")
     ax.set_ylabel("FD shift on the selection set (%)")
     fig.tight_layout()
