@@ -129,3 +129,19 @@ def test_ddpm_impact_is_paired(target):
     assert res.sampler == "ddpm" and res.removal == "bypass" and (res.matrix("pixel_change") > 0).all()
     with pytest.raises(Exception, match="sampler must be"):
         impact_study(target, dataset="patches", heldout=torch.zeros(4, 1, 8, 8), steps=2, windows=1, n=2, sampler="x")
+
+
+def test_bypass_impact_on_a_diffusers_unet(dunet):
+    target = SamplingTarget.from_denoiser(Denoiser(DiffusersAdapter(dunet), build_process((1, 8, 8)), "eps"))
+    units = [u for u in ablation_units(target.network.components(), "bypass") if u.name in ("mid", "up.0")]
+    res = impact_study(
+        target,
+        dataset="patches",
+        heldout=torch.rand(32, 1, 8, 8) * 2 - 1,
+        steps=4,
+        windows=2,
+        n=4,
+        units=units,
+        removal="bypass",
+    )
+    assert res.units["mid"] == ["mid.resnets.0", "mid.attentions.0", "mid.resnets.1"]
