@@ -94,3 +94,54 @@ def test_diffusers_adapter_target(dunet):
     _, base = _record(target, x, times)
     _, abl = _record(target, x, times, [(Remove("mid"), time_bounds(times, 2, 4))])
     assert [torch.equal(a, b) for a, b in zip(abl, base)] == [True, True, False, False]
+
+
+def test_bypass_units_leave_out_resamplers_and_expand_diffusers_blocks(target, dunet):
+    zero = {u.name: u.components for u in ablation_units(target.network.components())}
+    bypass = {u.name: u.components for u in ablation_units(target.network.components(), "bypass")}
+    assert "down.0.downsample" in zero and "down.0.downsample" not in bypass and "up.1.upsample" not in bypass
+    assert {k: v for k, v in zero.items() if k in bypass} == bypass
+    from difflab.analysis import component_registry
+
+    dbypass = {u.name: u.components for u in ablation_units(component_registry(dunet), "bypass")}
+    assert dbypass["down.1"] == ("down.1.resnets.0", "down.1.attentions.0")
+    assert dbypass["mid"] == ("mid.resnets.0", "mid.attentions.0", "mid.resnets.1") and dbypass["skip.0"] == ("skip.0",)
+
+
+def test_ddpm_impact_is_paired(target):
+    from difflab.analysis.target import ddpm_sample
+
+    times, x = target.grid(STEPS), target.start(4, seed=2)
+    a = ddpm_sample(target, x, times, seed=2)
+    assert torch.equal(a, ddpm_sample(target, x, times, seed=2))  # same noise streams: a rerun is identical
+    assert not torch.equal(a, ddpm_sample(target, x, times, seed=3))
+    res = impact_study(
+        target,
+        dataset="patches",
+        heldout=torch.rand(64, 1, 8, 8) * 2 - 1,
+        steps=6,
+        windows=3,
+        n=8,
+        units=[u for u in ablation_units(target.network.components(), "bypass") if u.name == "mid"],
+        removal="bypass",
+        sampler="ddpm",
+    )
+    assert res.sampler == "ddpm" and res.removal == "bypass" and (res.matrix("pixel_change") > 0).all()
+    with pytest.raises(Exception, match="sampler must be"):
+        impact_study(target, dataset="patches", heldout=torch.zeros(4, 1, 8, 8), steps=2, windows=1, n=2, sampler="x")
+
+
+def test_bypass_impact_on_a_diffusers_unet(dunet):
+    target = SamplingTarget.from_denoiser(Denoiser(DiffusersAdapter(dunet), build_process((1, 8, 8)), "eps"))
+    units = [u for u in ablation_units(target.network.components(), "bypass") if u.name in ("mid", "up.0")]
+    res = impact_study(
+        target,
+        dataset="patches",
+        heldout=torch.rand(32, 1, 8, 8) * 2 - 1,
+        steps=4,
+        windows=2,
+        n=4,
+        units=units,
+        removal="bypass",
+    )
+    assert res.units["mid"] == ["mid.resnets.0", "mid.attentions.0", "mid.resnets.1"]

@@ -128,3 +128,26 @@ def test_unknown_component_in_schedule_is_a_cli_error(run_dir, tmp_path, capsys)
         == 2
     )
     assert "unknown component 'mid.atten'" in capsys.readouterr().err
+
+
+def test_removal_shortcuts_from_a_ddpm_bypass_map_with_separate_report(run_dir, tmp_path, capsys):
+    out = tmp_path / "ablate"
+    args = ["ablate", str(run_dir), "--steps", "3", "--windows", "1", "--n", "4", "--out", str(out)]
+    assert main([*args, "--removal", "bypass", "--sampler", "ddpm"]) == 0
+    impact = json.loads((out / "impact.json").read_text())
+    assert impact["removal"] == "bypass" and impact["sampler"] == "ddpm" and "down.0.downsample" not in impact["units"]
+    sched = tmp_path / "s.json"
+    common = ["shortcuts", str(run_dir), "--impact", str(out / "impact.json"), "--repeats", "1", "--out", str(sched)]
+    assert main([*common, "--budget", "100", "--mechanism", "removal", "--report-sets", "2"]) == 0
+    data = json.loads(sched.read_text())
+    assert data["shortcuts"] and all(s["mechanism"] == "skip" for s in data["shortcuts"])
+    report = data["meta"]["report"]
+    assert report["seeds"] == [1000, 1001] and len(report["fd_shift"]) == 2
+    assert "separate sets" in capsys.readouterr().out
+    assert main([*common, "--report-sets", "1"]) == 2
+    assert "--report-sets" in capsys.readouterr().err
+    zero = tmp_path / "zero.json"  # the same map declared a zero-removal map: the removal search refuses it
+    zero.write_text(json.dumps({**impact, "removal": "zero"}))
+    zargs = ["shortcuts", str(run_dir), "--impact", str(zero), "--mechanism", "removal"]
+    assert main([*zargs, "--out", str(tmp_path / "z.json")]) == 2
+    assert "bypass impact map" in capsys.readouterr().err and not (tmp_path / "z.json").exists()

@@ -7,7 +7,7 @@ Caching. Works on ``difflab.nn.UNet`` and ``diffusers.UNet2DModel``.
 
 from difflab.analysis.clock import Always, Clock, StepWindow, TimeWindow, as_window
 from difflab.analysis.cost import measure_component_cost
-from difflab.analysis.interventions import Identity, Intervention, InterventionSession, Remove, Reuse, intervene
+from difflab.analysis.interventions import Identity, Intervention, InterventionSession, Remove, Reuse, Skip, intervene
 from difflab.nn.components import SkipSlot, component_registry, resolve, route_skips
 
 __all__ = [
@@ -18,6 +18,7 @@ __all__ = [
     "InterventionSession",
     "Remove",
     "Reuse",
+    "Skip",
     "SkipSlot",
     "StepWindow",
     "TimeWindow",

@@ -2,10 +2,16 @@
 
 After Prasad et al., *Unraveling the Temporal Dynamics of the Unet in Diffusion
 Models* (arXiv 2312.14965): each component (a res/attn block, a skip, the
-middle block) is removed inside one of W equal windows of a deterministic DDIM
-run only, and the final samples are compared with the unablated run (same
-seeds). The unablated state at each window start is cached once, so an
-ablated run replays only the steps from its window on.
+middle block) is removed inside one of W equal windows of the sampling run
+only, and the final samples are compared with the unablated run (same seeds).
+
+Removal is ``zero`` (:class:`Remove`: the whole output zeroed, shortcut
+included) or ``bypass`` (:class:`Skip`: the component is not run and its
+residual shortcut / identity / zero skip stands in). Under deterministic DDIM
+the unablated state at each window start is cached once, so an ablated run
+replays only the steps from its window on; under ancestral DDPM (the paper's
+sampler) every run starts from x_T with the same per-sample noise streams, so
+ablated and unablated runs differ only by the intervention.
 """
 
 from __future__ import annotations
@@ -24,13 +30,15 @@ from torch.utils.flop_counter import FlopCounterMode
 from difflab.analysis.clock import StepWindow
 from difflab.analysis.cost import measure_component_cost
 from difflab.analysis.impact import ImpactScorer
-from difflab.analysis.interventions import Remove, intervene
-from difflab.analysis.target import SamplingTarget, ddim_sample, ddim_trajectory
+from difflab.analysis.interventions import intervene
+from difflab.analysis.interventions import removal as removal_class
+from difflab.analysis.target import SamplingTarget, ddim_sample, ddim_trajectory, ddpm_sample
 from difflab.errors import DifflabError
 from difflab.io import atomic_write_json
 from difflab.nn.components import SkipSlot, component_registry
 
 _SUBPARTS = (".resnets.", ".attentions.", ".downsamplers.", ".upsamplers.")
+IMPACT_SAMPLERS = ("ddim", "ddpm")
 
 
 @dataclass(frozen=True)
@@ -41,13 +49,36 @@ class Unit:
     components: tuple[str, ...]
 
 
-def ablation_units(registry: dict[str, torch.nn.Module]) -> list[Unit]:
+def ablation_units(registry: dict[str, torch.nn.Module], removal: str = "zero") -> list[Unit]:
     """Sensible units in execution order: every block and skip; the middle block as one; no in/out conv.
 
     For ``difflab.nn.UNet`` the units are its res/attn blocks, resamplers,
     skips and ``mid``; for diffusers the top-level down/up blocks, ``mid`` and
-    every skip slot.
+    every skip slot. For ``removal="bypass"`` resamplers have no bypass and are
+    left out, and a diffusers block unit skips its ResNets and attentions
+    (its resampler still runs).
     """
+    units = _zero_units(registry)
+    if removal == "zero":
+        return units
+    removal_class(removal)  # validates the name
+    diffusers = any(isinstance(m, SkipSlot) for m in registry.values())
+    out = []
+    for u in units:
+        if u.name.endswith((".downsample", ".upsample")):
+            continue
+        if diffusers and not u.name.startswith("skip."):
+            u = Unit(u.name, tuple(c for b in u.components for c in _children_of(registry, b)))
+        out.append(u)
+    return out
+
+
+def _children_of(registry: dict[str, torch.nn.Module], block: str) -> list[str]:
+    """The ResNets and attentions of a diffusers block (``down.1`` -> ``down.1.resnets.0``, ...)."""
+    return [n for n in registry if n.startswith(block + ".") and (".resnets." in n or ".attentions." in n)]
+
+
+def _zero_units(registry: dict[str, torch.nn.Module]) -> list[Unit]:
     units: list[Unit] = []
     mid = tuple(n for n in registry if n.startswith("mid."))
     diffusers = any(isinstance(m, SkipSlot) for m in registry.values())
@@ -92,6 +123,8 @@ class ImpactResult:
         metrics: unit name -> one metrics dict per window (see :meth:`ImpactScorer.score`).
         cost: unit name -> ``{"ms", "flops", "ms_frac", "flops_frac"}`` per network call.
         reference: ``{"fd", "network_ms", "fd_kind"}`` of the unablated run.
+        removal: ``zero`` (output zeroed) or ``bypass`` (component skipped for its shortcut).
+        sampler: ``ddim`` (deterministic, replayed) or ``ddpm`` (ancestral, same noise streams).
     """
 
     dataset: str
@@ -104,6 +137,8 @@ class ImpactResult:
     metrics: dict[str, list[dict[str, float]]] = field(default_factory=dict)
     cost: dict[str, dict[str, float]] = field(default_factory=dict)
     reference: dict[str, float | str] = field(default_factory=dict)
+    removal: str = "zero"
+    sampler: str = "ddim"
 
     def matrix(self, metric: str) -> np.ndarray:
         """``(units, windows)`` array of one metric."""
@@ -163,6 +198,8 @@ def impact_study(
     grid: str = "uniform",
     units: list[Unit] | None = None,
     progress: Callable[[str], None] | None = None,
+    removal: str = "zero",
+    sampler: str = "ddim",
 ) -> ImpactResult:
     """Remove every unit inside every window, one at a time, and score the final samples.
 
@@ -175,14 +212,20 @@ def impact_study(
         n: samples (fixed seeds ``(seed, i)``).
         seed: base seed of the samples.
         grid: time grid name.
-        units: what to remove (default :func:`ablation_units`).
+        units: what to remove (default :func:`ablation_units` for ``removal``).
         progress: called with one line per unit.
+        removal: ``zero`` (:class:`Remove`) or ``bypass`` (:class:`Skip`).
+        sampler: ``ddim`` (η = 0, replayed from cached states) or ``ddpm`` (ancestral; full runs
+            with the same per-sample noise, seeds offset from the start noise).
 
     Returns:
         The :class:`ImpactResult` (metrics for ``len(units) × W`` ablated runs).
     """
+    if sampler not in IMPACT_SAMPLERS:
+        raise DifflabError(f"sampler must be one of {', '.join(IMPACT_SAMPLERS)}, got {sampler!r}")
+    remove = removal_class(removal)
     registry = component_registry(target.network)
-    units = units or ablation_units(registry)
+    units = units or ablation_units(registry, removal)
     for u in units:
         unknown = [c for c in u.components if c not in registry]
         if unknown:
@@ -190,7 +233,10 @@ def impact_study(
     times = target.grid(steps, grid)
     wins = step_windows(steps, windows)
     x_T = target.start(n, seed)
-    reference, states = ddim_trajectory(target, x_T, times)
+    if sampler == "ddim":
+        reference, states = ddim_trajectory(target, x_T, times)
+    else:
+        reference = ddpm_sample(target, x_T, times, seed)
     scorer = ImpactScorer(reference, heldout, dataset)
     cost, network_ms = unit_costs(target, units, batch=n)
     result = ImpactResult(
@@ -203,13 +249,19 @@ def impact_study(
         {u.name: list(u.components) for u in units},
         cost=cost,
         reference={"fd": scorer.fd_reference, "network_ms": network_ms, "fd_kind": scorer.fd_kind},
+        removal=removal,
+        sampler=sampler,
     )
     for u in units:
         rows = []
         for a, b in wins:
-            # Replay from the cached state at the window start; the clock counts from 0 there.
-            with intervene(target.network, [(Remove(c), StepWindow(0, b - a)) for c in u.components]):
-                samples = ddim_sample(target, states[a], times[a:])
+            if sampler == "ddim":
+                # Replay from the cached state at the window start; the clock counts from 0 there.
+                with intervene(target.network, [(remove(c), StepWindow(0, b - a)) for c in u.components]):
+                    samples = ddim_sample(target, states[a], times[a:])
+            else:
+                with intervene(target.network, [(remove(c), StepWindow(a, b)) for c in u.components]):
+                    samples = ddpm_sample(target, x_T, times, seed)
             rows.append(scorer.score(samples))
         result.metrics[u.name] = rows
         if progress is not None:

@@ -33,6 +33,12 @@ def ssim(a: Tensor, b: Tensor) -> float:
     return float(np.mean(vals))
 
 
+def fd_between(a: Tensor, b: Tensor, dataset: str) -> float:
+    """Fréchet distance between two image sets: classifier-FD on digits, PCA-FD elsewhere."""
+    fn = classifier_fd if dataset == "digits" else pca_fd
+    return float(fn(a.float().cpu(), b.float().cpu()))
+
+
 class ImpactScorer:
     """Scores ablated samples against a fixed unablated reference.
 
@@ -53,8 +59,7 @@ class ImpactScorer:
 
     def fd(self, samples: Tensor) -> float:
         """FD of ``samples`` to the held-out data (classifier- or PCA-FD)."""
-        fn = classifier_fd if self.digits else pca_fd
-        return float(fn(samples.float().cpu(), self.heldout))
+        return fd_between(samples, self.heldout, self.dataset)
 
     def score(self, samples: Tensor) -> dict[str, float]:
         """Metrics of ablated ``samples`` ``(N, C, H, W)`` against the reference.

@@ -6,6 +6,12 @@ ranges of time steps; caching (DeepCache, arXiv 2312.00858; Block Caching,
 arXiv 2312.03209) reuses a block's output from the previous step instead of
 computing it.
 
+Two notions of removal: :class:`Skip` does not run the component and returns its
+bypass (``shortcut(x)`` for a residual block, identity for attention, zeros for a
+skip connection; :mod:`difflab.analysis.bypass`), so it saves the component's
+compute; :class:`Remove` runs it and zeroes its whole output (shortcut included),
+a causal probe that saves nothing.
+
 Mechanism: inside :func:`intervene`, each targeted component's ``forward`` is
 replaced at instance level (like diffusers' ``ModelHook.new_forward``), so a
 reused component's original forward is really not run. On exit the instance
@@ -24,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from difflab.analysis.bypass import bypass_fn
 from difflab.analysis.clock import Clock, Window, as_window
 from difflab.errors import DifflabError
 from difflab.nn.components import component_registry, resolve, route_skips
@@ -53,12 +60,13 @@ class Intervention:
 
     component: str
 
-    def apply(self, compute: Callable[[], Any], cached: Any | None) -> Any:
+    def apply(self, compute: Callable[[], Any], cached: Any | None, bypass: Callable[[], Any] | None = None) -> Any:
         """Produce the component's output.
 
         Args:
             compute: runs the original forward (and refreshes any cache).
             cached: the output cached at the previous computed call, or None.
+            bypass: computes the component's bypass without running it (only given to :class:`Skip`).
         """
         raise NotImplementedError
 
@@ -67,20 +75,37 @@ class Intervention:
 class Identity(Intervention):
     """Run the component unchanged (a no-op that still goes through the hooks)."""
 
-    def apply(self, compute: Callable[[], Any], cached: Any | None) -> Any:
+    def apply(self, compute: Callable[[], Any], cached: Any | None, bypass: Callable[[], Any] | None = None) -> Any:
         return compute()
 
 
 @dataclass(frozen=True)
 class Remove(Intervention):
-    """Zero the component's output; for a skip this drops the connection.
+    """Zero the component's whole output (the ``zero`` removal); for a skip this drops the connection.
 
     The original forward still runs (its output shape is needed); Remove
-    measures a causal effect, it does not save compute.
+    measures a causal effect, it does not save compute. For a residual block
+    it also cuts the shortcut, severing the feature stream: :class:`Skip` is
+    the removal that keeps it.
     """
 
-    def apply(self, compute: Callable[[], Any], cached: Any | None) -> Any:
+    def apply(self, compute: Callable[[], Any], cached: Any | None, bypass: Callable[[], Any] | None = None) -> Any:
         return _tree_map(torch.zeros_like, compute())
+
+
+@dataclass(frozen=True)
+class Skip(Intervention):
+    """Do not run the component; return its bypass (the ``bypass`` removal, which saves its compute).
+
+    Residual block -> ``shortcut(x)``, attention block -> ``x``, skip
+    connection -> zeros (see :mod:`difflab.analysis.bypass`; components
+    without a bypass are refused when :func:`intervene` starts).
+    """
+
+    def apply(self, compute: Callable[[], Any], cached: Any | None, bypass: Callable[[], Any] | None = None) -> Any:
+        if bypass is None:
+            raise DifflabError(f"Skip({self.component!r}) needs the component's bypass")
+        return bypass()
 
 
 @dataclass(frozen=True)
@@ -92,8 +117,19 @@ class Reuse(Intervention):
     input shapes changed).
     """
 
-    def apply(self, compute: Callable[[], Any], cached: Any | None) -> Any:
+    def apply(self, compute: Callable[[], Any], cached: Any | None, bypass: Callable[[], Any] | None = None) -> Any:
         return compute() if cached is None else cached
+
+
+REMOVALS: dict[str, type[Intervention]] = {"zero": Remove, "bypass": Skip}
+"""The two notions of removing a component: zero its whole output, or skip it for its bypass."""
+
+
+def removal(kind: str) -> type[Intervention]:
+    """The intervention class of a removal name (``zero`` or ``bypass``)."""
+    if kind not in REMOVALS:
+        raise DifflabError(f"removal must be one of {', '.join(REMOVALS)}, got {kind!r}")
+    return REMOVALS[kind]
 
 
 @dataclass
@@ -105,12 +141,14 @@ class InterventionSession:
         registry: name -> module of the model's components.
         calls: per component, how many times its original forward ran.
         served: per component, how many outputs came from a Reuse cache.
+        skipped: per component, how many outputs were its bypass (Skip).
     """
 
     clock: Clock
     registry: dict[str, nn.Module]
     calls: Counter = field(default_factory=Counter)
     served: Counter = field(default_factory=Counter)
+    skipped: Counter = field(default_factory=Counter)
     _cache: dict[tuple[str, int], tuple[tuple, Any]] = field(default_factory=dict)
     _occurrence: Counter = field(default_factory=Counter)
 
@@ -122,6 +160,7 @@ def _wrap(
     had_own = "forward" in module.__dict__
     previous = module.__dict__.get("forward")
     original = module.forward
+    skip = bypass_fn(module) if any(isinstance(iv, Skip) for iv, _ in entries) else None
 
     def forward(*args: Any, **kwargs: Any) -> Any:
         # A module may run more than once per root call; cache each occurrence separately.
@@ -144,6 +183,9 @@ def _wrap(
             )
         if not active:
             return compute()
+        if isinstance(active[0], Skip):
+            session.skipped[name] += 1
+            return active[0].apply(compute, None, lambda: skip(args, kwargs))
         hit = session._cache.get(key)
         cached = hit[1] if hit is not None and hit[0] == sig else None
         out = active[0].apply(compute, cached)
@@ -192,7 +234,7 @@ def intervene(
     plan: dict[str, list[tuple[Intervention, Window]]] = {}
     for iv, window in interventions:
         if not isinstance(iv, Intervention):
-            raise DifflabError(f"{iv!r} is not an Intervention; use Remove(name), Reuse(name) or Identity(name)")
+            raise DifflabError(f"{iv!r} is not an Intervention; use Skip, Remove, Reuse or Identity(name)")
         plan.setdefault(iv.component, []).append((iv, as_window(window)))
     for name in count or ():
         plan.setdefault(name, [])

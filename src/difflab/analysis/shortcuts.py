@@ -1,15 +1,18 @@
-"""Shortcut schedules: serve cached block outputs on non-key steps to sample faster.
+"""Shortcut schedules: skip blocks, or serve their cached outputs, to sample faster.
 
-A shortcut reuses the outputs of a set of components (e.g. DeepCache's deep
-path, arXiv 2312.00858; Block Caching, arXiv 2312.03209) inside a diffusion
-time range, recomputing them only on *key* calls (every ``period``-th network
-call of a sampling run). Which components and where comes from the impact map
-of Prasad et al. (arXiv 2312.14965): see :mod:`difflab.analysis.search`.
+Two mechanisms. ``reuse`` serves the cached outputs of a set of components
+(e.g. DeepCache's deep path, arXiv 2312.00858; Block Caching, arXiv
+2312.03209) inside a diffusion time range, recomputing them only on *key*
+calls (every ``period``-th network call of a sampling run). ``skip`` removes
+the components inside the range, as Prasad et al. (arXiv 2312.14965) remove
+redundant GLIDE blocks: they are not run and their bypass stands in
+(:class:`difflab.analysis.interventions.Skip`; ``period`` is 1). Which
+components and where comes from the impact map: see :mod:`difflab.analysis.search`.
 
 JSON layout (``schedule.json``)::
 
     {"version": 1, "shortcuts": [{"components": [...], "t_lo": 0.0, "t_hi": 0.8, "period": 3,
-                                  "expected_saving": 0.41}, ...],
+                                  "expected_saving": 0.41, "mechanism": "reuse"}, ...],
      "meta": {"run": ..., "steps": 50, "budget": 0.05, "expected_saving": ..., "measured": {...}}}
 """
 
@@ -26,13 +29,14 @@ import torch
 from torch import Tensor, nn
 
 from difflab.analysis.clock import Clock, TimeWindow
-from difflab.analysis.interventions import Reuse, intervene
+from difflab.analysis.interventions import Intervention, Reuse, Skip, intervene
 from difflab.errors import DifflabError
 from difflab.io import atomic_write_json
 from difflab.nn.components import component_registry, resolve
 from difflab.sampling import current_step
 
 VERSION = 1
+MECHANISMS = ("reuse", "skip")
 
 
 @dataclass(frozen=True)
@@ -57,16 +61,29 @@ class KeyedTimeWindow(TimeWindow):
 
 @dataclass(frozen=True)
 class Shortcut:
-    """Reuse ``components`` for t in ``[t_lo, t_hi]``, recomputing them every ``period`` sampler steps."""
+    """For t in ``[t_lo, t_hi]``: reuse ``components`` (recomputed every ``period`` sampler steps) or skip them.
+
+    ``mechanism`` is ``reuse`` (a cache, ``period`` >= 2) or ``skip`` (the bypass on every step, ``period`` 1).
+    """
 
     components: tuple[str, ...]
     t_lo: float
     t_hi: float
     period: int
     expected_saving: float = 0.0
+    mechanism: str = "reuse"
 
-    def window(self) -> KeyedTimeWindow:
+    def window(self) -> KeyedTimeWindow | TimeWindow:
+        if self.mechanism not in MECHANISMS:
+            raise DifflabError(f"shortcut mechanism must be one of {', '.join(MECHANISMS)}, got {self.mechanism!r}")
+        if self.mechanism == "skip":
+            if self.period != 1:
+                raise DifflabError(f"a skip shortcut acts on every step: period must be 1, got {self.period}")
+            return TimeWindow(self.t_lo, self.t_hi)
         return KeyedTimeWindow(self.t_lo, self.t_hi, self.period)
+
+    def intervention(self, component: str) -> Intervention:
+        return Skip(component) if self.mechanism == "skip" else Reuse(component)
 
 
 @dataclass
@@ -76,9 +93,9 @@ class ShortcutSchedule:
     shortcuts: list[Shortcut] = field(default_factory=list)
     meta: dict[str, Any] = field(default_factory=dict)
 
-    def interventions(self) -> list[tuple[Reuse, KeyedTimeWindow]]:
-        """``(Reuse(component), window)`` pairs for :func:`difflab.analysis.intervene`."""
-        return [(Reuse(c), s.window()) for s in self.shortcuts for c in s.components]
+    def interventions(self) -> list[tuple[Intervention, KeyedTimeWindow | TimeWindow]]:
+        """``(Reuse(component) or Skip(component), window)`` pairs for :func:`difflab.analysis.intervene`."""
+        return [(s.intervention(c), s.window()) for s in self.shortcuts for c in s.components]
 
     def validate(self, registry: dict[str, nn.Module]) -> None:
         """Raise DifflabError if a component is unknown to ``registry`` or two windows on one component overlap."""
@@ -114,6 +131,7 @@ class ShortcutSchedule:
                     float(s["t_hi"]),
                     int(s["period"]),
                     float(s.get("expected_saving", 0.0)),
+                    str(s.get("mechanism", "reuse")),
                 )
                 for s in d["shortcuts"]
             ]

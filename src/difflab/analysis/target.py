@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from difflab.models.run import load_data
 from difflab.process.noise import PerSampleNoise, sample_seeds
 from difflab.process.process import Process
-from difflab.sampling import build_grid, sample_ddim
+from difflab.sampling import build_grid, sample_ddim, sample_ddpm
 
 
 @dataclass
@@ -91,6 +91,17 @@ def ddim_trajectory(target: SamplingTarget, x_start: Tensor, times: Tensor) -> t
 def ddim_sample(target: SamplingTarget, x_start: Tensor, times: Tensor, callback=None) -> Tensor:
     """Deterministic DDIM from a float64 state; returns ``(B, *shape)`` float32."""
     return sample_ddim(target.fp64_denoiser(), target.process, x_start, times, callback=callback).float()
+
+
+@torch.no_grad()
+def ddpm_sample(target: SamplingTarget, x_start: Tensor, times: Tensor, seed: int = 0) -> Tensor:
+    """Ancestral DDPM from a float64 state with per-sample step noise (seeds ``(seed, i)`` offset 1).
+
+    Two calls with the same ``seed`` draw the same noise at every step, so runs
+    that differ only by an intervention are paired sample by sample.
+    """
+    noise = PerSampleNoise(sample_seeds(seed, x_start.shape[0], offset=1), device=x_start.device)
+    return sample_ddpm(target.fp64_denoiser(), target.process, x_start, times, noise=noise).float()
 
 
 def run_target(loaded) -> tuple[SamplingTarget, Tensor, str]:

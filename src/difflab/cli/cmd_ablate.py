@@ -13,6 +13,19 @@ def add_arguments(p):
     p.add_argument("--windows", type=positive_int, default=10, help="equal time windows W")
     p.add_argument("--n", type=positive_int, default=256, help="samples (fixed seeds), at least 2")
     add_seed_argument(p)
+    p.add_argument(
+        "--removal",
+        choices=["zero", "bypass"],
+        default="zero",
+        help="zero: the unit's whole output is zeroed (it still runs); bypass: the unit is skipped and its "
+        "residual shortcut (identity for attention, zeros for a skip) stands in",
+    )
+    p.add_argument(
+        "--sampler",
+        choices=["ddim", "ddpm"],
+        default="ddim",
+        help="ddim: deterministic, replayed from cached states; ddpm: ancestral, same noise in every run",
+    )
     p.add_argument("--out", default=None, help="output folder (default: RUN/ablate)")
     add_device_argument(p)
 
@@ -30,7 +43,8 @@ def run(args):
     target, heldout, name = run_target(loaded)
     out = Path(args.out) if args.out else run_output(args.run, "ablate")
     print(
-        f"ablating each unit in each of {args.windows} windows ({args.steps}-step DDIM, n={args.n}); per unit: "
+        f"ablating ({args.removal}) each unit in each of {args.windows} windows "
+        f"({args.steps}-step {args.sampler.upper()}, n={args.n}); per unit: "
         "1-SSIM against the unablated samples per window (t high->low) and the largest FD shift"
     )
     res = impact_study(
@@ -43,6 +57,8 @@ def run(args):
         seed=args.seed,
         grid=loaded.cfg.sample.grid,  # the run's own grid (an imported model's: its scheduler's spacing)
         progress=print,
+        removal=args.removal,
+        sampler=args.sampler,
     )
     report = write_impact_report(res, out)
     print(
