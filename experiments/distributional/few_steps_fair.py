@@ -104,7 +104,7 @@ def main() -> None:
             r[f"reg_{label}_step"] = reg.step
         res["seeds"][str(seed)] = r
         print("seed", seed, "done", flush=True)
-    (out / "few_steps_fair.json").write_text(json.dumps(res, indent=1))
+    (out / f"few_steps_fair_{'-'.join(map(str, a.seeds))}.json").write_text(json.dumps(res, indent=1))
 
 
 if __name__ == "__main__":

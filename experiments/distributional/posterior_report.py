@@ -25,8 +25,11 @@ LABELS = {
 }
 
 
+K = 48  # conditioning points per t (posterior_check.py --k)
+
+
 def fmt(v: float) -> str:
-    return f"{v:.3g}"
+    return f"{v:.2g}" if abs(v) < 10 else f"{v:.0f}"
 
 
 def load(runs: Path) -> dict:
@@ -37,8 +40,8 @@ def load(runs: Path) -> dict:
     return merged
 
 
-def stat(res: dict, name: str, key: str, t: str) -> tuple[float, float, int]:
-    vals = [s[t][key] for s in res[name].values() if t in s]
+def stat(res: dict, name: str, key: str, t: str, scale: float = 1.0) -> tuple[float, float, int]:
+    vals = [scale * s[t][key] for s in res[name].values() if t in s]
     return float(np.mean(vals)), float(np.std(vals)), len(vals)
 
 
@@ -46,28 +49,40 @@ def posterior_tables(res: dict) -> str:
     times = sorted(next(iter(res["energy"].values())).keys(), key=float)
     lines = []
     tables = [
-        ("energy", "energy distance"),
-        ("mmd", "MMD² (RBF, per-x_t median bandwidth)"),
+        ("energy", "energy distance × 10³"),
+        ("mmd", "MMD² × 10³ (RBF, per-x_t median bandwidth)"),
         ("var_ratio", "tr Cov(G) / tr Cov(exact)"),
     ]
     for key, title in tables:
+        sc = 1.0 if key == "var_ratio" else 1e3
         lines += [f"**{title}**, mean over K x_t per t (± std over seeds where there are 3):", ""]
         lines += ["| model | " + " | ".join(f"t={t}" for t in times) + " |", "|---|" + "---:|" * len(times)]
         if key != "var_ratio":
-            row = [stat(res, "energy", f"{key}_floor", t) for t in times]
-            lines.append("| floor: exact vs exact | " + " | ".join(f"{fmt(m)}" for m, _, _ in row) + " |")
+            row = [stat(res, "energy", f"{key}_floor", t, sc) for t in times]
+            se = [2 * stat(res, "energy", f"{key}_floor_sd", t, sc)[0] / np.sqrt(K) for t in times]
+            cells = [f"{fmt(m)} (2 s.e. {fmt(e)})" for (m, _, _), e in zip(row, se)]
+            lines.append("| floor: exact vs exact | " + " | ".join(cells) + " |")
         for name in [n for n in LABELS if n in res]:
-            row = [stat(res, name, key, t) for t in times]
+            row = [stat(res, name, key, t, sc) for t in times]
             cells = [f"{fmt(m)} ± {fmt(s)}" if n > 1 else fmt(m) for m, s, n in row]
             lines.append(f"| {LABELS[name]} (seeds: {row[0][2]}) | " + " | ".join(cells) + " |")
         if key != "var_ratio":
-            row = [stat(res, "energy", f"{key}_point", t) for t in times]
+            row = [stat(res, "energy", f"{key}_point", t, sc) for t in times]
             lines.append("| point mass at the exact posterior mean | " + " | ".join(fmt(m) for m, _, _ in row) + " |")
             if f"{key}_regression" in next(iter(res["energy"].values()))[times[0]]:
-                row = [stat(res, "energy", f"{key}_regression", t) for t in times]
+                row = [stat(res, "energy", f"{key}_regression", t, sc) for t in times]
                 cells = [f"{fmt(m)} ± {fmt(s)}" for m, s, _ in row]
                 lines.append("| point mass at a regression model's x̂₀ (equal steps) | " + " | ".join(cells) + " |")
         lines.append("")
+    lines += ["**energy distance relative to the posterior-mean point mass** (1 = no better than a regression model):", ""]
+    lines += ["| model | " + " | ".join(f"t={t}" for t in times) + " |", "|---|" + "---:|" * len(times)]
+    for name in [n for n in LABELS if n in res]:
+        cells = []
+        for t in times:
+            vals = [sd[t]["energy"] / sd[t]["energy_point"] for sd in res[name].values()]
+            cells.append(f"{fmt(np.mean(vals))}" + (f" ± {fmt(np.std(vals))}" if len(vals) > 1 else ""))
+        lines.append(f"| {LABELS[name]} | " + " | ".join(cells) + " |")
+    lines.append("")
     return "\n".join(lines)
 
 
@@ -81,8 +96,7 @@ def posterior_figure(res: dict, path: Path) -> None:
         s = [stat(res, name, "energy", t)[1] for t in times]
         ax.errorbar(tf, np.maximum(m, 1e-5), yerr=s, marker="o", ms=3, label=LABELS[name], capsize=2)
     floor_sd = [np.mean([sd[t]["energy_floor_sd"] for sd in res["energy"].values()]) for t in times]
-    k = 48
-    ax.plot(tf, 2 * np.array(floor_sd) / np.sqrt(k), "k:", label="floor noise (2 s.e. of exact vs exact)")
+    ax.plot(tf, 2 * np.array(floor_sd) / np.sqrt(K), "k:", label="floor noise (2 s.e. of exact vs exact)")
     ax.plot(tf, [stat(res, "energy", "energy_point", t)[0] for t in times], "k--", label="posterior mean (point mass)")
     ax.set_yscale("log")
     ax.set_xlabel("t")
@@ -110,9 +124,9 @@ def fair_tables(fair: dict) -> str:
         + ", ".join(f"{k.replace('_', ' ')} = step {v}" for k, v in tg.items())
         + f" (nearest kept: {', '.join(str(seeds[0][f'reg_{k}_step']) for k in tg)}).",
         "",
-        f"Energy distance to the test split (n = 1000; train-vs-test floor {fair['floor']:.4f}; the metric's own "
-        f"noise, |ED| difference of two sample sets of one generator at 4 steps: "
-        f"{np.mean([s['noise'] for s in seeds]):.4f} mean over seeds). Mean ± std over {len(seeds)} seeds; "
+        f"Energy distance × 10³ to the test split (n = 1000; train-vs-test floor {1e3 * fair['floor']:.2f}; the "
+        f"metric's own noise, |ED| difference of two sample sets of one generator at 4 steps: "
+        f"{1e3 * np.mean([s['noise'] for s in seeds]):.2f} mean over seeds). Mean ± std over {len(seeds)} seeds; "
         "ε and the regression sampler chosen per step count on the selection split:",
         "",
         "| model | " + " | ".join(f"{k} steps" for k in steps) + " |",
@@ -140,8 +154,8 @@ def fair_tables(fair: dict) -> str:
         cells = []
         for k in steps:
             vals, pick = chosen(opts, k)
-            extra = f" ({pick})" if len(opts) > 1 else ""
-            cells.append(f"{np.mean(vals):.3g} ± {np.std(vals):.2g}{extra}")
+            extra = f" ({pick.replace('churn', 'ε=')})" if len(opts) > 1 else ""
+            cells.append(f"{1e3 * np.mean(vals):.3g} ± {1e3 * np.std(vals):.2g}{extra}")
         lines.append(f"| {title} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -155,9 +169,10 @@ def main() -> None:
     print(posterior_tables(res))
     if a.figures:
         posterior_figure(res, a.figures / "distributional_posterior_check.png")
-    fair = a.runs / "few_steps_fair.json"
-    if fair.exists():
-        print(fair_tables(json.loads(fair.read_text())))
+    parts = [json.loads(f.read_text()) for f in sorted(a.runs.glob("few_steps_fair_*.json"))]
+    if parts:  # one file per batch of seeds; the timing and targets are shared (timing.json)
+        fair = parts[0] | {"seeds": {k: v for part in parts for k, v in part["seeds"].items()}}
+        print(fair_tables(fair))
 
 
 if __name__ == "__main__":
