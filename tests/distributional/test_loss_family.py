@@ -157,6 +157,8 @@ def test_config_refuses_meaningless_loss_options(overrides, message):
         load_config(RunConfig, "configs/toy2d-distributional.yaml", overrides)
 
 
-def test_joint_form_trains_with_one_draw_per_data_point():
+def test_config_accepts_one_draw_per_data_point_for_the_joint_form_only():
     cfg = load_config(RunConfig, "configs/toy2d-distributional.yaml", ["method.loss_form=joint", "method.m=1"])
     assert cfg.method.m == 1 and cfg.method.loss_form == "joint"
+    with pytest.raises(DifflabError, match="m must be >= 2"):
+        load_config(RunConfig, "configs/toy2d-distributional.yaml", ["method.m=1"])
