@@ -74,7 +74,8 @@ def posterior_tables(res: dict) -> str:
                 cells = [f"{fmt(m)} ± {fmt(s)}" for m, s, _ in row]
                 lines.append("| point mass at a regression model's x̂₀ (equal steps) | " + " | ".join(cells) + " |")
         lines.append("")
-    lines += ["**energy distance relative to the posterior-mean point mass** (1 = no better than a regression model):", ""]
+    title = "**energy distance relative to the posterior-mean point mass** (1 = no better than a regression model):"
+    lines += [title, ""]
     lines += ["| model | " + " | ".join(f"t={t}" for t in times) + " |", "|---|" + "---:|" * len(times)]
     for name in [n for n in LABELS if n in res]:
         cells = []
