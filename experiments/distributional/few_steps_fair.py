@@ -86,8 +86,10 @@ def main() -> None:
         for c in CHURNS:
             opts = {"churn": c}
             r[f"gen_churn{c}"] = {
-                k: {"select": score(gen, a.n, k, "distributional", opts, 100, select),
-                    "test": score(gen, a.n, k, "distributional", opts, 0, test)}
+                k: {
+                    "select": score(gen, a.n, k, "distributional", opts, 100, select),
+                    "test": score(gen, a.n, k, "distributional", opts, 0, test),
+                }
                 for k in STEPS
             }
         # the metric's own noise: two sample sets of one model (4 steps, ε = 1) against the test split
@@ -97,8 +99,10 @@ def main() -> None:
             reg = load_run(ckpt)
             for name, opts in REG_SAMPLERS.items():
                 r[f"reg_{label}_{name}"] = {
-                    k: {"select": score(reg, a.n, k, name, opts, 100, select),
-                        "test": score(reg, a.n, k, name, opts, 0, test)}
+                    k: {
+                        "select": score(reg, a.n, k, name, opts, 100, select),
+                        "test": score(reg, a.n, k, name, opts, 0, test),
+                    }
                     for k in STEPS
                 }
             r[f"reg_{label}_step"] = reg.step
