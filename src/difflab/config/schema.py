@@ -101,15 +101,34 @@ class MethodConfig:
     lam: float = bounded(1.0, ge=0, le=1)
     beta: float = bounded(1.0, gt=0, le=2)
     rule: Literal["energy", "kernel"] = "energy"
-    kernel: Literal["rbf", "imq"] = "rbf"
+    kernel: Literal["rbf", "imq", "exp"] = "rbf"  # exp: the paper's kernel that is not diffusion-compatible
     bandwidth: float | None = bounded(None, gt=0, le=1e6)
     noise_injection: Literal["concat", "gated"] = "concat"
+    # distributional (objectives/scoring.py): conditional = the paper's loss (m draws per x_t against
+    # its x₀); joint = energy score of (x̂₀, x_t, t) pairs across the batch; marginal = pooled draws vs
+    # pooled data (does not identify p(x₀|x_t): a control). joint/marginal need rule=energy.
+    loss_form: Literal["conditional", "joint", "marginal"] = "conditional"
+    # distributional: w(t) per example; snr_plus_one = α²/σ² + 1, the x₀-weight of the v-MSE, so that
+    # λ = 0, β = 2 is the v-prediction regression loss (objectives/distributional.py)
+    time_weight: Literal["none", "snr_plus_one"] = "none"
+    # distributional: the norm of the score in whitened components w = S⁻¹Ux (as the process) or in
+    # data layout (the paper's); equal for an orthonormal basis with the white prior
+    energy_space: Literal["white", "data"] = "white"
 
     def validate(self) -> None:
         if self.kind != "regression" and self.loss_reduction != "auto":
             raise DifflabError(f"method.loss_reduction applies to method.kind=regression, not {self.kind!r}; drop it")
+        defaults = {"loss_form": "conditional", "time_weight": "none", "energy_space": "white"}
+        if self.kind != "distributional":
+            for name, default in defaults.items():
+                if getattr(self, name) != default:
+                    raise DifflabError(
+                        f"method.{name} applies to method.kind=distributional, not {self.kind!r}; drop it"
+                    )
         if self.kind == "distributional":
-            if self.m < 2 and self.lam > 0:
+            if self.loss_form != "conditional" and self.rule != "energy":
+                raise DifflabError(f"method.loss_form={self.loss_form} is an energy loss; set method.rule=energy")
+            if self.m < 2 and self.lam > 0 and self.loss_form == "conditional":
                 raise DifflabError("method.m must be >= 2 for a distributional model with method.lam > 0")
             if not 0 < self.beta <= 2:
                 raise DifflabError(f"method.beta must be in (0, 2], got {self.beta}")

@@ -162,6 +162,8 @@ class GMMOracle:
         """
         out = torch.empty(x_t.shape[0], self.process.dim, dtype=torch.float64)
         for rows, modes in self._per_time(x_t, t):
+            if isinstance(rows, slice):  # one time for the whole batch: index rows explicitly below
+                rows = torch.arange(x_t.shape[0])
             resp = self._responsibilities(modes)
             pick = torch.multinomial(resp, 1, generator=generator).squeeze(1)
             z = torch.randn(rows.numel(), self.process.dim, generator=generator, dtype=torch.float64)
