@@ -3,10 +3,12 @@
 from pathlib import Path
 
 from difflab.cli.common import (
+    add_codes_argument,
     add_device_argument,
     add_generation_arguments,
     add_sampler_arguments,
     add_seed_argument,
+    apply_codes,
     generation_options,
     int_list,
     positive_int,
@@ -27,6 +29,7 @@ def add_arguments(p):
     )
     add_seed_argument(p)
     p.add_argument("--out", default=None, help="output folder (default: RUN/eval)")
+    add_codes_argument(p)
     add_device_argument(p)
     p.add_argument(
         "--bpd",
@@ -44,6 +47,7 @@ def run(args):
     from difflab.pipeline.evaluate import primary_metric
 
     loaded = load_run(args.run, device=args.device)
+    apply_codes(loaded, args.codes)
     samplers = args.sampler or [loaded.cfg.sample.sampler]
     out = Path(args.out) if args.out else run_output(args.run, "eval")
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:

@@ -1,0 +1,142 @@
+"""DMZ study on the shared CPU (issue 15, item 3): the paper's recipe with fair bits, per-bit
+marginals, a learned MADE prior and data codes, against an unconditional model of the same UNet,
+at matched training steps, 3 seeds.
+
+Usage (outputs under runs/dmz_study/; run in the background with nohup, one core)::
+
+    python experiments/dmz/study.py train  [--seeds 0,1,2] [--steps 600] [--batch 64]
+    python experiments/dmz/study.py prior  [--seeds 0,1,2]       # difflab fit-prior on each DMZ run
+    python experiments/dmz/study.py eval   [--seeds 0,1,2] [--n 1000] [--steps 1,2,4,8,16,32]
+    python experiments/dmz/study.py table                         # markdown tables from the JSONs
+
+``eval`` writes runs/dmz_study/NAME/study_eval.json: classifier-FD (DPM-Solver++) per step count
+and code source, a second sample set at 8 steps (the metric's own noise), and the prior's NLL.
+"""
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path("runs/dmz_study")
+MODELS = {  # name -> (config, extra overrides)
+    "paper": ("configs/digits-dmz-paper.yaml", []),
+    "uncond": ("configs/digits.yaml", ["network.base_channels=32"]),  # the DMZ UNet's width
+}
+
+
+def train(seeds: list[int], steps: int, batch: int, models: list[str]) -> None:
+    from difflab.config import load_config
+    from difflab.config.schema import RunConfig
+    from difflab.pipeline import train_run
+
+    for seed in seeds:
+        for name in models:
+            config, extra = MODELS[name]
+            out = ROOT / f"{name}_s{seed}"
+            if (out / "train_seconds.txt").exists():
+                continue
+            over = [f"seed={seed}", f"train.steps={steps}", f"train.batch_size={batch}"]
+            over += [f"train.checkpoint_every={steps}", "train.log_every=100", *extra]
+            cfg = load_config(RunConfig, config, over)
+            t0 = time.time()
+            train_run(cfg, out, progress=False)
+            (out / "train_seconds.txt").write_text(f"{time.time() - t0:.1f}\n")
+            print(f"trained {out} in {time.time() - t0:.0f} s", flush=True)
+
+
+def fit_priors(seeds: list[int]) -> None:
+    from difflab.dmz.prior import fit_code_prior
+    from difflab.pipeline import load_run
+
+    for seed in seeds:
+        run = load_run(ROOT / f"paper_s{seed}", device="cpu")
+        stats = fit_code_prior(run, seed=seed)
+        print(f"paper_s{seed}: {json.dumps(stats)}", flush=True)
+
+
+def steps_to_within(fd: dict[int, float], frac: float = 0.05) -> int:
+    """Fewest steps whose FD is within ``frac`` of the FD at the most steps run (the model's own converged FD)."""
+    last = fd[max(fd)]
+    return min(k for k, v in fd.items() if v <= (1 + frac) * last)
+
+
+def evaluate_model(name: str, steps: list[int], n: int, sources: list[str], noise_steps: int = 8) -> dict:
+    """classifier-FD (DPM-Solver++) vs steps per code source, plus a second sample set at ``noise_steps``."""
+    from difflab import dmz
+    from difflab.metrics.digits_classifier import classifier_fd
+    from difflab.models.code_prior import load_prior
+    from difflab.pipeline import generate, load_run
+    from difflab.pipeline.run import load_data
+
+    run = load_run(ROOT / name, device="cpu")
+    data = load_data(run.cfg)
+    coded = isinstance(run.denoiser, dmz.CodedDenoiser)
+    if coded and not (run.path / "code_prior.json").exists():
+        from difflab.dmz.prior import fit_code_prior
+
+        print(f"{name} prior: {fit_code_prior(run, seed=run.cfg.seed)}", flush=True)
+    out = {"name": name, "step": run.step, "n": n, "sampler": "dpmpp2m", "fd": {}, "fd_second_set": {}}
+    out["floor_fd"] = classifier_fd(data.train[:n], data.test)
+    for source in sources if coded else ["none"]:
+        t0 = time.time()
+        fd = {}
+        for k in steps:
+            z = {"z": dmz.sample_codes(run, n, source=source, seed=0)} if coded else None
+            x, _ = generate(run, n, steps=k, sampler="dpmpp2m", seed=0, cond=z, batch_size=n)
+            fd[k] = classifier_fd(x, data.test)
+        z = {"z": dmz.sample_codes(run, n, source=source, seed=1)} if coded else None
+        x, _ = generate(run, n, steps=noise_steps, sampler="dpmpp2m", seed=1, cond=z, batch_size=n)
+        out["fd"][source] = fd
+        out["fd_second_set"][source] = {noise_steps: classifier_fd(x, data.test)}
+        out.setdefault("steps_to_5pct", {})[source] = steps_to_within(fd)
+        print(f"{name} {source}: {fd} second set {out['fd_second_set'][source]} ({time.time() - t0:.0f} s)", flush=True)
+    if coded:
+        bits = dmz.encode(run, data.train)
+        out["entropy"] = dmz.codes.entropy_summary(dmz.bit_entropy(bits))
+        out["prior"] = load_prior(run.path)[1]
+    train_s = ROOT / name / "train_seconds.txt"
+    out["train_seconds"] = float(train_s.read_text()) if train_s.exists() else None
+    (ROOT / name / "study_eval.json").write_text(json.dumps(out, indent=1))
+    return out
+
+
+def main(argv: list[str]) -> None:
+    global ROOT
+    torch.set_num_threads(1)
+    p = argparse.ArgumentParser()
+    p.add_argument("cmd", choices=["train", "prior", "eval", "table"])
+    p.add_argument("--seeds", default="0,1,2")
+    p.add_argument("--models", default="paper,uncond")
+    p.add_argument("--steps", default=None, help="train: training steps (600); eval: sampler steps")
+    p.add_argument("--batch", type=int, default=64)
+    p.add_argument("--n", type=int, default=1000)
+    p.add_argument("--sources", default="fair,prior,data", help="code sources of a DMZ run")
+    p.add_argument("--marginal-seeds", default="0", help="seeds whose DMZ run is also scored with marginal bits")
+    p.add_argument("--root", default=str(ROOT))
+    args = p.parse_args(argv)
+    ROOT = Path(args.root)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    models = args.models.split(",")
+    if args.cmd == "train":
+        train(seeds, int(args.steps or 600), args.batch, models)
+    elif args.cmd == "prior":
+        fit_priors(seeds)
+    elif args.cmd == "eval":
+        steps = [int(k) for k in (args.steps or "1,2,4,8,16,32").split(",")]
+        marginal_seeds = [int(v) for v in args.marginal_seeds.split(",") if v]
+        for seed in seeds:
+            for name in models:
+                run = ROOT / f"{name}_s{seed}"
+                while not (run / "train_seconds.txt").exists():  # trained by a `train` running beside us
+                    time.sleep(30)
+                if not (run / "study_eval.json").exists():
+                    sources = args.sources.split(",") + (["marginal"] if seed in marginal_seeds else [])
+                    evaluate_model(run.name, steps, args.n, sources)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
