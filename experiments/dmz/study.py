@@ -66,7 +66,13 @@ def steps_to_within(fd: dict[int, float], frac: float = 0.05) -> int:
 
 
 def evaluate_model(
-    name: str, steps: list[int], n: int, sources: list[str], noise_steps: int = 8, second_set: bool = True
+    name: str,
+    steps: list[int],
+    n: int,
+    sources: list[str],
+    noise_steps: int = 8,
+    second_set: bool = True,
+    tag: str = "",
 ) -> dict:
     """classifier-FD (DPM-Solver++) vs steps per code source, plus a second sample set at ``noise_steps``."""
     from difflab import dmz
@@ -104,7 +110,7 @@ def evaluate_model(
         out["prior"] = load_prior(run.path)[1]
     train_s = ROOT / name / "train_seconds.txt"
     out["train_seconds"] = float(train_s.read_text()) if train_s.exists() else None
-    (ROOT / name / "study_eval.json").write_text(json.dumps(out, indent=1))
+    (ROOT / name / f"study_eval{tag}.json").write_text(json.dumps(out, indent=1))
     return out
 
 
@@ -113,7 +119,7 @@ def table() -> str:
     import numpy as np
 
     rows: dict[str, list[dict]] = {}
-    for path in sorted(ROOT.glob("*_s*/study_eval.json")):
+    for path in sorted(ROOT.glob("*_s*/study_eval*.json")):
         res = json.loads(path.read_text())
         for source in res["fd"]:
             label = "unconditional" if source == "none" else f"DMZ paper recipe, z: {source}"
@@ -136,10 +142,8 @@ def table() -> str:
         second_text = ms(second) + (f" (n seeds {len(second)})" if 0 < len(second) < len(res) else "")
         out.append(f"| {label} | {seeds} | {cells} | {second_text if second else '–'} | {', '.join(map(str, reach))} |")
     floors = [r["floor_fd"] for res in rows.values() for r in res]
-    out.append(
-        f"\nclassifier-FD, DPM-Solver++, n = {rows and next(iter(rows.values()))[0]['n']}; "
-        f"train-vs-test floor {ms(floors)}.\n"
-    )
+    n = next(iter(rows.values()))[0]["n"] if rows else 0
+    out.append(f"\nclassifier-FD, DPM-Solver++, n = {n}; floor (1000 training digits vs test) {floors[0]:.1f}.\n")
     out.append(
         "| run | distinct training codes | plug-in entropy (bits) | MADE NLL held-out train | MADE NLL test "
         "| per-bit entropy sum | fair bits |"
@@ -183,6 +187,7 @@ def main(argv: list[str]) -> None:
     p.add_argument("--sources", default="fair,prior,data", help="code sources of a DMZ run")
     p.add_argument("--marginal-seeds", default="0", help="seeds whose DMZ run is also scored with marginal bits")
     p.add_argument("--second-seeds", default="0,1,2", help="seeds scored again with a second sample set")
+    p.add_argument("--tag", default="", help="eval: suffix of the JSON (study_eval{TAG}.json), for extra sources")
     p.add_argument("--root", default=str(ROOT))
     args = p.parse_args(argv)
     ROOT = Path(args.root)
@@ -205,9 +210,9 @@ def main(argv: list[str]) -> None:
                 run = ROOT / f"{name}_s{seed}"
                 while not (run / "train_seconds.txt").exists():  # trained by a `train` running beside us
                     time.sleep(30)
-                if not (run / "study_eval.json").exists():
+                if not (run / f"study_eval{args.tag}.json").exists():
                     sources = args.sources.split(",") + (["marginal"] if seed in marginal_seeds else [])
-                    evaluate_model(run.name, steps, args.n, sources, second_set=seed in second_seeds)
+                    evaluate_model(run.name, steps, args.n, sources, second_set=seed in second_seeds, tag=args.tag)
 
 
 if __name__ == "__main__":
