@@ -26,6 +26,8 @@ ROOT = Path("runs/dmz_study")
 MODELS = {  # name -> (config, extra overrides)
     "paper": ("configs/digits-dmz-paper.yaml", []),
     "uncond": ("configs/digits.yaml", ["network.base_channels=32"]),  # the DMZ UNet's width
+    "paperd10": ("configs/digits-dmz-paper.yaml", ["encoder.dim=10"]),  # d ≈ log2(1437 training digits)
+    "ours": ("configs/digits-dmz.yaml", []),  # GroupNorm, null token, flip 0.2
 }
 
 
@@ -122,7 +124,9 @@ def table() -> str:
     for path in sorted(ROOT.glob("*_s*/study_eval*.json")):
         res = json.loads(path.read_text())
         for source in res["fd"]:
-            label = "unconditional" if source == "none" else f"DMZ paper recipe, z: {source}"
+            model = path.parent.name.rsplit("_s", 1)[0]
+            kind = {"paperd10": "DMZ paper recipe d = 10", "ours": "DMZ ours (GroupNorm, null token, flip 0.2)"}
+            label = "unconditional" if source == "none" else f"{kind.get(model, 'DMZ paper recipe')}, z: {source}"
             rows.setdefault(label, []).append({**res, "this": source})
 
     def ms(values) -> str:
@@ -149,7 +153,7 @@ def table() -> str:
         "| per-bit entropy sum | fair bits |"
     )
     out.append("|---|---:|---:|---:|---:|---:|---:|")
-    for path in sorted(ROOT.glob("paper_s*/study_eval.json")):
+    for path in sorted(ROOT.glob("paper*_s*/study_eval.json")):
         r = json.loads(path.read_text())
         p, e = r["prior"], r["entropy"]
         out.append(
