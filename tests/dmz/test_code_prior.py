@@ -103,6 +103,10 @@ def test_fit_prior_cli_sample_and_evaluate_with_codes(tmp_path, capsys):
     run.denoiser.code_prior = "prior"
     z3 = dmz.sample_codes(run, 3, source="prior")
     assert torch.equal(generate(run, 3, steps=2)[0], generate(run, 3, steps=2, cond={"z": z3})[0])
+    from difflab.pipeline.run import export_run
+
+    slim = load_run(export_run(path, tmp_path / "slim"))  # the prior travels with an exported run
+    assert torch.equal(dmz.sample_codes(slim, 5, source="prior", seed=3), z)
     ev = tmp_path / "ev"
     argv = ["evaluate", str(path), "--steps", "1", "--n", "8", "--codes", "data", "--out", str(ev)]
     assert cli_main(argv) == 0 and (ev / "metrics.json").exists()
