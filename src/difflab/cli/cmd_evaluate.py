@@ -69,7 +69,8 @@ def run(args):
     def fmt(value) -> str:
         return "refused" if value is None else f"{value:.3f}"
 
-    print(f"checkpoint step {loaded.step} ({loaded.path}), n={results['n']} per setting")
+    codes = f"; z from --codes {args.codes}" if args.codes else ""
+    print(f"checkpoint step {loaded.step} ({loaded.path}), n={results['n']} per setting{codes}")
     print(f"{metric} (floor {fmt(results['floor'][metric])}):")
     for sampler, per in results["samplers"].items():
         print(f"  {sampler:>14}: " + "  ".join(f"{k} steps {fmt(v[metric])}" for k, v in per.items()))
