@@ -105,7 +105,8 @@ def evaluate_model(
             x, _ = generate(run, n, steps=noise_steps, sampler="dpmpp2m", seed=1, cond=z, batch_size=n)
             out["fd_second_set"][source] = {noise_steps: classifier_fd(x, data.test)}
         out.setdefault("steps_to_5pct", {})[source] = steps_to_within(fd)
-        print(f"{name} {source}: {fd} second set {out['fd_second_set'].get(source)} ({time.time() - t0:.0f} s)", flush=True)
+        second = out["fd_second_set"].get(source)
+        print(f"{name} {source}: {fd} second set {second} ({time.time() - t0:.0f} s)", flush=True)
     if coded:
         bits = dmz.encode(run, data.train)
         out["entropy"] = dmz.codes.entropy_summary(dmz.bit_entropy(bits))
