@@ -70,8 +70,10 @@ def test_generate_draws_seeded_fair_bits_by_default_and_takes_z(dmz_run):
     assert not torch.equal(generate(run, 4, steps=2, cond={"z": 1 - z})[0], s1)
     assert torch.equal(dmz.sample_codes(run, 6)[:4], z)  # code i depends on (seed, i) only
     assert set(dmz.sample_codes(run, 8, source="marginal").unique().tolist()) <= {0.0, 1.0}
-    with pytest.raises(DifflabError, match="does not fit"):
+    with pytest.raises(DifflabError, match="fit-prior"):  # binary: "prior" is the learned prior, not fitted yet
         dmz.sample_codes(run, 2, source="prior")
+    with pytest.raises(DifflabError, match="does not fit"):
+        dmz.sample_codes(run, 2, source="gaussian")
 
 
 def test_reconstruct_and_interpolate_cli(dmz_run, tmp_path):

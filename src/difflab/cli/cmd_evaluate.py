@@ -3,10 +3,12 @@
 from pathlib import Path
 
 from difflab.cli.common import (
+    add_codes_argument,
     add_device_argument,
     add_generation_arguments,
     add_sampler_arguments,
     add_seed_argument,
+    apply_codes,
     generation_options,
     int_list,
     positive_int,
@@ -27,6 +29,7 @@ def add_arguments(p):
     )
     add_seed_argument(p)
     p.add_argument("--out", default=None, help="output folder (default: RUN/eval)")
+    add_codes_argument(p)
     add_device_argument(p)
     p.add_argument(
         "--bpd",
@@ -65,6 +68,7 @@ def run(args):
     # Set up the feature network first: a missing extra or weights file fails before any sampling.
     extractor = inception_extractor(args.inception_weights, device=pick_device(args.device)) if args.fid else None
     loaded = load_run(args.run, device=args.device)
+    apply_codes(loaded, args.codes)
     samplers = args.sampler or [loaded.cfg.sample.sampler]
     out = Path(args.out) if args.out else run_output(args.run, "eval")
     with shortcut_denoiser(loaded.denoiser, args.shortcuts) as denoiser:
@@ -88,7 +92,8 @@ def run(args):
     def fmt(value) -> str:
         return "refused" if value is None else f"{value:.3f}"
 
-    print(f"checkpoint step {loaded.step} ({loaded.path}), n={results['n']} per setting")
+    codes = f"; z from --codes {args.codes}" if args.codes else ""
+    print(f"checkpoint step {loaded.step} ({loaded.path}), n={results['n']} per setting{codes}")
     print(f"{metric} (n={results['n']}, features: {results['features']}; floor {fmt(results['floor'][metric])}):")
     for sampler, per in results["samplers"].items():
         print(f"  {sampler:>14}: " + "  ".join(f"{k} steps {fmt(v[metric])}" for k, v in per.items()))

@@ -6,10 +6,12 @@ import sys
 from pathlib import Path
 
 from difflab.cli.common import (
+    add_codes_argument,
     add_device_argument,
     add_generation_arguments,
     add_sampler_arguments,
     add_seed_argument,
+    apply_codes,
     generation_options,
     positive_int,
     run_output,
@@ -52,6 +54,7 @@ def add_arguments(p):
         help="output .npy (data units), .png (a grid), or a new folder DIR/ (ends in /): numbered PNGs 000000.png … "
         "in the data's range, for torch-fidelity / clean-fid (default: RUN/samples.png)",
     )
+    add_codes_argument(p)
     add_device_argument(p)
     p.add_argument(
         "--shortcuts",
@@ -78,6 +81,7 @@ def run(args):
     from difflab.report import save_image_folder, save_samples_picture
 
     loaded = load_run(args.run, device=args.device)
+    apply_codes(loaded, args.codes)
     sampler = args.sampler or loaded.cfg.sample.sampler
     steps = args.steps if args.steps is not None else loaded.cfg.sample.steps
     n = args.n if args.n is not None else (len(args.labels) if args.labels else 64)

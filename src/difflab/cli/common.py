@@ -87,6 +87,28 @@ def add_device_argument(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="auto", help="auto (CUDA when present, else CPU) | cpu | cuda | cuda:N")
 
 
+def add_codes_argument(p: argparse.ArgumentParser) -> None:
+    """``--codes``: where a coded (DMZ) run's z comes from when sampling (ignored by uncoded runs)."""
+    p.add_argument(
+        "--codes",
+        default=None,
+        choices=["fair", "marginal", "prior", "data"],
+        help="coded runs: z from fair bits, per-bit marginals, the learned prior (`difflab fit-prior`) or codes "
+        "of training data; gaussian codes: prior or data (default: the run's encoder.prior)",
+    )
+
+
+def apply_codes(loaded, codes: str | None) -> None:
+    """Make ``codes`` the loaded run's default code source (a one-line error for an uncoded run)."""
+    if codes is None:
+        return
+    from difflab.models.coded import require_coded
+
+    model = require_coded(loaded.denoiser, loaded.path)
+    model.sample_codes(1, source=codes)  # fails now, with its own message, if the source does not fit
+    model.code_prior = codes
+
+
 def run_output(run: str, name: str) -> Path:
     """Default output path ``name`` inside a run directory (a checkpoint folder's run, never the checkpoint itself)."""
     path = Path(run)

@@ -234,6 +234,7 @@ class EncoderConfig:
     ``kl_weight`` × KL to N(0, I). ``drl``: a time-conditioned encoder E(x₀, t)
     with ``penalty_weight`` × L1 (or KL) on the code. ``channels``: the stride-2 conv
     stack; ``norm``: GroupNorm (per-sample, deterministic, DDP-safe) or BatchNorm (as in the paper).
+    The paper's recipe is ``norm: batch``, ``null_token: false``, ``flip: 0`` (configs/digits-dmz-paper.yaml).
     """
 
     kind: Literal["none", "binary", "gaussian", "drl"] = "none"
@@ -241,13 +242,17 @@ class EncoderConfig:
     z_mode: Literal["cross_attn", "adagn", "time"] = "cross_attn"
     # attention levels that cross-attend to z (None: all)
     z_levels: list[int] | None = bounded(None, ge=0, le=64)
+    # cross_attn: a learned null token beside z (ours; the softmax then has two entries) or z alone (the paper)
+    null_token: bool = True
     channels: list[int] = bounded(default_factory=lambda: [32, 64], ge=1, le=4096)  # per item
     norm: Literal["group", "batch"] = "group"
     tau: float = bounded(1.0, gt=0, le=1e6)
     kl_weight: float = bounded(1e-3, ge=0, le=1e6)
     penalty: Literal["l1", "kl"] = "l1"
     penalty_weight: float = bounded(1e-5, ge=0, le=1e6)
-    prior: Literal["fair", "marginal"] = "fair"  # default source of z for `difflab sample` (binary)
+    # default source of z for `difflab sample` (binary): fair bits, per-bit marginals, the learned
+    # prior of `difflab fit-prior`, or codes of training data
+    prior: Literal["fair", "marginal", "prior", "data"] = "fair"
     # binary: P(flip) of each training bit; > 0 trains the decoder on codes' neighbours
     flip: float = bounded(0.0, ge=0, lt=0.5)
 

@@ -7,7 +7,8 @@ it is re-exported here. DDIM inversion is a sampler-side tool (:mod:`difflab.sam
 Public API::
 
     encode(run, x0, t=None, *, hard=True) -> codes (B, d)
-    sample_codes(run, n, *, source="fair"|"marginal"|"prior", seed=0) -> (n, d)
+    sample_codes(run, n, *, source="fair"|"marginal"|"prior"|"data", seed=0) -> (n, d)
+    prior.fit_code_prior(run) -> stats         # a MADE over the bits, stored beside the checkpoint
     reconstruct(run, x0, *, steps, mode="stochastic"|"inverted") -> (B, *shape)
     interpolate(run, x_a, x_b, *, frames, steps, kind="soft"|"bitflip") -> (frames, *shape)
     edit_direction(codes, labels, target) / edit(run, x0, direction, strengths)

@@ -1,9 +1,10 @@
 """Codes of a loaded coded run: encode data, draw codes for generation, per-bit statistics.
 
-DMZ (arXiv 2506.00136) generates from independent fair bits — no learned
-prior; the alternatives here are per-bit empirical marginals (estimated on the
-training set and stored next to the checkpoint as ``code_marginals.json`` by the
-model's post-training hook) and codes of encoded data. Code draws are seeded per
+DMZ (arXiv 2506.00136) generates from independent fair bits; the alternatives
+here are per-bit empirical marginals (estimated on the training set and stored
+next to the checkpoint as ``code_marginals.json`` by the model's post-training
+hook), a learned autoregressive prior (:mod:`difflab.dmz.prior`, fitted after
+training) and codes of encoded training data. Code draws are seeded per
 sample, like the sampler noise, so sample i does not depend on the batch or on n.
 """
 
@@ -63,8 +64,9 @@ def sample_codes(run: LoadedRun, n: int, *, source: CodeSource | None = None, se
     Args:
         run: a loaded coded run.
         n: number of codes.
-        source: ``fair`` bits, per-bit empirical ``marginal`` bits (binary codes) or the
-            N(0, I) ``prior`` (gaussian codes); default ``encoder.prior`` for binary, ``prior`` otherwise.
+        source: ``fair`` bits, per-bit empirical ``marginal`` bits, the learned ``prior`` of
+            ``difflab fit-prior`` or ``data`` codes (binary); the N(0, I) ``prior`` or ``data``
+            (gaussian); default ``encoder.prior`` for binary, ``prior`` otherwise.
         seed: base seed; code i is drawn from the stream of ``(seed, i)``.
     """
     return coded_model(run).sample_codes(n, source=source, seed=seed)

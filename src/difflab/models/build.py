@@ -104,7 +104,12 @@ def network_kwargs(cfg: RunConfig, info: DataInfo) -> dict[str, Any]:
         )
     if net.kind == "unet":
         code = (
-            dict(z_dim=enc.dim, z_mode=enc.z_mode, z_levels=None if enc.z_levels is None else tuple(enc.z_levels))
+            dict(
+                z_dim=enc.dim,
+                z_mode=enc.z_mode,
+                z_levels=None if enc.z_levels is None else tuple(enc.z_levels),
+                z_null_token=enc.null_token,
+            )
             if coded
             else {}
         )

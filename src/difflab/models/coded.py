@@ -25,13 +25,15 @@ from torch import Tensor, nn
 
 from difflab.errors import DifflabError
 from difflab.io import atomic_write_text
+from difflab.models.code_prior import load_prior
 from difflab.models.denoiser import Denoiser
 from difflab.models.encoders import CodeEncoder
 from difflab.process.noise import sample_seeds
 
 MARGINALS_NAME = "code_marginals.json"
 CODE_SEED_OFFSET = 7_777_777  # keeps code draws independent of the sampler's noise streams
-CodeSource = Literal["fair", "marginal", "prior"]
+CodeSource = Literal["fair", "marginal", "prior", "data"]
+CODE_SOURCES = ("fair", "marginal", "prior", "data")
 
 
 def bit_entropy(bits: Tensor) -> Tensor:
@@ -47,8 +49,9 @@ class CodedDenoiser(Denoiser):
     Args:
         encoder: x₀ (and t) -> code.
         denoiser: a :class:`Denoiser` whose network was built with ``z_dim = encoder.dim``.
-        code_prior: the default source of sampled binary codes, ``fair`` or ``marginal``
-            (``encoder.prior`` of the config); continuous codes always use their N(0, I) prior.
+        code_prior: the default source of sampled binary codes (``encoder.prior`` of the config):
+            ``fair``, ``marginal``, ``prior`` (the learned MADE) or ``data``; continuous codes
+            use their N(0, I) prior by default.
     """
 
     def __init__(self, encoder: CodeEncoder, denoiser: Denoiser, code_prior: CodeSource = "fair"):
@@ -59,6 +62,9 @@ class CodedDenoiser(Denoiser):
         self.generator_noise = denoiser.generator_noise
         self.code_prior = code_prior
         self._checkpoint: tuple[Path, Callable[[], Tensor] | None] | None = None
+        # the learned code prior, read from the checkpoint folder on first use (a dict, so the MADE
+        # is not registered as a submodule and never enters the state dict)
+        self._prior: dict[str, nn.Module] = {}
 
     # The inner denoiser owns these modules (so old checkpoints keep their keys).
     @property
@@ -90,13 +96,33 @@ class CodedDenoiser(Denoiser):
             raise DifflabError(f"{path} has no {MARGINALS_NAME} and no training data was given to recompute it")
         return encode_batch(self, train_data(), hard=True).mean(0)
 
+    def checkpoint_folder(self) -> Path:
+        """The folder of the loaded checkpoint (where the side files live)."""
+        if self._checkpoint is None:
+            raise DifflabError("this needs a loaded run: load the model with load_run")
+        return self._checkpoint[0]
+
+    def training_codes(self) -> Tensor:
+        """Hard codes ``(N, d)`` of the run's training split (encoded now; binary bits or μ)."""
+        if self._checkpoint is None or self._checkpoint[1] is None:
+            raise DifflabError("codes of the training data need a loaded run: load the model with load_run")
+        return encode_batch(self, self._checkpoint[1](), hard=True)
+
+    def learned_prior(self):
+        """The MADE stored by ``difflab fit-prior`` beside the checkpoint (cached after the first read)."""
+        if "made" not in self._prior:
+            self._prior["made"] = load_prior(self.checkpoint_folder())[0]
+        return self._prior["made"]
+
     def sample_codes(self, n: int, *, source: CodeSource | None = None, seed: int = 0) -> Tensor:
         """``n`` codes ``(n, d)`` for generation, code i seeded by ``(seed, i)`` alone.
 
         Args:
             n: number of codes.
-            source: ``fair`` bits, per-bit empirical ``marginal`` bits (binary codes) or the
-                N(0, I) ``prior`` (gaussian codes); default ``code_prior`` for binary, ``prior`` otherwise.
+            source: binary codes: ``fair`` bits, per-bit empirical ``marginal`` bits, the learned
+                ``prior`` (a MADE fitted by ``difflab fit-prior``) or ``data`` (codes of random
+                training examples); gaussian codes: the N(0, I) ``prior`` or ``data``. Default:
+                ``code_prior`` (``encoder.prior`` of the config) for binary, ``prior`` otherwise.
             seed: base seed.
         """
         enc = self.encoder
@@ -107,17 +133,22 @@ class CodedDenoiser(Denoiser):
             )
         binary = enc.kind == "binary"
         source = source or (self.code_prior if binary else "prior")
-        if binary == (source == "prior"):
-            raise DifflabError(
-                f"code source {source!r} does not fit a {enc.kind} code: use "
-                f"{'fair or marginal' if binary else 'prior'}"
-            )
+        if source not in CODE_SOURCES or (not binary and source in ("fair", "marginal")):
+            choices = "fair, marginal, prior or data" if binary else "prior or data"
+            raise DifflabError(f"code source {source!r} does not fit a {enc.kind} code: use {choices}")
+        gens = [torch.Generator().manual_seed(s) for s in sample_seeds(seed, n, offset=CODE_SEED_OFFSET)]
+        if n == 0:
+            return torch.zeros(0, enc.dim)
+        if source == "data":
+            codes = self.training_codes()
+            return codes[torch.cat([torch.randint(codes.shape[0], (1,), generator=g) for g in gens])]
+        if source == "prior" and binary:
+            prior = self.learned_prior()
+            if prior.dim != enc.dim:
+                raise DifflabError(f"the stored code prior has {prior.dim} bits, the encoder {enc.dim}: refit it")
+            return prior.sample(torch.cat([torch.rand((1, enc.dim), generator=g) for g in gens]))
         marginals = self.code_marginals() if source == "marginal" else None
-        rows = []
-        for s in sample_seeds(seed, n, offset=CODE_SEED_OFFSET):
-            g = torch.Generator().manual_seed(s)
-            rows.append(enc.prior(1, g, marginals) if binary else enc.prior(1, g))
-        return torch.cat(rows) if rows else torch.zeros(0, enc.dim)
+        return torch.cat([enc.prior(1, g, marginals) if binary else enc.prior(1, g) for g in gens])
 
     def store_marginals(self, checkpoint_dir: str | Path, train_x: Tensor) -> Tensor | None:
         """Estimate per-bit P(bit = 1) on ``train_x`` and write them next to the checkpoint (binary codes)."""
@@ -154,8 +185,9 @@ class CodedDenoiser(Denoiser):
         self.store_marginals(checkpoint_dir, train_data)
 
     def on_load(self, checkpoint_dir: Path, train_data: Callable[[], Tensor] | None = None) -> None:
-        """Remember where the marginals are (read on use, like any side file)."""
+        """Remember where the marginals and the learned prior are (read on use, like any side file)."""
         self._checkpoint = (Path(checkpoint_dir), train_data)
+        self._prior.clear()
 
     # -- the contract -----------------------------------------------------------------
     def _code_cond(self, t: Tensor, cond: dict) -> dict:

@@ -78,7 +78,7 @@ class AttentionBlock(nn.Module):
 
         Args:
             x: ``(B, C, H, W)`` features.
-            context: ``(B, T, context_dim)`` tokens; required iff the block has cross-attention.
+            context: ``(B, T, context_dim)`` tokens, or None to skip the cross-attention.
 
         Returns:
             ``(B, C, H, W)``.
@@ -88,7 +88,6 @@ class AttentionBlock(nn.Module):
         q, k, v = (_heads(u, self.heads) for u in self.qkv(tokens).chunk(3, dim=-1))
         out = self.proj(_merge(F.scaled_dot_product_attention(q, k, v)))
         x = x + out.transpose(1, 2).reshape(b, c, hh, ww).to(x.dtype)
-        if self.cross is not None:
-            assert context is not None, "cross-attention block called without context"
+        if self.cross is not None and context is not None:  # None: a single-token model called without z
             x = self.cross(x, context)
         return x

@@ -117,6 +117,7 @@ class UNet(nn.Module):
         z_dim: size of the code z (0: none).
         z_mode: how z conditions the network.
         z_levels: levels whose attention blocks cross-attend to z (default: all attention levels).
+        z_null_token: ``cross_attn`` context is ``[null, z]`` (True) or the paper's ``[z]`` alone (False).
         norm_groups: GroupNorm groups.
         heads: attention heads.
     """
@@ -136,6 +137,7 @@ class UNet(nn.Module):
         z_dim: int = 0,
         z_mode: ZMode = "cross_attn",
         z_levels: Sequence[int] | None = None,
+        z_null_token: bool = True,
         norm_groups: int = 8,
         heads: int = 4,
         noise_injection: NoiseInjection = "concat",
@@ -173,6 +175,7 @@ class UNet(nn.Module):
             z_dim=z_dim,
             z_mode=z_mode,
             z_levels=z_levels,
+            z_null_token=z_null_token,
             norm_groups=norm_groups,
             heads=heads,
             noise_injection=noise_injection,
@@ -191,7 +194,8 @@ class UNet(nn.Module):
             if use_z and z_mode != "time"
             else None
         )
-        self.null_token = nn.Parameter(0.02 * torch.randn(1, 1, emb_dim)) if use_z and z_mode == "cross_attn" else None
+        with_null = use_z and z_mode == "cross_attn" and z_null_token
+        self.null_token = nn.Parameter(0.02 * torch.randn(1, 1, emb_dim)) if with_null else None
         z_emb_dim = emb_dim if use_z and z_mode == "adagn" else 0
 
         def res(i: int, o: int) -> ResBlock:
@@ -327,6 +331,8 @@ class UNet(nn.Module):
         if self.null_token is not None:
             null = self.null_token.expand(x.shape[0], -1, -1)
             context = null if z_emb is None else torch.cat([null, z_emb[:, None].to(null.dtype)], dim=1)
+        elif self.z_mode == "cross_attn" and z_emb is not None:
+            context = z_emb[:, None]  # the paper's single token
         ada = z_emb if self.z_mode == "adagn" else None
 
         h = self.in_conv(x)

@@ -19,8 +19,9 @@ from difflab.config import config_to_dict, dump_yaml, load_config
 from difflab.config.schema import RunConfig
 from difflab.data import load_dataset
 from difflab.errors import DifflabError
-from difflab.io import atomic_write_text, run_lock, save_checkpoint
+from difflab.io import atomic_write_bytes, atomic_write_text, run_lock, save_checkpoint
 from difflab.models.build import build_denoiser, seeded_init
+from difflab.models.code_prior import PRIOR_WEIGHTS
 from difflab.models.diffusers_io import export_diffusers, read_diffusers
 from difflab.models.run import (
     CKPT_DIR,
@@ -202,5 +203,8 @@ def export_run(path: str | Path, out: str | Path, *, format: str = "difflab") ->
     for extra in sorted(Path(ckpt_path).glob("*.json")):  # side files, e.g. a DMZ run's code marginals
         if extra.name != "meta.json":
             atomic_write_text(saved / extra.name, extra.read_text())
+    prior = Path(ckpt_path) / PRIOR_WEIGHTS  # a DMZ run's learned code prior (its JSON half is copied above)
+    if prior.exists():
+        atomic_write_bytes(saved / PRIOR_WEIGHTS, prior.read_bytes())
     atomic_write_text(out / CONFIG_NAME, dump_yaml(ckpt.config))
     return saved
