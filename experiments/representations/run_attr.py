@@ -19,6 +19,7 @@ from pathlib import Path
 
 import torch
 
+from difflab.data import load_dataset
 from difflab.data.digits_attr import split_labels
 from difflab.io import atomic_write_json
 from difflab.representations import (
@@ -43,11 +44,18 @@ def relabel(traj: Trajectories, attribute: str, levels: int) -> Trajectories:
     return Trajectories(traj.train, tr, traj.test, te, traj.times, traj.meta)
 
 
+def pixels(levels: int) -> Trajectories:
+    """The raw clean images as a one-time "trajectory": the reference of what x0 itself tells a linear probe."""
+    data = load_dataset("digits-attr", label="joint", levels=levels)
+    tr, te = data.train.flatten(1)[:, None], data.test.flatten(1)[:, None]
+    return Trajectories(tr, data.train_labels, te, data.test_labels, [0.0])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("run")
     p.add_argument("--name", required=True)
-    p.add_argument("--source", default="drl", choices=["drl", "unet"])
+    p.add_argument("--source", default="drl", choices=["drl", "unet", "pixels"], help="pixels: raw x0 (RUN ignored)")
     p.add_argument("--k", type=int, default=5)
     p.add_argument("--attributes", default="digit,background,joint")
     p.add_argument("--mixers", default="single,concat,gru,attention")
@@ -61,15 +69,19 @@ def main():
     torch.set_num_threads(1)
     args.out.mkdir(parents=True, exist_ok=True)
     rep = {"components": COMPONENTS} if args.source == "unet" else {}
-    traj = represent(
-        args.run,
-        times=trajectory_times(args.k),
-        source=args.source,
-        dataset="digits-attr",
-        data_options={"label": "joint", "levels": args.levels},
-        out=args.out / "cache" / f"{args.name}_k{args.k}",
-        batch_size=512,
-        **rep,
+    traj = (
+        pixels(args.levels)
+        if args.source == "pixels"
+        else represent(
+            args.run,
+            times=trajectory_times(args.k),
+            source=args.source,
+            dataset="digits-attr",
+            data_options={"label": "joint", "levels": args.levels},
+            out=args.out / "cache" / f"{args.name}_k{args.k}",
+            batch_size=512,
+            **rep,
+        )
     )
     cfg = probe_protocol("paper", lrs=tuple(float(v) for v in args.lrs.split(",")), epochs=args.epochs)
     studies = {}
