@@ -38,9 +38,9 @@ def table(name: str, studies: dict[str, dict]) -> str:
         for a, s in studies.items():
             r, b = s["mixers"][kind], best[a]
             pooled = (r["std"] ** 2 + b["std"] ** 2) ** 0.5
-            row.append(
-                f"{fmt(r)} ({100 * (r['mean'] - b['mean']):+.1f}, {(r['mean'] - b['mean']) / max(pooled, 1e-9):+.1f}σ)"
-            )
+            gap = r["mean"] - b["mean"]
+            sigmas = f"{gap / pooled:+.1f}σ" if pooled > 1e-3 else "σ ≈ 0"
+            row.append(f"{fmt(r)} ({100 * gap:+.1f}, {sigmas})")
         lines.append(f"| {kind} (vs best single, in pooled σ) | " + " | ".join(row) + " |")
     if all("attention" in s["mixers"] for s in studies.values()):
         lines.append("")

@@ -64,6 +64,7 @@ def main():
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--width", type=int, default=64)
     p.add_argument("--levels", type=int, default=3)
+    p.add_argument("--standardise", action="store_true", help="standardise features (the quick protocol's choice)")
     p.add_argument("--out", type=Path, default=Path("runs/rep/study"))
     args = p.parse_args()
     torch.set_num_threads(1)
@@ -83,7 +84,8 @@ def main():
             **rep,
         )
     )
-    cfg = probe_protocol("paper", lrs=tuple(float(v) for v in args.lrs.split(",")), epochs=args.epochs)
+    lrs = tuple(float(v) for v in args.lrs.split(","))
+    cfg = probe_protocol("paper", lrs=lrs, epochs=args.epochs, standardise=args.standardise)
     studies = {}
     for attribute in args.attributes.split(","):
         path = args.out / f"{args.name}_{attribute}.json"
@@ -111,7 +113,7 @@ def main():
                 "batch": 256,
                 "grad_clip": 1.0,
                 "dropout": 0.25,
-                "standardise": False,
+                "standardise": args.standardise,
             },
         }
         atomic_write_json(path, res)
