@@ -57,9 +57,24 @@ def test_encoder_sources_call_dmz_encode(tiny_run, monkeypatch):
 def test_cli_represent_then_probe(tiny_run_dir, tmp_path, capsys):
     out = tmp_path / "rep"
     assert main(["represent", str(tiny_run_dir), "--times", "2", "--components", "mid.res.1", "--out", str(out)]) == 0
-    assert main(["probe", str(out), "--mixer", "single,gru", "--seeds", "2", "--epochs", "3"]) == 0
+    quick = ["--protocol", "quick", "--mixer", "single,gru", "--seeds", "2", "--epochs", "3"]
+    assert main(["probe", str(out), *quick]) == 0
     result = json.loads((out / "probe.json").read_text())
     assert len(result["single"]["single"]) == 3 and len(result["mixers"]["gru"]["runs"]) == 2
+    assert result["protocol"]["name"] == "quick" and result["mixers"]["gru"]["lr"] == 1e-3
     assert (out / "probe_acc_vs_t.png").stat().st_size > 1000
     assert "gru:" in capsys.readouterr().out
     assert main(["probe", str(tmp_path / "nothing"), "--seeds", "1"]) == 2
+
+
+def test_cli_probe_default_is_the_paper_protocol_with_its_sweep(tiny_run_dir, tmp_path, capsys):
+    out = tmp_path / "rep"
+    assert main(["represent", str(tiny_run_dir), "--times", "0.2,0.8", "--out", str(out)]) == 0
+    argv = ["probe", str(out), "--mixer", "attention", "--seeds", "1", "--epochs", "2", "--width", "16"]
+    assert main([*argv, "--lr", "1e-3,1e-4"]) == 0
+    result = json.loads((out / "probe.json").read_text())
+    proto, att = result["protocol"], result["mixers"]["attention"]
+    assert proto["name"] == "paper" and proto["batch_size"] == 256 and proto["grad_clip"] == 1.0
+    assert proto["patience"] is None and proto["dropout"] == 0.25 and not proto["standardise"]
+    assert set(att["val_by_lr"]) == {"0.001", "0.0001"} and att["lr"] in (1e-3, 1e-4)
+    assert main([*argv, "--lr", "0,1e-3"]) == 2 and "positive learning rates" in capsys.readouterr().err

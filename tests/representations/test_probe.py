@@ -4,7 +4,15 @@ import pytest
 import torch
 
 from difflab.errors import DifflabError
-from difflab.representations import ProbeConfig, Trajectories, best_single, run_study, train_probe
+from difflab.representations import (
+    ProbeConfig,
+    Trajectories,
+    best_single,
+    probe_mixer,
+    probe_protocol,
+    run_study,
+    train_probe,
+)
 from difflab.representations.mixers import AttentionMixer, Concat, GRUMixer, SingleTime
 
 
@@ -62,3 +70,50 @@ def test_one_time_trajectories_skip_the_mixers_that_combine_times_and_say_so():
     with pytest.warns(UserWarning, match="attention, gru skipped"):
         study = run_study(one, ["concat", "attention", "gru"], seeds=[0], config=ProbeConfig(epochs=2))
     assert study["skipped"] == ["attention", "gru"] and list(study["mixers"]) == ["concat"]
+
+
+def _with_test_labels(traj: Trajectories, labels: torch.Tensor) -> Trajectories:
+    return Trajectories(traj.train, traj.train_labels, traj.test, labels, traj.times)
+
+
+def test_sweep_choices_never_look_at_the_test_split():
+    # Property: scrambling the test labels leaves the chosen rate, the per-rate validation scores and the
+    # best epochs unchanged; only the reported test accuracy moves.
+    traj = toy(n_train=200, n_test=100)
+    cfg = probe_protocol("paper", lrs=(3e-2, 1e-3, 1e-5), epochs=6, batch_size=64)
+    a = probe_mixer(traj, "single", [0, 1], index=2, config=cfg)
+    for seed in (0, 1):
+        g = torch.Generator().manual_seed(seed)
+        scrambled = _with_test_labels(traj, torch.randint(0, 2, traj.test_labels.shape, generator=g))
+        b = probe_mixer(scrambled, "single", [0, 1], index=2, config=cfg)
+        assert (a["lr"], a["val_by_lr"], a["best_epochs"]) == (b["lr"], b["val_by_lr"], b["best_epochs"])
+    assert a["lr"] != 1e-5 and a["val"] == max(a["val_by_lr"].values())
+
+
+def test_best_single_time_is_chosen_on_validation_not_test():
+    study = {
+        "single": {
+            "single": [
+                {"t": 0.0, "mean": 0.9, "std": 0.0, "val": 0.5},  # best on test, worse on validation
+                {"t": 1.0, "mean": 0.7, "std": 0.0, "val": 0.8},
+            ]
+        }
+    }
+    assert best_single(study)["t"] == 1.0
+
+
+def test_paper_protocol_runs_the_full_budget_and_clips():
+    traj = toy(n_train=120, n_test=40)
+    cfg = probe_protocol("paper", lrs=(1e-3,), epochs=5, batch_size=32)
+    assert cfg.patience is None and cfg.grad_clip == 1.0 and cfg.rates() == (1e-3,)
+    seen = []
+
+    def make():
+        model = SingleTime(6, 2, 2)
+        model.register_forward_hook(lambda m, i, o: seen.append(1) if m.training else None)
+        return model
+
+    res = train_probe(make, traj, seed=0, config=cfg)
+    assert len(seen) == 5 * 4 and 0 <= res.best_epoch < 5  # 4 batches of 32 in 108 examples, all 5 epochs
+    with pytest.raises(DifflabError, match="unknown probe protocol"):
+        probe_protocol("fast")

@@ -232,14 +232,18 @@ class EncoderConfig:
     ``none``: a plain model. ``binary``: d bits through Gumbel-softmax, trained by the
     denoising loss alone. ``gaussian``: a reparameterised N(μ, σ²) code with
     ``kl_weight`` × KL to N(0, I). ``drl``: a time-conditioned encoder E(x₀, t)
-    with ``penalty_weight`` × L1 (or KL) on the code. ``channels``: the stride-2 conv
-    stack; ``norm``: GroupNorm (per-sample, deterministic, DDP-safe) or BatchNorm (as in the paper).
-    The paper's recipe is ``norm: batch``, ``null_token: false``, ``flip: 0`` (configs/digits-dmz-paper.yaml).
+    with ``penalty_weight`` × L1 (``reg-drl``) or KL (``probabilistic-drl``) on the code;
+    ``time_conditioning``: ``film`` (one FiLM after the trunk) or ``blocks`` (t in every residual
+    block, as in Mittal et al., arXiv 2210.13774). ``z_mode``: ``time_bottleneck`` feeds z to the
+    time embedding *and* as a feature map at the UNet bottleneck (the paper's DRL score network).
+    ``channels``: the stride-2 conv stack; ``norm``: GroupNorm (per-sample, deterministic, DDP-safe)
+    or BatchNorm (as in the paper). The DMZ paper's recipe is ``norm: batch``, ``null_token: false``,
+    ``flip: 0`` (configs/digits-dmz-paper.yaml).
     """
 
     kind: Literal["none", "binary", "gaussian", "drl"] = "none"
     dim: int = bounded(16, ge=1, le=4096)
-    z_mode: Literal["cross_attn", "adagn", "time"] = "cross_attn"
+    z_mode: Literal["cross_attn", "adagn", "time", "time_bottleneck"] = "cross_attn"
     # attention levels that cross-attend to z (None: all)
     z_levels: list[int] | None = bounded(None, ge=0, le=64)
     # cross_attn: a learned null token beside z (ours; the softmax then has two entries) or z alone (the paper)
@@ -249,6 +253,7 @@ class EncoderConfig:
     tau: float = bounded(1.0, gt=0, le=1e6)
     kl_weight: float = bounded(1e-3, ge=0, le=1e6)
     penalty: Literal["l1", "kl"] = "l1"
+    time_conditioning: Literal["film", "blocks"] = "film"  # drl: FiLM after the trunk or t in every block
     penalty_weight: float = bounded(1e-5, ge=0, le=1e6)
     # default source of z for `difflab sample` (binary): fair bits, per-bit marginals, the learned
     # prior of `difflab fit-prior`, or codes of training data

@@ -29,6 +29,7 @@ _LOADERS: dict[str, str] = {
     "fashion-mnist": "difflab.data.idx:load_fashion_mnist",
     "cifar10": "difflab.data.cifar:load_cifar10",
     "mnist5k": "difflab.data.mnist5k:load_mnist5k",
+    "digits-attr": "difflab.data.digits_attr:load_digits_attr",
 }
 
 

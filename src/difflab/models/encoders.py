@@ -19,6 +19,12 @@ keeps per-rank running statistics under DDP; GroupNorm is per-sample, has no
 running statistics and behaves identically in train and eval mode. ``norm:
 batch`` restores the paper's choice.
 
+Time conditioning of the DRL encoder (``time_conditioning``): ``film`` scales
+and shifts the trunk's output once, then mixes it with one nonlinear layer;
+``blocks`` (Mittal et al., arXiv 2210.13774, after the WideResNet of their
+code) adds the time embedding inside every residual block of a time-aware
+trunk (:class:`TimeResTrunk`), so t shapes every level's features.
+
 Every encoder draws its noise (Gumbel or Gaussian) from the trainer's
 generator, so a run stays deterministic under its seed.
 """
@@ -32,10 +38,12 @@ from torch import Tensor, nn
 
 from difflab.config.schema import EncoderConfig
 from difflab.errors import DifflabError
+from difflab.nn.blocks import ResBlock
 from difflab.nn.embeddings import sinusoidal_embedding
 from difflab.process.noise import randn_like_from
 
 Norm = Literal["group", "batch"]
+TimeConditioning = Literal["film", "blocks"]
 
 
 def _norm(kind: Norm, ch: int) -> nn.Module:
@@ -75,6 +83,43 @@ class Trunk(nn.Module):
         return self.net(x0)
 
 
+class TimeResTrunk(nn.Module):
+    """Time-aware trunk for images: per level a ResBlock that adds the time embedding, then a stride-2 conv.
+
+    ``(B, C, H, W), (B,) -> (B, out_dim)``. Each :class:`~difflab.nn.blocks.ResBlock` takes the
+    embedding as a scale/shift of its second norm (ADM style), the analogue of the time embedding
+    added inside every block of the paper's WideResNet.
+
+    Args:
+        shape: one image's ``(C, H, W)``.
+        channels: output channels of each level.
+        emb_dim: width of the time embedding.
+    """
+
+    def __init__(self, shape: tuple[int, ...], channels: list[int], emb_dim: int = 128):
+        super().__init__()
+        if len(shape) != 3:
+            raise DifflabError(f"encoder.time_conditioning=blocks needs (C, H, W) images, got shape {tuple(shape)}")
+        c, h, w = shape
+        self.t_dim = 64
+        self.time_mlp = nn.Sequential(nn.Linear(self.t_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
+        self.in_conv = nn.Conv2d(c, channels[0], 3, padding=1)
+        ch, blocks, downs = channels[0], [], []
+        for out in channels:
+            blocks.append(ResBlock(ch, out, emb_dim, groups=math.gcd(8, ch, out)))
+            downs.append(nn.Conv2d(out, out, 3, stride=2, padding=1))
+            ch, h, w = out, (h + 1) // 2, (w + 1) // 2
+        self.blocks, self.downs = nn.ModuleList(blocks), nn.ModuleList(downs)
+        self.out_dim = ch * h * w
+
+    def forward(self, x0: Tensor, t: Tensor) -> Tensor:
+        emb = self.time_mlp(sinusoidal_embedding(t, self.t_dim).to(x0.dtype))
+        h = self.in_conv(x0)
+        for block, down in zip(self.blocks, self.downs, strict=True):
+            h = F.leaky_relu(down(block(h, emb)), 0.2)
+        return h.flatten(1)
+
+
 def gaussian_kl(mu: Tensor, logvar: Tensor) -> Tensor:
     """KL(N(μ, σ²) ‖ N(0, I)) per sample ``(B,)`` for ``mu, logvar (B, d)``."""
     return 0.5 * (mu.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=1)
@@ -91,12 +136,21 @@ class CodeEncoder(nn.Module):
     kind = "base"
     time_conditioned = False
 
-    def __init__(self, shape: tuple[int, ...], dim: int, head_out: int, channels: list[int], norm: Norm):
+    def __init__(
+        self,
+        shape: tuple[int, ...],
+        dim: int,
+        head_out: int,
+        channels: list[int],
+        norm: Norm,
+        time_conditioning: TimeConditioning = "film",
+    ):
         super().__init__()
         self.dim = dim
-        self.trunk = Trunk(tuple(shape), channels, norm)
+        self.time_blocks = self.time_conditioned and time_conditioning == "blocks"
+        self.trunk = TimeResTrunk(tuple(shape), channels) if self.time_blocks else Trunk(tuple(shape), channels, norm)
         feat = self.trunk.out_dim
-        if self.time_conditioned:
+        if self.time_conditioned and not self.time_blocks:
             # FiLM: t scales and shifts the trunk features and a nonlinear layer mixes them, so the
             # code is a real function of (x₀, t); concatenating a time embedding before a linear
             # head would make it f(x₀) + g(t), the same representation at every t.
@@ -107,14 +161,16 @@ class CodeEncoder(nn.Module):
 
     def params(self, x0: Tensor, t: Tensor | None = None) -> Tensor:
         """Head output ``(B, head_out)``; ``t`` ``(B,)`` is required iff the encoder is time-conditioned."""
-        h = self.trunk(x0)
-        if self.time_conditioned:
-            if t is None:
-                raise DifflabError("this encoder is time-conditioned (drl): pass t, e.g. encode(run, x0, t=0.5)")
-            t = torch.as_tensor(t, device=x0.device, dtype=torch.float32).expand(x0.shape[0])
-            scale, shift = self.time_mlp(sinusoidal_embedding(t, self.t_dim).to(h.dtype)).chunk(2, dim=1)
-            h = self.mix(h * (1 + scale) + shift)
-        return self.head(h)
+        if not self.time_conditioned:
+            return self.head(self.trunk(x0))
+        if t is None:
+            raise DifflabError("this encoder is time-conditioned (drl): pass t, e.g. encode(run, x0, t=0.5)")
+        t = torch.as_tensor(t, device=x0.device, dtype=torch.float32).expand(x0.shape[0])
+        if self.time_blocks:
+            return self.head(self.trunk(x0, t))
+        h = self.trunk(x0)  # FiLM on the trunk output
+        scale, shift = self.time_mlp(sinusoidal_embedding(t, self.t_dim).to(h.dtype)).chunk(2, dim=1)
+        return self.head(self.mix(h * (1 + scale) + shift))
 
     def sample(self, x0: Tensor, t: Tensor, generator: torch.Generator | None) -> tuple[Tensor, Tensor]:
         raise NotImplementedError
@@ -196,7 +252,11 @@ class GaussianEncoder(CodeEncoder):
 
 
 class DRLEncoder(GaussianEncoder):
-    """Time-conditioned E(x₀, t) (Diffusion-Based Representation Learning): L1 or KL penalty on the code."""
+    """Time-conditioned E(x₀, t) (Diffusion-Based Representation Learning): L1 or KL penalty on the code.
+
+    ``penalty``: ``l1`` is the paper's ``reg-drl`` (λ·‖z‖₁), ``kl`` its ``probabilistic-drl``
+    (z ~ N(μ, σ²) reparameterised, λ·KL to N(0, I); μ at evaluation).
+    """
 
     kind = "drl"
     time_conditioned = True
@@ -210,8 +270,10 @@ class DRLEncoder(GaussianEncoder):
         norm: Norm = "group",
         penalty: Literal["l1", "kl"] = "l1",
         weight: float = 1e-5,
+        time_conditioning: TimeConditioning = "film",
     ):
-        CodeEncoder.__init__(self, shape, dim, dim if penalty == "l1" else 2 * dim, channels, norm)
+        head_out = dim if penalty == "l1" else 2 * dim
+        CodeEncoder.__init__(self, shape, dim, head_out, channels, norm, time_conditioning)
         self.penalty, self.weight = penalty, weight
 
     def sample(self, x0, t, generator):
@@ -232,5 +294,12 @@ def build_encoder(cfg: EncoderConfig, shape: tuple[int, ...]) -> CodeEncoder:
     if cfg.kind == "gaussian":
         return GaussianEncoder(shape, cfg.dim, weight=cfg.kl_weight, **common)
     if cfg.kind == "drl":
-        return DRLEncoder(shape, cfg.dim, penalty=cfg.penalty, weight=cfg.penalty_weight, **common)
+        return DRLEncoder(
+            shape,
+            cfg.dim,
+            penalty=cfg.penalty,
+            weight=cfg.penalty_weight,
+            time_conditioning=cfg.time_conditioning,
+            **common,
+        )
     raise DifflabError(f"unknown encoder.kind {cfg.kind!r}; choose binary, gaussian or drl (or none)")

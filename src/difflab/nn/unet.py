@@ -23,6 +23,10 @@ Code conditioning z (DMZ, arXiv 2506.00136), by ``z_mode``:
 - ``adagn``: z's embedding adds scale/shift to both group norms of every ResBlock.
 - ``time``: z is projected and added to the time embedding (also the
   Diffusion-Based Representation Learning route).
+- ``time_bottleneck``: as ``time``, and z is also decoded by an MLP into a
+  low-resolution feature map concatenated to the input of ``mid.res.0`` (the
+  bottleneck). This is how Mittal et al. (arXiv 2210.13774, code traj_drl)
+  condition the score network on E(x₀, t): both routes, at the same t.
 
 The output conv is *not* zero-initialised, so an untrained network's output
 depends on its inputs and hooks (ablation and caching tests rely on that).
@@ -34,6 +38,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from difflab.errors import DifflabError
@@ -42,7 +47,9 @@ from difflab.nn.blocks import Downsample, ResBlock, Skip, Upsample
 from difflab.nn.embeddings import CondEmbedding, broadcast_time, check_conditioning
 from difflab.nn.noise_injection import GatedNoise, NoiseInjection
 
-ZMode = Literal["cross_attn", "adagn", "time"]
+ZMode = Literal["cross_attn", "adagn", "time", "time_bottleneck"]
+Z_MODES = ("cross_attn", "adagn", "time", "time_bottleneck")
+Z_MAP_SIZE = 4  # side of the decoded code map; resized to the bottleneck's H x W
 
 
 class _Level(nn.Module):
@@ -81,8 +88,8 @@ def _validate(
         raise DifflabError("UNet needs in_channels, base_channels, num_res_blocks >= 1 and a non-empty channel_mults")
     if num_classes < 0 or extra_channels < 0 or z_dim < 0:
         raise DifflabError("num_classes, extra_channels and z_dim must be >= 0")
-    if z_mode not in ("cross_attn", "adagn", "time"):
-        raise DifflabError(f"z_mode must be one of 'cross_attn', 'adagn', 'time', got {z_mode!r}")
+    if z_mode not in Z_MODES:
+        raise DifflabError(f"z_mode must be one of {', '.join(map(repr, Z_MODES))}, got {z_mode!r}")
     bad = [lvl for lvl in attention_levels if not 0 <= lvl < n]
     if bad:
         raise DifflabError(f"attention_levels {bad} out of range for {n} levels (valid: 0..{n - 1})")
@@ -185,13 +192,19 @@ class UNet(nn.Module):
         self.num_levels, self.num_res_blocks = len(channel_mults), num_res_blocks
         emb_dim = 4 * base_channels
         use_z = z_dim > 0
-        self.cond = CondEmbedding(
-            base_channels, emb_dim, num_classes=num_classes, z_dim=z_dim if z_mode == "time" else 0
-        )
+        in_time = z_mode in ("time", "time_bottleneck")
+        self.cond = CondEmbedding(base_channels, emb_dim, num_classes=num_classes, z_dim=z_dim if in_time else 0)
         # Shared code embedding for the cross-attention token / per-block AdaGN projections.
         self.z_embed = (
             nn.Sequential(nn.Linear(z_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, emb_dim))
-            if use_z and z_mode != "time"
+            if use_z and not in_time
+            else None
+        )
+        # time_bottleneck: z -> (base_channels, 4, 4) map, concatenated before mid.res.0.
+        self.z_map_channels = base_channels if use_z and z_mode == "time_bottleneck" else 0
+        self.z_map = (
+            nn.Sequential(nn.Linear(z_dim, emb_dim), nn.SiLU(), nn.Linear(emb_dim, self.z_map_channels * Z_MAP_SIZE**2))
+            if self.z_map_channels
             else None
         )
         with_null = use_z and z_mode == "cross_attn" and z_null_token
@@ -234,7 +247,7 @@ class UNet(nn.Module):
             if lvl < last:
                 skip_chs.append(ch)
         self.down = nn.ModuleList(down)
-        self.mid = _Mid(res(ch, ch), attn(ch, None), res(ch, ch))
+        self.mid = _Mid(res(ch + self.z_map_channels, ch), attn(ch, None), res(ch, ch))
         up: list[nn.Module] = [nn.Module()] * self.num_levels
         skips: list[nn.Module] = [nn.Module()] * self.num_levels
         for lvl in reversed(range(self.num_levels)):
@@ -299,6 +312,14 @@ class UNet(nn.Module):
         if not self.extra_channels and extra is not None:
             raise DifflabError("extra was given but the UNet was built with extra_channels=0")
 
+    def _code_map(self, z: Tensor | None, h: Tensor) -> Tensor:
+        """Z decoded to ``(B, z_map_channels, H, W)`` at the bottleneck's size (zeros without a code)."""
+        b, _, hh, ww = h.shape
+        if z is None:
+            return h.new_zeros(b, self.z_map_channels, hh, ww)
+        m = self.z_map(z.to(h.dtype)).view(b, self.z_map_channels, Z_MAP_SIZE, Z_MAP_SIZE)
+        return m if (hh, ww) == (Z_MAP_SIZE, Z_MAP_SIZE) else F.interpolate(m, size=(hh, ww), mode="nearest")
+
     def forward(
         self,
         x: Tensor,
@@ -325,7 +346,8 @@ class UNet(nn.Module):
         dtype = self.in_conv.weight.dtype
         xi = extra if self.noise_gate is not None else None
         x = x.to(dtype) if extra is None or xi is not None else torch.cat([x, extra], dim=1).to(dtype)
-        emb = self.cond(broadcast_time(t, x.shape[0], x.device), labels, z if self.z_mode == "time" else None)
+        z_time = z if self.z_mode in ("time", "time_bottleneck") else None
+        emb = self.cond(broadcast_time(t, x.shape[0], x.device), labels, z_time)
         z_emb = self.z_embed(z.to(dtype)) if self.z_embed is not None and z is not None else None
         context = None
         if self.null_token is not None:
@@ -346,6 +368,8 @@ class UNet(nn.Module):
             if level.downsample is not None:
                 h = level.downsample(h)
                 hs.append(h)
+        if self.z_map is not None:
+            h = torch.cat([h, self._code_map(z, h)], dim=1)
         h = self.mid.res[0](h, emb, ada)
         h = self.mid.attn(h, context)
         h = self.mid.res[1](h, emb, ada)

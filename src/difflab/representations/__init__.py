@@ -11,7 +11,12 @@ Flow: :func:`represent` (source -> trajectories ``(N, K, F)``, cached) ->
 from difflab.representations.cache import load_trajectories, require_trajectories, save_trajectories
 from difflab.representations.downstream import represent
 from difflab.representations.extract import Trajectories, corrupt, extract_trajectory
-from difflab.representations.figures import plot_accuracy_vs_t, plot_attention
+from difflab.representations.figures import (
+    plot_accuracy_vs_t,
+    plot_attention,
+    plot_attention_attributes,
+    plot_attributes,
+)
 from difflab.representations.mixers import (
     MIXERS,
     AttentionMixer,
@@ -21,13 +26,23 @@ from difflab.representations.mixers import (
     build_mixer,
     sinusoidal_positions,
 )
-from difflab.representations.probe import ProbeConfig, ProbeResult, standardise, train_probe
+from difflab.representations.probe import (
+    PAPER_LRS,
+    PROTOCOLS,
+    ProbeConfig,
+    ProbeResult,
+    probe_protocol,
+    standardise,
+    train_probe,
+)
 from difflab.representations.sources import EncoderCode, UNetFeatures, build_source, example_seeds
 from difflab.representations.study import best_single, probe_mixer, run_study, summarise
 from difflab.representations.times import parse_times, trajectory_times
 
 __all__ = [
     "MIXERS",
+    "PAPER_LRS",
+    "PROTOCOLS",
     "AttentionMixer",
     "Concat",
     "EncoderCode",
@@ -47,7 +62,10 @@ __all__ = [
     "parse_times",
     "plot_accuracy_vs_t",
     "plot_attention",
+    "plot_attention_attributes",
+    "plot_attributes",
     "probe_mixer",
+    "probe_protocol",
     "represent",
     "require_trajectories",
     "run_study",

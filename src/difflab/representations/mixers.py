@@ -51,16 +51,23 @@ class Concat(nn.Module):
 
 
 class GRUMixer(nn.Module):
-    """GRU over time, clean to noisy; classifies from the last hidden state ``(B, K, F) -> (B, C)``."""
+    """GRU over time, clean to noisy; classifies from the last hidden state ``(B, K, F) -> (B, C)``.
 
-    def __init__(self, features: int, num_classes: int, hidden: int = 256):
+    A ``GRUCell`` stepped over t with ``dropout`` on the hidden state after every step (the paper's
+    code: 0.25); ``dropout = 0`` is a plain GRU.
+    """
+
+    def __init__(self, features: int, num_classes: int, hidden: int = 256, dropout: float = 0.0):
         super().__init__()
-        self.gru = nn.GRU(features, hidden, batch_first=True)
+        self.gru = nn.GRUCell(features, hidden)
+        self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden, num_classes)
 
     def forward(self, x: Tensor) -> Tensor:
-        _, h = self.gru(x)
-        return self.head(h[-1])
+        h = x.new_zeros(x.shape[0], self.gru.hidden_size)
+        for k in range(x.shape[1]):
+            h = self.drop(self.gru(x[:, k], h))
+        return self.head(h)
 
 
 def sinusoidal_positions(steps: int, dim: int) -> Tensor:
@@ -76,9 +83,9 @@ def sinusoidal_positions(steps: int, dim: int) -> Tensor:
 class _PostNormBlock(nn.Module):
     """x ← LN(x + MHA(x)); x ← LN(x + FFN(x)); returns the head-averaged weights ``(B, T, T)`` too."""
 
-    def __init__(self, dim: int, heads: int, ffn_mult: int, dropout: float):
+    def __init__(self, dim: int, heads: int, ffn_mult: int, dropout: float, attn_dropout: float):
         super().__init__()
-        self.attn = nn.MultiheadAttention(dim, heads, dropout=dropout, batch_first=True)
+        self.attn = nn.MultiheadAttention(dim, heads, dropout=attn_dropout, batch_first=True)
         self.norm1, self.norm2 = nn.LayerNorm(dim), nn.LayerNorm(dim)
         self.ffn = nn.Sequential(
             nn.Linear(dim, ffn_mult * dim), nn.ReLU(), nn.Dropout(dropout), nn.Linear(ffn_mult * dim, dim)
@@ -96,6 +103,11 @@ class AttentionMixer(nn.Module):
     After each forward pass, ``last_attention`` holds the summary token's
     attention over the K time points in the last application, ``(B, K)``
     (averaged over heads; rows sum to at most 1, the rest goes to the token itself).
+
+    ``dropout`` acts in the FFN, ``attn_dropout`` on the attention weights and ``input_dropout``
+    after the input projection; the paper's code uses 0.25, 0 and 0.25. The summary token is
+    prepended here and appended there; without a position of its own and without a mask, where
+    it sits changes nothing.
     """
 
     def __init__(
@@ -108,12 +120,15 @@ class AttentionMixer(nn.Module):
         repeats: int = 2,
         dropout: float = 0.1,
         max_steps: int = 256,
+        attn_dropout: float | None = None,
+        input_dropout: float = 0.0,
     ):
         super().__init__()
-        self.proj = nn.Linear(features, dim)
+        self.proj = nn.Sequential(nn.Linear(features, dim), nn.Dropout(input_dropout))
         self.register_buffer("positions", sinusoidal_positions(max_steps, dim), persistent=False)
         self.summary = nn.Parameter(torch.randn(1, 1, dim) * 0.02)
-        self.block = _PostNormBlock(dim, heads, ffn_mult, dropout)
+        attn_dropout = dropout if attn_dropout is None else attn_dropout
+        self.block = _PostNormBlock(dim, heads, ffn_mult, dropout, attn_dropout)
         self.repeats = repeats
         self.head = nn.Linear(dim, num_classes)
         self.last_attention: Tensor | None = None
@@ -131,21 +146,35 @@ class AttentionMixer(nn.Module):
 
 
 def build_mixer(
-    kind: MixerKind, features: int, steps: int, num_classes: int, *, index: int = 0, width: int | None = None
+    kind: MixerKind,
+    features: int,
+    steps: int,
+    num_classes: int,
+    *,
+    index: int = 0,
+    width: int | None = None,
+    dropout: float | None = None,
 ) -> nn.Module:
     """A mixer by name.
 
     ``index`` picks the time point of ``single``/``single-mlp``; ``width`` overrides the hidden size of
-    ``single-mlp`` (512), ``gru`` (256) and ``attention`` (256).
+    ``single-mlp`` (512), ``gru`` (256) and ``attention`` (256). ``dropout`` sets the paper's dropout
+    layout (GRU hidden state, attention input and FFN, no attention-weight dropout; the MLP's
+    hidden layer); ``None`` keeps the quick protocol's (MLP 0.25, GRU none, attention 0.1 in MHA and FFN).
     """
     if kind == "single":
         return SingleTime(features, num_classes, index)
     if kind == "single-mlp":
-        return SingleTime(features, num_classes, index, hidden=width or 512)
+        mlp_dropout = 0.25 if dropout is None else dropout
+        return SingleTime(features, num_classes, index, hidden=width or 512, dropout=mlp_dropout)
     if kind == "concat":
         return Concat(features, num_classes, steps)
     if kind == "gru":
-        return GRUMixer(features, num_classes, hidden=width or 256)
+        return GRUMixer(features, num_classes, hidden=width or 256, dropout=dropout or 0.0)
     if kind == "attention":
-        return AttentionMixer(features, num_classes, dim=width or 256)
+        if dropout is None:
+            return AttentionMixer(features, num_classes, dim=width or 256)
+        return AttentionMixer(
+            features, num_classes, dim=width or 256, dropout=dropout, attn_dropout=0.0, input_dropout=dropout
+        )
     raise DifflabError(f"unknown mixer {kind!r}; choose one of {', '.join(MIXERS)}")
