@@ -23,7 +23,12 @@ def test_paper_config_is_the_papers_recipe():
     cfg, model, _ = _paper_model()
     enc = cfg.encoder
     assert (enc.kind, enc.norm, enc.null_token, enc.flip, enc.tau, enc.z_mode) == (
-        "binary", "batch", False, 0.0, 1.0, "cross_attn"
+        "binary",
+        "batch",
+        False,
+        0.0,
+        1.0,
+        "cross_attn",
     )
     norms = [type(m) for m in model.encoder.modules() if isinstance(m, (nn.BatchNorm2d, nn.GroupNorm))]
     acts = [m for m in model.encoder.modules() if isinstance(m, nn.LeakyReLU)]

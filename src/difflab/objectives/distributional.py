@@ -38,9 +38,7 @@ def scoring_rule_term(method: MethodConfig):
 
     def term(model: Denoiser, x0: Tensor, t: Tensor, eps: Tensor, cond: dict, generator: torch.Generator) -> Tensor:
         xi = randn_like_from((x0.shape[0] * method.m, *x0.shape[1:]), generator, x0)
-        return distributional_loss(
-            model, x0, t, eps, xi, m=method.m, rule=method.rule, cond=cond, **shared, **options
-        )
+        return distributional_loss(model, x0, t, eps, xi, m=method.m, rule=method.rule, cond=cond, **shared, **options)
 
     return term
 
