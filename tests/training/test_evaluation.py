@@ -14,7 +14,7 @@ from difflab.pipeline import run as pipeline_run
 from difflab.pipeline import train_run
 from difflab.pipeline.run import CKPT_DIR
 from difflab.training.evaluation import METRIC, Evaluation, make_evaluator
-from tests.helpers import ROOT, TINY, tiny_config, weights_of
+from tests.helpers import ROOT, TINY, interrupt_training, tiny_config, weights_of
 
 EVAL = ["train.eval_every=4", "train.eval_n=16", "train.eval_steps=2"]
 
@@ -116,24 +116,9 @@ def test_vector_data_has_a_metric_and_no_grid(tmp_path):
 
 
 def test_resume_logs_each_evaluation_once(tmp_path):
-    import os
-    import signal
-
-    from difflab.errors import Interrupted
-    from difflab.utils.faults import set_fault_hook
-
     cfg = tiny_config(*EVAL, "train.checkpoint_every=3")
 
-    def sigint_in_step_7(name, info):
-        if name == "step:after_backward" and info["trainer"].step == 6:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    previous = set_fault_hook(sigint_in_step_7)
-    try:
-        with pytest.raises(Interrupted):
-            train_run(cfg, tmp_path / "run", progress=False)
-    finally:
-        set_fault_hook(previous)
+    interrupt_training(cfg, tmp_path / "run", stop_after=7)
     # stopped after step 7, checkpoint step_000007; cut a stale evaluation past it in, as a killed run leaves
     with open(tmp_path / "run" / "eval_log.jsonl", "a") as f:
         f.write('{"step": 8, "sliced_w1": 0.0}\n')

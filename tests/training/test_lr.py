@@ -1,20 +1,16 @@
 """The learning-rate schedule: closed forms, diffusers' schedules as peers, exact resume while decaying."""
 
 import math
-import os
-import signal
 
 import pytest
 import torch
 
 from difflab.config.schema import TrainConfig
-from difflab.errors import Interrupted
 from difflab.io import latest_checkpoint, read_jsonl
 from difflab.pipeline import train_run
 from difflab.pipeline.run import CKPT_DIR, LOG_NAME
 from difflab.training.lr import lr_factor
-from difflab.utils.faults import set_fault_hook
-from tests.helpers import tiny_config, weights_of
+from tests.helpers import interrupt_training, tiny_config, weights_of
 
 
 def test_constant_is_the_old_warm_up():
@@ -62,16 +58,7 @@ def test_resume_while_decaying_is_bit_exact(tmp_path):
     cfg = tiny_config(*decay)
     train_run(cfg, tmp_path / "straight", progress=False)
 
-    def sigint_in_step_5(name, info):
-        if name == "step:after_backward" and info["trainer"].step == 4:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    previous = set_fault_hook(sigint_in_step_5)
-    try:
-        with pytest.raises(Interrupted):
-            train_run(cfg, tmp_path / "resumed", progress=False)
-    finally:
-        set_fault_hook(previous)
+    interrupt_training(cfg, tmp_path / "resumed", stop_after=5)
     assert latest_checkpoint(tmp_path / "resumed" / CKPT_DIR).name == "step_000005"
     train_run(cfg, tmp_path / "resumed", progress=False)
     for group in ("model", "ema"):

@@ -1,8 +1,5 @@
 """Training from a streamed folder: exact resume (with LR decay and flips), one-line errors from the workers."""
 
-import os
-import signal
-
 import numpy as np
 import pytest
 import torch
@@ -11,12 +8,11 @@ from PIL import Image
 from difflab.cli.main import main
 from difflab.data import stream
 from difflab.data._common import split_indices
-from difflab.errors import DifflabError, Interrupted
+from difflab.errors import DifflabError
 from difflab.io import latest_checkpoint
 from difflab.pipeline import train_run
 from difflab.pipeline.run import CKPT_DIR
-from difflab.utils.faults import set_fault_hook
-from tests.helpers import ROOT, TINY, tiny_config, weights_of
+from tests.helpers import ROOT, TINY, interrupt_training, tiny_config, weights_of
 
 
 def grey_folder(root, n=40, size=8):
@@ -47,18 +43,7 @@ def test_resume_is_exact_with_the_loader_flips_and_lr_decay(tmp_path):
     )
     train_run(cfg, tmp_path / "straight", progress=False)
 
-    sent = []
-
-    def sigint_in_step_5(name, info):  # once: a second Ctrl-C would stop mid-step, unsaved
-        if name == "step:after_backward" and info["trainer"].step == 4 and not sent:
-            sent.append(os.kill(os.getpid(), signal.SIGINT))
-
-    previous = set_fault_hook(sigint_in_step_5)
-    try:
-        with pytest.raises(Interrupted):
-            train_run(cfg, tmp_path / "resumed", progress=False)
-    finally:
-        set_fault_hook(previous)
+    interrupt_training(cfg, tmp_path / "resumed", stop_after=5)
     assert latest_checkpoint(tmp_path / "resumed" / CKPT_DIR).name == "step_000005"
     train_run(cfg, tmp_path / "resumed", progress=False)
     for group in ("model", "ema"):

@@ -1,18 +1,13 @@
 """train.logger=tensorboard: event files read back with tensorboard's own reader, resume, one-line errors."""
 
-import os
-import signal
-
 import pytest
 
 from difflab.cli.main import main
-from difflab.errors import Interrupted
 from difflab.io import read_jsonl
 from difflab.io import tensorboard as tb
 from difflab.pipeline import train_run
 from difflab.pipeline.run import LOG_NAME
-from difflab.utils.faults import set_fault_hook
-from tests.helpers import ROOT, TINY, tiny_config
+from tests.helpers import ROOT, TINY, interrupt_training, tiny_config
 
 pytest.importorskip("tensorboard")
 SCALARS = ("loss", "lr", "grad_norm", "images_per_s")
@@ -40,16 +35,7 @@ def test_event_files_hold_the_jsonl_scalars(tmp_path):
 def test_resume_leaves_each_step_once(tmp_path):
     cfg = tiny_config("train.logger=tensorboard", "train.log_every=1", f"train.tensorboard_dir={tmp_path / 'tb'}")
 
-    def sigint_in_step_7(name, info):
-        if name == "step:after_backward" and info["trainer"].step == 6:
-            os.kill(os.getpid(), signal.SIGINT)
-
-    previous = set_fault_hook(sigint_in_step_7)
-    try:
-        with pytest.raises(Interrupted):
-            train_run(cfg, tmp_path / "run", progress=False)
-    finally:
-        set_fault_hook(previous)
+    interrupt_training(cfg, tmp_path / "run", stop_after=7)
     assert [s for s, _ in _events(tmp_path / "tb")["loss"]] == list(range(1, 8))
     train_run(cfg, tmp_path / "run", progress=False)
     events = _events(tmp_path / "tb")
