@@ -10,20 +10,14 @@ Usage: python scripts/train_digits_classifier.py [--seed 0] [--steps 2000]
 """
 
 import argparse
-import json
-import os
-import sys
-import time
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import save_file
+from classifier_training import DEFAULT_OUT, seed_everything, train_and_save
 
 from difflab.data.digits_split import digits_split
 from difflab.metrics.digits_classifier import META_NAME, WEIGHTS_NAME, DigitsClassifier, normalise_digits
-
-DEFAULT_OUT = Path(__file__).resolve().parents[1] / "src" / "difflab" / "assets"
 
 
 def random_shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
@@ -35,17 +29,6 @@ def random_shift(x: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
     return crops[pick, torch.arange(b)]
 
 
-def accuracy(model: DigitsClassifier, x: torch.Tensor, y: torch.Tensor) -> float:
-    return float((model.predict(x) == y).float().mean())
-
-
-def atomic_write(path: Path, write) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    write(tmp)
-    os.chmod(tmp, 0o644)  # package data must be world-readable
-    os.replace(tmp, path)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
@@ -55,52 +38,16 @@ def main() -> None:
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args()
 
-    # One thread and fixed seeds make the weights reproducible bit for bit on CPU.
-    torch.set_num_threads(1)
-    torch.manual_seed(args.seed)
-    torch.use_deterministic_algorithms(True)
-    gen = torch.Generator().manual_seed(args.seed)
-
+    gen = seed_everything(args.seed)
     x_tr, y_tr, x_te, y_te = digits_split()
-    xtr, ytr = torch.from_numpy(normalise_digits(x_tr)), torch.from_numpy(y_tr)
-    xte, yte = torch.from_numpy(normalise_digits(x_te)), torch.from_numpy(y_te)
-
-    model = DigitsClassifier()
-    opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=args.lr, total_steps=args.steps)
-    start = time.time()
-    for step in range(1, args.steps + 1):
-        idx = torch.randint(0, len(xtr), (args.batch_size,), generator=gen)
-        loss = F.cross_entropy(model(random_shift(xtr[idx], gen)), ytr[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        sched.step()
-        if step % 500 == 0 or step == args.steps:
-            print(f"step {step}/{args.steps}  loss {loss.item():.4f}  {time.time() - start:.1f}s", flush=True)
-
-    model.eval()
-    train_acc, test_acc = accuracy(model, xtr, ytr), accuracy(model, xte, yte)
-    print(f"train accuracy {train_acc:.4f}  test accuracy {test_acc:.4f}")
-
-    args.out_dir.mkdir(parents=True, exist_ok=True)
-    state = {k: v.contiguous() for k, v in model.state_dict().items()}
-    atomic_write(args.out_dir / WEIGHTS_NAME, lambda p: save_file(state, str(p)))
-    meta = {
-        "architecture": model.config,
-        "test_accuracy": test_acc,
-        "train_accuracy": train_acc,
-        "n_test": len(yte),
-        "seed": args.seed,
-        "steps": args.steps,
-        "batch_size": args.batch_size,
-        "lr": args.lr,
-        "input": "x / 8 - 1 in [-1, 1], shape (N, 1, 8, 8); digits TRAIN split only",
-        "torch_version": torch.__version__,
-        "command": " ".join(["python scripts/train_digits_classifier.py", *sys.argv[1:]]),
-    }
-    atomic_write(args.out_dir / META_NAME, lambda p: p.write_text(json.dumps(meta, indent=2) + "\n"))
-    print(f"wrote {args.out_dir / WEIGHTS_NAME}")
+    data = (
+        torch.from_numpy(normalise_digits(x_tr)),
+        torch.from_numpy(y_tr),
+        torch.from_numpy(normalise_digits(x_te)),
+        torch.from_numpy(y_te),
+    )
+    meta = {"input": "x / 8 - 1 in [-1, 1], shape (N, 1, 8, 8); digits TRAIN split only"}
+    train_and_save(DigitsClassifier(), data, random_shift, gen, args, (WEIGHTS_NAME, META_NAME), meta, log_every=500)
 
 
 if __name__ == "__main__":
