@@ -50,6 +50,7 @@ def cell_overrides(basis: str, prior: str, softness: float, form: str, dataset: 
         f"process.soft_form={form}",
         "process.ordering=variance",
         "process.center=true",
+        f"process.deterministic_tol={args.deterministic_tol}",
         f"train.steps={args.steps}",
         f"train.checkpoint_every={args.steps}",
         "train.log_every=100",
@@ -75,15 +76,22 @@ def run_cell(dataset: str, basis: str, prior: str, softness: float, form: str, s
     train_s = time.perf_counter() - t0
     run = load_run(out, device=args.device)
     data = load_data(cfg)
+    t0 = time.perf_counter()
     samples, _ = generate(run, args.n, steps=args.sample_steps, sampler=args.sampler, seed=seed)
     metrics = evaluate(samples, data.test, train=data.train, dataset=dataset)
+    sample_s = time.perf_counter() - t0
+    fd_repeat = None
+    if args.fd_noise and seed == args.fd_noise_seed:  # the metric's own noise: a second sample set, same model
+        again, _ = generate(run, args.n, steps=args.sample_steps, sampler=args.sampler, seed=seed + 1000)
+        fd_repeat = evaluate(again, data.test, train=data.train, dataset=dataset)[primary_metric(dataset)]
+    t0 = time.perf_counter()
     lik = bits_per_dim(
         run.denoiser,
         run.denoiser.process,
         data.test[: args.bpd_n].to(args.device),
         data.normaliser,
         quantum=data.meta.get("quantum"),
-        seed=seed,
+        seed=args.bpd_seed,  # the same dequantisation (and probes) for every cell: a fixed held-out set
         batch_size=args.bpd_batch,
         divergence=args.bpd_divergence,
         probes=args.bpd_probes,
@@ -97,10 +105,17 @@ def run_cell(dataset: str, basis: str, prior: str, softness: float, form: str, s
         "soft_form": form,
         "seed": seed,
         "train_seconds": train_s,
+        "sample_eval_seconds": sample_s,
+        "bpd_seconds": time.perf_counter() - t0,
         "bits_per_dim": lik["bits_per_dim"],
         "bits_per_dim_se": lik["bits_per_dim_se"],
+        "bpd_per_sample": lik["per_sample"],
+        "bpd_nfe": lik["nfe"],
+        "bpd_dims": lik.get("dims"),
+        "bpd_off_support": lik.get("off_support"),
         "bpd_divergence": lik["divergence"],
         "fd": metrics[primary_metric(dataset)],
+        "fd_repeat": fd_repeat,
         **metrics,
     }
     print(json.dumps({k: row[k] for k in ("basis", "prior", "softness", "seed", "fd", "bits_per_dim")}), flush=True)
@@ -115,14 +130,18 @@ def summary(rows: list[dict], dataset: str) -> str:
     def ms(vals):
         return f"{statistics.mean(vals):.3f} ± {statistics.stdev(vals):.3f}" if len(vals) > 1 else f"{vals[0]:.3f}"
 
+    fd = primary_metric(dataset)
     lines = [
-        f"| basis | prior | form | softness | seeds | {primary_metric(dataset)} (mean ± std) | bits/dim (mean ± std) |",
-        "|---|---|---|---|---|---|---|",
+        f"| basis | prior | form | softness | seeds | {fd} (mean ± std) | {fd} of a 2nd sample set (same model) "
+        "| bits/dim (mean ± std over seeds) | bits/dim dims | PF-ODE NFE |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for (b, p, f, s), rs in sorted(cells.items(), key=lambda kv: (kv[0][0], kv[0][1], kv[0][2], -kv[0][3])):
+        rep = [f"{r['fd']:.1f} → {r['fd_repeat']:.1f}" for r in rs if r.get("fd_repeat") is not None]
         lines.append(
-            f"| {b} | {p} | {f} | {s:g} | {len(rs)} | {ms([r['fd'] for r in rs])} | "
-            f"{ms([r['bits_per_dim'] for r in rs])} |"
+            f"| {b} | {p} | {f} | {s:g} | {len(rs)} | {ms([r['fd'] for r in rs])} | {'; '.join(rep) or '—'} | "
+            f"{ms([r['bits_per_dim'] for r in rs])} | {rs[0].get('bpd_dims', '—')} | "
+            f"{statistics.mean(r.get('bpd_nfe', float('nan')) for r in rs):.0f} |"
         )
     return "\n".join(lines) + "\n"
 
@@ -147,8 +166,18 @@ def main() -> None:
     p.add_argument("--bpd-divergence", default="auto", choices=["auto", "exact", "hutchinson"])
     p.add_argument("--bpd-probes", type=int, default=4)
     p.add_argument("--bpd-rtol", type=float, default=1e-5)
+    p.add_argument("--bpd-seed", type=int, default=0, help="dequantisation/probe seed, the same for every cell")
+    p.add_argument(
+        "--deterministic-tol",
+        type=float,
+        default=1e-6,
+        help="process.deterministic_tol: pin zero-variance components (digits' constant border); 0 = off",
+    )
+    p.add_argument("--fd-noise", action="store_true", help="a second sample set for one seed: FD's own noise")
+    p.add_argument("--fd-noise-seed", type=int, default=0)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--out", default="runs/gud_design_space")
+    p.add_argument("--summary-only", action="store_true", help="rewrite summary.md from results.json, run nothing")
     args = p.parse_args()
     if args.sample_steps < 64:
         p.error("--sample-steps must be >= 64 so that the sampler is not the bottleneck (review G6)")
@@ -157,6 +186,10 @@ def main() -> None:
     results = out / "results.json"
     rows = json.loads(results.read_text())["rows"] if results.exists() else []
     done = {(r["basis"], r["prior"], r["soft_form"], float(r["softness"]), r["seed"]) for r in rows}
+    if args.summary_only:
+        (out / "summary.md").write_text(summary(rows, args.dataset))
+        print(summary(rows, args.dataset))
+        return
     seeds = [int(s) for s in args.seeds.split(",")]
     cells = [
         (b, pr, float(s), args.soft_form)
@@ -166,8 +199,8 @@ def main() -> None:
     ]
     if not args.no_reference:
         cells.append((REFERENCE[0], REFERENCE[1], math.inf, REFERENCE[2]))
-    for b, pr, s, form in cells:
-        for seed in seeds:
+    for seed in seeds:  # seeds outermost, so partial results cover every cell
+        for b, pr, s, form in cells:
             if (b, pr, form, s, seed) in done:
                 continue
             rows.append(run_cell(args.dataset, b, pr, s, form, seed, args))

@@ -70,4 +70,10 @@ def run(args):
         f"(n={result['n']} {args.split}, {result['divergence']}, dequantisation: {result['dequantisation']}, "
         f"probe s.e. {result['probe_se']:.4f}, {result['nfe']:.0f} ODE evaluations per batch)"
     )
+    if result["deterministic_dims"]:
+        print(
+            f"per active dimension: {result['dims']} of {result['dims'] + result['deterministic_dims']} "
+            f"(process.deterministic_tol pins the rest; {result['off_support']} of {result['n']} images are off "
+            "their constant value and have probability 0 there)"
+        )
     print(f"written to {out}")

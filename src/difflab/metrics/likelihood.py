@@ -28,6 +28,13 @@ usual γ(0) ≈ −13 this differs from the data density by O(σ(0)²).
 
 A batch shares the adaptive steps, so a sample's value depends on its batch within the
 solver tolerance only.
+
+Deterministic components (``process.deterministic_tol``: e.g. digits' constant border pixels) are
+known exactly, so the model is a point mass there and a density only over the D_a active
+components. The input is projected onto that support (the deterministic components set to their
+value), the ODE, the divergence, the prior and the log-determinants run over the active components,
+and bits/dim is per *active* dimension: the deterministic dimensions cost 0 bits for data that take
+their constant value (:func:`bits_per_dim` counts the samples that do not, ``off_support``).
 """
 
 import math
@@ -60,7 +67,7 @@ class ODELikelihood:
         probe_se: ``(B,)`` standard error of ``log_px`` from the Hutchinson probes (0 when exact).
         exact: whether the divergence was exact.
         nfe: vector-field evaluations (each one batched forward + backward pass).
-        dim: D.
+        dim: D_a, the active components (D unless the process has deterministic ones).
     """
 
     log_px: Tensor
@@ -125,7 +132,8 @@ def ode_log_likelihood(
         t1: end of the integration (the prior end), ``≤ 1``.
         dtype: dtype the denoiser is called in (float64 for exact oracles).
         max_rows: largest batch of replicated rows per forward/backward pass.
-        prior_logpdf: log-density of w(1) ``(B, D) -> (B,)``; default the process prior N(0, I).
+        prior_logpdf: log-density of w(1) ``(B, D_a) -> (B,)`` (the active components); default the
+            process prior N(0, I).
 
     Returns:
         :class:`ODELikelihood` with per-sample values.
@@ -142,15 +150,18 @@ def ode_log_likelihood(
         raise DifflabError(f"hutchinson needs probes >= 2 for a standard error, got {probes}")
     device = process.scale.device
     cond = {k: v.to(device) for k, v in (cond or {}).items() if v is not None}
-    if exact:
-        vecs = torch.eye(d, dtype=torch.float64, device=device).repeat(b, 1).reshape(b, d, d)  # (B, R=D, D)
+    active = process.active
+    live = torch.ones(d, dtype=torch.bool, device=device) if active is None else active.to(device)
+    if exact:  # one unit vector per active component: deterministic ones have ∂ŵ₀/∂w = 0
+        eye = torch.eye(d, dtype=torch.float64, device=device)[live]
+        vecs = eye.repeat(b, 1).reshape(b, eye.shape[0], d)  # (B, R=D_a, D)
     else:
         seeds = sample_seeds(seed, b, offset=PROBE_OFFSET) if seeds is None else list(seeds)
         if len(seeds) != b:
             raise DifflabError(f"seeds must have one entry per sample ({b}), got {len(seeds)}")
         gens = PerSampleNoise(seeds, device=device)
         vecs = torch.stack([(torch.randint(0, 2, (probes, d), generator=g) * 2 - 1) for g in gens.generators])
-        vecs = vecs.to(device=device, dtype=torch.float64)  # (B, K, D)
+        vecs = vecs.to(device=device, dtype=torch.float64) * live.to(torch.float64)  # (B, K, D)
     r = vecs.shape[1]
     k_out = 1 if exact else r
     rows_per = max(1, max_rows // r)  # samples per forward/backward chunk
@@ -177,7 +188,7 @@ def ode_log_likelihood(
         w0, q = torch.cat(w0_all), torch.cat(q_all)
         score = Process.x0_to_score(w, w0, alpha, sigma)
         f = -0.5 * beta * (w + score)
-        const = -0.5 * (beta * (1 - 1 / sigma**2)).sum()
+        const = -0.5 * (beta * (1 - 1 / sigma**2))[live].sum()
         return f, const - 0.5 * q
 
     def rhs(t: float, y: np.ndarray) -> np.ndarray:
@@ -187,7 +198,7 @@ def ode_log_likelihood(
         f, div = field(float(t), w)
         return np.concatenate([f.detach().cpu().numpy().ravel(), div.detach().cpu().numpy().ravel()])
 
-    w_start = process.to_white(x.to(device=device, dtype=torch.float64))
+    w_start = process.pin(process.to_white(x.to(device=device, dtype=torch.float64)))  # onto the support
     y0 = np.concatenate([w_start.cpu().numpy().ravel(), np.zeros(b * k_out)])
     sol = solve_ivp(rhs, (t0, t1), y0, method=method, rtol=rtol, atol=atol)
     if not sol.success:
@@ -195,10 +206,11 @@ def ode_log_likelihood(
     y1 = torch.from_numpy(sol.y[:, -1])
     w1 = y1[: b * d].reshape(b, d)
     deltas = y1[b * d :].reshape(b, k_out)
-    log_prior = (prior_logpdf or standard_normal_logpdf)(w1)
+    live = live.cpu()
+    log_prior = (prior_logpdf or standard_normal_logpdf)(w1[:, live])
     delta = deltas.mean(1)
     probe_se = torch.zeros(b, dtype=torch.float64) if exact else deltas.std(1) / math.sqrt(k_out)
-    log_det = process.scale.detach().double().cpu().log().sum()  # w = S⁻¹ U x: |det| = Π S_i⁻¹
+    log_det = process.scale.detach().double().cpu()[live].log().sum()  # w = S⁻¹ U x: |det| = Π S_i⁻¹
     return ODELikelihood(
         log_px=log_prior + delta - log_det,
         log_prior=log_prior,
@@ -206,7 +218,7 @@ def ode_log_likelihood(
         probe_se=probe_se,
         exact=exact,
         nfe=nfe,
-        dim=d,
+        dim=int(live.sum()),
     )
 
 
@@ -214,6 +226,22 @@ def normaliser_log_det(normaliser: Normaliser, shape: tuple[int, ...]) -> float:
     """Σ_j log scale_j over one example of ``shape``: log |det ∂x_norm/∂x_raw|⁻¹, nats."""
     scale = np.broadcast_to(np.asarray(normaliser.scale, dtype=np.float64), shape)
     return float(np.log(scale).sum())
+
+
+def active_normaliser_log_det(normaliser: Normaliser, process: Process) -> float:
+    """Σ log scale over the active subspace of ``process``: −log |det| of x_raw ↦ x_norm restricted to it.
+
+    With no deterministic components this is :func:`normaliser_log_det`. Otherwise V (the active
+    components' basis vectors in data layout, orthonormal rows) gives −log det(V diag(1/scale) Vᵀ),
+    exact when the subspace is invariant under the per-pixel scale (always for a scalar scale).
+    """
+    active = process.active
+    if active is None:
+        return normaliser_log_det(normaliser, process.shape)
+    eye = torch.eye(process.dim, dtype=torch.float64, device=process.scale.device)[active.to(process.scale.device)]
+    v = process.basis.from_components(eye).reshape(eye.shape[0], -1).cpu()
+    inv = torch.from_numpy(np.broadcast_to(1.0 / np.asarray(normaliser.scale, dtype=np.float64), process.shape).copy())
+    return -float(torch.linalg.slogdet(v @ (inv.reshape(-1, 1) * v.T))[1])
 
 
 def bits_per_dim(
@@ -237,6 +265,12 @@ def bits_per_dim(
     (one draw per sample, seeded by ``(seed, i)``), and ``bpd = −(log p(x̃) + D log quantum) / (D ln 2)``,
     an upper bound on the discrete model's −log₂ P(x) / D (Theis et al. 2016; Ho et al. 2019).
 
+    With deterministic components (``process.deterministic_tol``) D is D_a, the active components:
+    the value is −log₂ p(x̃_active) / D_a, the deterministic dimensions costing 0 bits for samples at
+    their constant value (``off_support`` counts those that are not; the model gives them probability 0).
+    The dequantisation term D_a log quantum is exact when the active subspace is spanned by pixels
+    (constant pixels in the pixel or PCA basis).
+
     Args:
         denoiser: the model's denoiser (see :func:`ode_log_likelihood`).
         process: its forward process.
@@ -250,18 +284,23 @@ def bits_per_dim(
     Returns:
         JSON-safe dict: ``bits_per_dim`` (mean), ``bits_per_dim_se`` (standard error of the mean
         over samples, probe noise included), ``probe_se`` (the part due to probes), ``n``,
-        ``divergence``, ``dequantisation``, ``nfe`` (mean per solve), ``per_sample`` list.
+        ``divergence``, ``dequantisation``, ``nfe`` (mean per solve), ``per_sample`` list, ``dims``
+        (D_a) and ``deterministic_dims`` (D − D_a), ``off_support`` (samples off the deterministic values).
     """
-    n, d = x.shape[0], process.dim
+    n, d = x.shape[0], process.active_dim
     if quantum is not None and not quantum > 0:
         raise DifflabError(f"quantum must be > 0 (the grid step of discrete data), got {quantum}")
     x = x.to(torch.float64)
+    off_support = 0
+    if process.active is not None:
+        w = process.to_white(x.to(process.scale.device))[:, process.deterministic]
+        off_support = int((w.abs() > 1e-6).any(1).sum())
     if quantum is not None:
         raw = normaliser.decode(x, clamp=False)
         u = PerSampleNoise(sample_seeds(seed, n, offset=DEQUANT_OFFSET)).generators
         u = torch.stack([torch.rand(x.shape[1:], generator=g, dtype=torch.float64) for g in u])
         x = normaliser.encode(raw + quantum * (u - 0.5))
-    log_scale = normaliser_log_det(normaliser, tuple(x.shape[1:]))
+    log_scale = active_normaliser_log_det(normaliser, process)
     offset = log_scale - (d * math.log(quantum) if quantum is not None else 0.0)
     per, se2, nfes, exact = [], [], [], True
     probe_seeds = sample_seeds(seed, n, offset=PROBE_OFFSET)
@@ -284,4 +323,7 @@ def bits_per_dim(
         "dequantisation": "none (continuous)" if quantum is None else f"uniform, centred, step {quantum:g}",
         "nfe": float(np.mean(nfes)),
         "per_sample": [float(v) for v in bpd],
+        "dims": d,
+        "deterministic_dims": process.dim - d,
+        "off_support": off_support,
     }

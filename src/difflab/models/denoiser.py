@@ -124,20 +124,24 @@ class Denoiser(nn.Module):
         return e
 
     def output_to_white_x0(self, out: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
-        """Convert a network output to ŵ₀ ``(B, D)`` in whitened components."""
+        """Convert a network output to ŵ₀ ``(B, D)`` in whitened components.
+
+        Deterministic components of the process (``process.deterministic_tol``) are pinned to their
+        exact value: the network's output there is ignored.
+        """
         if self.prediction == "x0":
-            return self.process.to_white(out)
+            return self.process.pin(self.process.to_white(out))
         w_t = self.process.to_white(x_t)
         alpha, sigma = self.process.alpha_sigma(torch.as_tensor(t, device=x_t.device).expand(x_t.shape[0]))
         alpha, sigma = alpha.to(w_t.dtype), sigma.to(w_t.dtype)
         e = self.output_to_white(out, w_t)
         if self.prediction in ("eps", "eps_gud"):
-            return Process.eps_to_x0(w_t, e, alpha, sigma)
-        return Process.v_to_x0(w_t, e, alpha, sigma)
+            return self.process.pin(Process.eps_to_x0(w_t, e, alpha, sigma))
+        return self.process.pin(Process.v_to_x0(w_t, e, alpha, sigma))
 
     def forward(self, x_t: Tensor, t: Tensor, **cond) -> Tensor:
         """x̂₀ ``(B, *shape)`` for ``x_t`` ``(B, *shape)`` at times ``t`` ``(B,)`` under conditioning ``cond``."""
         out = self.raw(x_t, t, **cond)
-        if self.prediction == "x0":
+        if self.prediction == "x0" and self.process.active is None:
             return out
         return self.process.from_white(self.output_to_white_x0(out, x_t, t))

@@ -80,7 +80,11 @@ def regression_loss(
     sq = (pred.float() - target.float()).pow(2)
     if min_snr_gamma is not None:
         sq = sq * min_snr_weight(denoiser.prediction, alpha, sigma, min_snr_gamma).to(sq.dtype)
-    return sq.mean(dim=1) if loss_reduction(denoiser.prediction, reduction) == "mean" else sq.sum(dim=1)
+    active = process.active
+    if active is not None:  # deterministic components are pinned at sampling: nothing to learn there
+        sq = sq * active.to(device=sq.device, dtype=sq.dtype)
+    total = sq.sum(dim=1)
+    return total / process.active_dim if loss_reduction(denoiser.prediction, reduction) == "mean" else total
 
 
 def regression_term(method: MethodConfig, *, min_snr_gamma: float | None = None):

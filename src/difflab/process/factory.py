@@ -82,6 +82,10 @@ def build_process(
     o = _options(options, overrides)
     shape = tuple(int(s) for s in shape)
     _validate(o)
+    if data is None and o.deterministic_tol > 0:
+        raise DifflabError(
+            "process.deterministic_tol needs training data to find the constant components; pass data=(N, *shape)"
+        )
     if data is None and o.center:
         raise DifflabError("process.center needs training data to measure the mean; pass data=(N, *shape)")
     if data is None and (why := _needs_data(o)):
@@ -98,12 +102,29 @@ def build_process(
         mean = data.to(torch.float64).mean(0)
         data = data.to(torch.float64) - mean
     scale = fit_prior_scale(b, data, o.prior)
+    deterministic = None
+    needs_var = o.deterministic_tol > 0 or SCHEDULES[o.schedule].needs_data
+    raw_var = component_second_moment(b, data) if needs_var else None  # centred variance with `center`
+    if o.deterministic_tol > 0:
+        deterministic = deterministic_components(raw_var, o.deterministic_tol)
+        live = ~deterministic
+        # A deterministic component is pinned, so its prior scale and label only must not distort the
+        # others: give it the smallest live values (a floored 1e-12 variance would stretch the label range).
+        scale = torch.where(deterministic, scale[live].min(), scale)
+        raw_var = torch.where(deterministic, raw_var[live].min(), raw_var)
     component_var = data_var = None
     if SCHEDULES[o.schedule].needs_data:
-        component_var = component_second_moment(b, data).clamp_min(1e-12)
+        component_var = raw_var.clamp_min(1e-12)
         data_var = component_var / scale**2  # Σ_i in the whitened space w = S⁻¹ U x
     sched = _schedule(o, b, data_var, component_var)
-    return Process(b, sched, scale, options=o, mean=mean)
+    return Process(b, sched, scale, options=o, mean=mean, deterministic=deterministic)
+
+
+def deterministic_components(component_var: Tensor, tol: float) -> Tensor:
+    """Boolean ``(D,)``: components whose variance is ``<= tol ×`` the largest (``process.deterministic_tol``)."""
+    if not component_var.max() > 0:
+        raise DifflabError("every component has zero variance: the training data are constant")
+    return component_var <= tol * component_var.max()
 
 
 def empty_process(shape: tuple[int, ...], options: ProcessOptions | None = None, **overrides: Any) -> Process:
@@ -122,7 +143,14 @@ def empty_process(shape: tuple[int, ...], options: ProcessOptions | None = None,
     sched = _schedule(o, b, torch.ones(b.dim) if fitted else None)
     if fitted:
         sched = SCHEDULES[o.schedule].placeholder(b.dim)
-    return Process(b, sched, None, options=o, mean=torch.zeros(b.dim) if o.center else None)
+    return Process(
+        b,
+        sched,
+        None,
+        options=o,
+        mean=torch.zeros(b.dim) if o.center else None,
+        deterministic=torch.zeros(b.dim, dtype=torch.bool) if o.deterministic_tol > 0 else None,
+    )
 
 
 def empty_process_like(process: Process) -> Process:

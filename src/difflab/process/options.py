@@ -37,6 +37,11 @@ class ProcessOptions:
     # subtract the training mean before the basis (GUD does): the data prior and variance ordering then
     # use centred variances; False keeps second moments about zero (difflab's original behaviour)
     center: bool = False
+    # > 0: components whose variance (centred with `center`, else the second moment) is <= this fraction of
+    # the largest are deterministic (constant pixels): pinned to their value, not noised in the loss, left out
+    # of the variance labels and of the likelihood (bits/dim over the active dims). 0 = off (the original
+    # behaviour: their variance is floored at 1e-12, which makes variance-ordered schedules stiff).
+    deterministic_tol: float = bounded(0.0, ge=0, lt=1)
     # The discrete schedule's β table (a pretrained DDPM's, as in diffusers' scheduler config); T also sets
     # the timestep k = tT − 1 a diffusers network is fed (process.schedules.discrete.timestep_of).
     num_train_timesteps: int = bounded(1000, ge=2, le=10**6)
@@ -53,6 +58,8 @@ class ProcessOptions:
     def validate(self) -> None:
         if self.softness <= 0:
             raise DifflabError(f"process.softness must be > 0 (inf = standard diffusion), got {self.softness}")
+        if not 0 <= self.deterministic_tol < 1:
+            raise DifflabError(f"process.deterministic_tol must be in [0, 1), got {self.deterministic_tol}")
         if self.levels < 1:
             raise DifflabError(f"process.levels must be >= 1, got {self.levels}")
         if self.num_train_timesteps < 2:

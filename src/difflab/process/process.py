@@ -10,6 +10,12 @@ With ``process.center`` the training mean μ is subtracted first (GUD does):
 ``w = S⁻¹ U (x − μ)``, and the prior is N(μ, Uᵀ S² U) in data layout.
 All conversions (ε, x̂₀, v, score) are in whitened component space, shape
 ``(B, D)``; networks see data layout ``(B, *shape)``.
+
+Deterministic components (``process.deterministic_tol``): a component with no variance in the
+training data (digits' constant border pixels, once centred) is known exactly: w_i = 0 (the mean).
+The process keeps a boolean ``deterministic`` mask; :meth:`Process.pin` sets ŵ₀_i = 0 there (the
+exact denoiser of a point mass), the loss and the likelihood leave those components out, and the
+schedule's variance labels ignore them (process/factory.py).
 """
 
 from typing import TYPE_CHECKING
@@ -38,6 +44,8 @@ class Process(nn.Module):
             (set by :mod:`difflab.process.factory`; ``None`` for a hand-assembled process).
         mean: data-layout mean μ ``(*shape)`` subtracted before the basis; ``None`` (the default)
             subtracts nothing and keeps no buffer, so checkpoints without centring load unchanged.
+        deterministic: boolean ``(D,)``, True for components whose value is known exactly (0 in
+            whitened space); ``None`` (the default) keeps no buffer, as for ``mean``.
     """
 
     def __init__(
@@ -47,6 +55,7 @@ class Process(nn.Module):
         scale: Tensor | None = None,
         options: "ProcessOptions | None" = None,
         mean: Tensor | None = None,
+        deterministic: Tensor | None = None,
     ):
         super().__init__()
         self.basis = basis
@@ -66,6 +75,35 @@ class Process(nn.Module):
                 raise DifflabError(f"process mean must be finite with {basis.dim} entries, got {mean.numel()}")
             mean = mean.reshape(basis.shape)
         self.register_buffer("mean", mean)
+        if deterministic is not None:
+            deterministic = torch.as_tensor(deterministic, dtype=torch.bool).reshape(-1)
+            if deterministic.numel() != basis.dim:
+                raise DifflabError(
+                    f"deterministic mask has {deterministic.numel()} entries, the basis has {basis.dim} components"
+                )
+            if deterministic.all():
+                raise DifflabError("every component is deterministic: the training data are constant")
+        self.register_buffer("deterministic", deterministic)
+
+    # -- deterministic components ------------------------------------------------
+    @property
+    def active(self) -> Tensor | None:
+        """Boolean ``(D,)`` of the components that are diffused (not deterministic); ``None`` if all are."""
+        if self.deterministic is None or not bool(self.deterministic.any()):
+            return None
+        return ~self.deterministic
+
+    @property
+    def active_dim(self) -> int:
+        """How many components are diffused (D minus the deterministic ones)."""
+        return self.dim if self.active is None else int(self.active.sum())
+
+    def pin(self, w: Tensor) -> Tensor:
+        """``w`` ``(B, D)`` with the deterministic components set to their exact value 0 (no-op if none)."""
+        active = self.active
+        if active is None:
+            return w
+        return w * active.to(device=w.device, dtype=w.dtype)
 
     @property
     def shape(self) -> tuple[int, ...]:
