@@ -16,9 +16,11 @@ Each model is sampled with DDIM and DPM-Solver++(2M) at each step count: the dif
 samplers (uniform-in-t grid), the twin with diffusers' own ``DDIMScheduler`` (η = 0) and
 ``DPMSolverMultistepScheduler`` (``dpmsolver++``, order 2), built from the training scheduler's config
 with ``timestep_spacing`` = ``--spacing`` (``trailing``, the default, is difflab's uniform grid on the
-table) and no x̂₀ clipping. A third row samples the twin with *difflab's* samplers (the twin read as
-``difflab import`` reads a diffusers folder), so that a gap between the arms can be told apart from a
-gap between the samplers. Each cell is the classifier-FD (``difflab.metrics.classifier_fd``) of ``--n``
+table) and no x̂₀ clipping, started from the x_T difflab's samplers start from for the same sampling
+seed. A third row samples the twin with *difflab's* samplers (the twin read as ``difflab import`` reads
+a diffusers folder): on the trailing grid it must equal the second row (the two libraries' samplers agree
+to ~1e-6 from the same x_T), so a gap between the arms is the trained model's, not the samplers'.
+Each cell is the classifier-FD (``difflab.metrics.classifier_fd``) of ``--n``
 samples against the held-out split, averaged over the sampling seeds (the same seeds for every model),
 then mean ± std over the training seeds. Also printed: the floor (n real training digits vs the test
 split), the FD's own noise on the first difflab model (as in ``bench_recipe_ablation.py``), the training
@@ -52,6 +54,7 @@ from difflab.models.diffusers_io import load_diffusers
 from difflab.models.run import LoadedRun, data_info, load_data, load_run
 from difflab.nn.adapters import make_unet, unet_config
 from difflab.pipeline.run import train_run
+from difflab.process.noise import PerSampleNoise, sample_seeds
 from difflab.training.trainer import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -137,9 +140,14 @@ def as_difflab_run(unet, run_dir: Path, info) -> LoadedRun:
     return LoadedRun(cfg=cfg, denoiser=denoiser, info=info, step=0, path=folder)
 
 
+def start_noise(run: LoadedRun, n: int, seed: int) -> torch.Tensor:
+    """The x_T that ``generate(run, n, seed=seed)`` starts from (each sample's own noise stream)."""
+    return run.process.prior_sample(n, PerSampleNoise(sample_seeds(seed, n)))
+
+
 @torch.no_grad()
-def diffusers_sample(unet, sampler: str, n: int, steps: int, seed: int, spacing: str, shape) -> torch.Tensor:
-    """n samples from diffusers' own scheduler for ``sampler`` (DDIM η = 0, or DPM-Solver++(2M))."""
+def diffusers_sample(unet, sampler: str, x_T: torch.Tensor, steps: int, spacing: str) -> torch.Tensor:
+    """Samples from ``x_T`` with diffusers' own scheduler for ``sampler`` (DDIM η = 0, or DPM-Solver++(2M))."""
     from diffusers import DDIMScheduler, DPMSolverMultistepScheduler
 
     config = twin_scheduler().config
@@ -150,23 +158,24 @@ def diffusers_sample(unet, sampler: str, n: int, steps: int, seed: int, spacing:
             config, timestep_spacing=spacing, algorithm_type="dpmsolver++", solver_order=2
         )
     sched.set_timesteps(steps)
-    x = torch.randn((n, *shape), generator=torch.Generator().manual_seed(seed))
+    x = x_T.clone()
     for t in sched.timesteps:
         x = sched.step(unet(x, t).sample, t, x).prev_sample
     return x
 
 
-def score_twin(unet, run_dir, reference, n, steps, seeds, spacing) -> dict[str, float]:
-    """As ``bench_recipe_ablation.score``, with diffusers' schedulers; cached in ``run_dir/twin_scores.json``."""
+def score_twin(unet, run: LoadedRun, run_dir, reference, n, steps, seeds, spacing) -> dict[str, float]:
+    """As ``bench_recipe_ablation.score``, with diffusers' schedulers started from the x_T of difflab's
+    samplers for the same sampling seed (``run``: the twin as a difflab run); cached in
+    ``run_dir/twin_scores.json``."""
     cache_path = run_dir / "twin_scores.json"
     cache = json.loads(cache_path.read_text()) if cache_path.is_file() else {}
-    key = json.dumps({"n": n, "steps": steps, "seeds": seeds, "spacing": spacing}, sort_keys=True)
+    key = json.dumps({"n": n, "steps": steps, "seeds": seeds, "spacing": spacing, "x_T": "difflab"}, sort_keys=True)
     if key not in cache:
-        shape = tuple(reference.shape[1:])
         out = {}
         for sampler in SAMPLERS:
             for k in steps:
-                sets = (diffusers_sample(unet, sampler, n, k, s, spacing, shape) for s in seeds)
+                sets = (diffusers_sample(unet, sampler, start_noise(run, n, s), k, spacing) for s in seeds)
                 out[f"{sampler}/{k}"] = statistics.fmean(classifier_fd(x, reference) for x in sets)
         cache[key] = out
         atomic_write_json(cache_path, cache)
@@ -204,11 +213,12 @@ def twin_arm(cfg: RunConfig, run_dir: Path, bench: dict, dataset) -> None:
     """Train (or reuse) the twin in ``run_dir``; add its rows with diffusers' schedulers and difflab's samplers."""
     n, steps, seeds, reference = bench["n"], bench["steps"], bench["sample_seeds"], bench["reference"]
     unet, seconds = timed(run_dir, lambda: train_twin(cfg, run_dir, dataset))
+    run = as_difflab_run(unet, run_dir, data_info(dataset))
     row = from_log(run_dir) | {"train_s": seconds}
-    row |= score_twin(unet, run_dir, reference, n, steps, seeds, bench["spacing"])
+    row |= score_twin(unet, run, run_dir, reference, n, steps, seeds, bench["spacing"])
     bench["rows"].setdefault(f"diffusers twin, diffusers schedulers ({bench['spacing']})", []).append(row)
     print(f"twin seed {cfg.seed}: {json.dumps({k: round(v or 0, 3) for k, v in row.items()})}", flush=True)
-    cross = score(as_difflab_run(unet, run_dir, data_info(dataset)), run_dir, reference, n, steps, seeds)
+    cross = score(run, run_dir, reference, n, steps, seeds, grid=bench["spacing"])  # diffusers' timesteps
     bench["rows"].setdefault(TWIN_DIFFLAB, []).append(cross)
     print(f"twin (difflab samplers) seed {cfg.seed}: {json.dumps({k: round(v, 3) for k, v in cross.items()})}")
 
