@@ -23,8 +23,8 @@ to ~1e-6 from the same x_T), so a gap between the arms is the trained model's, n
 Each cell is the classifier-FD (``difflab.metrics.classifier_fd``) of ``--n``
 samples against the held-out split, averaged over the sampling seeds (the same seeds for every model),
 then mean ± std over the training seeds. Also printed: the floor (n real training digits vs the test
-split), the FD's own noise on the first difflab model (as in ``bench_recipe_ablation.py``), the training
-wall-clock of each arm and the fraction of steps whose gradient was clipped.
+split), the FD's own noise on the first difflab model (as in ``bench_recipe_ablation.py``), each arm's
+training speed and the fraction of steps whose gradient was clipped (from the training logs).
 
 Runs are kept in ``OUT/difflab_s<seed>`` and ``OUT/twin_s<seed>`` (``OUT/quick/...`` with ``--quick``) and
 reused when already trained, scores cached in each run folder, so a table can be extended seed by seed.
@@ -39,7 +39,6 @@ import argparse
 import json
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
@@ -182,17 +181,6 @@ def score_twin(unet, run: LoadedRun, run_dir, reference, n, steps, seeds, spacin
     return cache[key]
 
 
-def timed(run_dir: Path, train) -> tuple[object, float | None]:
-    """``train()``'s result and its wall-clock, kept in ``run_dir/train_seconds.json`` (None if never timed)."""
-    path = run_dir / "train_seconds.json"
-    trained = (run_dir / "checkpoints").is_dir()
-    t0 = time.perf_counter()
-    result = train()
-    if not trained:
-        atomic_write_json(path, {"seconds": time.perf_counter() - t0})
-    return result, json.loads(path.read_text())["seconds"] if path.is_file() else None
-
-
 DIFFLAB = "difflab demo recipe, difflab samplers"
 TWIN_DIFFLAB = "diffusers twin, difflab samplers"
 
@@ -200,9 +188,9 @@ TWIN_DIFFLAB = "diffusers twin, difflab samplers"
 def difflab_arm(cfg: RunConfig, run_dir: Path, bench: dict, first: bool) -> None:
     """Train (or reuse) the demo recipe in ``run_dir`` and add its row; the first one also measures the FD noise."""
     n, steps, seeds, reference = bench["n"], bench["steps"], bench["sample_seeds"], bench["reference"]
-    _, seconds = timed(run_dir, lambda: train_run(cfg, run_dir, progress=False))
+    train_run(cfg, run_dir, progress=False)  # a no-op when trained
     run = load_run(run_dir)
-    row = from_log(run_dir) | {"train_s": seconds} | score(run, run_dir, reference, n, steps, seeds)
+    row = from_log(run_dir) | score(run, run_dir, reference, n, steps, seeds)
     bench["rows"].setdefault(DIFFLAB, []).append(row)
     print(f"difflab seed {cfg.seed}: {json.dumps({k: round(v or 0, 3) for k, v in row.items()})}", flush=True)
     if first:
@@ -212,9 +200,9 @@ def difflab_arm(cfg: RunConfig, run_dir: Path, bench: dict, first: bool) -> None
 def twin_arm(cfg: RunConfig, run_dir: Path, bench: dict, dataset) -> None:
     """Train (or reuse) the twin in ``run_dir``; add its rows with diffusers' schedulers and difflab's samplers."""
     n, steps, seeds, reference = bench["n"], bench["steps"], bench["sample_seeds"], bench["reference"]
-    unet, seconds = timed(run_dir, lambda: train_twin(cfg, run_dir, dataset))
+    unet = train_twin(cfg, run_dir, dataset)
     run = as_difflab_run(unet, run_dir, data_info(dataset))
-    row = from_log(run_dir) | {"train_s": seconds}
+    row = from_log(run_dir)
     row |= score_twin(unet, run, run_dir, reference, n, steps, seeds, bench["spacing"])
     bench["rows"].setdefault(f"diffusers twin, diffusers schedulers ({bench['spacing']})", []).append(row)
     print(f"twin seed {cfg.seed}: {json.dumps({k: round(v or 0, 3) for k, v in row.items()})}", flush=True)
@@ -278,14 +266,13 @@ def main() -> None:
         f"each cell the mean over sampling seeds {args.sample_seeds}, floor (n training digits) {floor:.1f}\n"
     )
     heads = " | ".join(f"{SAMPLERS[c.split('/')[0]]} {c.split('/')[1]}" for c in cols)
-    print(f"| model, sampler | {heads} | best | clipped | train s |")
+    print(f"| model, sampler | {heads} | best | clipped | img/s |")
     print("|---|" + "---:|" * (len(cols) + 3))
     for name, rs in rows.items():
         cells = [fmt([r[c] for r in rs]) for c in cols]
         best = fmt([min(r[c] for c in cols) for r in rs])
         clipped = fmt([100 * r["clipped"] for r in rs]) + " %" if "clipped" in rs[0] else ""
-        secs = [r["train_s"] for r in rs if r.get("train_s")]
-        speed = f"{statistics.median(secs):.0f}" if secs else ""
+        speed = f"{statistics.median(r['images_per_s'] for r in rs):.0f}" if "images_per_s" in rs[0] else ""
         print(f"| {name} | " + " | ".join(cells) + f" | {best} | {clipped} | {speed} |")
     twin = next((v for k, v in rows.items() if k.startswith("diffusers twin, diffusers")), None)
     if DIFFLAB in rows and twin:
@@ -300,8 +287,8 @@ def main() -> None:
             f"the one model {fmt(nz['fd_between_sets'])}."
         )
     print(
-        f"A cell averages {len(sample_seeds)} sample sets. 'train s' is the median training wall-clock (this "
-        "machine, as loaded as it was; the arms ran one after the other in this process)."
+        f"A cell averages {len(sample_seeds)} sample sets. 'img/s' is the median training speed from the logs "
+        "(this machine, as loaded as it was; the arms ran one after the other in this process)."
     )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
