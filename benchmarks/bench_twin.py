@@ -277,7 +277,11 @@ def main() -> None:
     twin = next((v for k, v in rows.items() if k.startswith("diffusers twin, diffusers")), None)
     if DIFFLAB in rows and twin:
         ratio = [min(x[c] for c in cols) / min(y[c] for c in cols) for x, y in zip(rows[DIFFLAB], twin, strict=True)]
-        print(f"\nbest FD, difflab / twin, paired by training seed: {fmt(ratio)} (issue 19's target: <= 0.8)")
+        spread = f" ± {statistics.stdev(ratio):.2f}" if len(ratio) > 1 else ""
+        print(
+            f"\nbest FD, difflab / twin, paired by training seed: {statistics.fmean(ratio):.2f}{spread} "
+            "(issue 19's target: <= 0.8)"
+        )
     if results["noise"]:
         nz = results["noise"]
         to_test = nz["fd_to_test"]
