@@ -14,7 +14,11 @@ of them with the command that produced each:
   otherwise it is skipped with a message saying so;
 - ``recipe``: ``bench_recipe_ablation.py``, the digits demo recipe against one-change variants
   (loss reduction, ...), each trained here and scored with the classifier-FD (the full size trains
-  two 1,500-step models: about 10 minutes on a quiet 2-core CPU).
+  two 1,500-step models: about 10 minutes on a quiet 2-core CPU);
+- ``twin``: ``bench_twin.py``, the demo recipe against a ``diffusers.UNet2DModel`` twin trained the diffusers
+  way with the same optimiser, clipping, EMA and steps, both sampled with DDIM and DPM-Solver++(2M) and
+  scored with the classifier-FD (the full size trains six 1,500-step models, three seeds per arm: about
+  30 minutes on a quiet 2-core CPU; skipped when diffusers is not installed).
 
 ``--quick`` shrinks every benchmark to a smoke run (tens of seconds on a
 2-core CPU; the numbers mean nothing). ``--dry-run`` prints the commands only.
@@ -38,7 +42,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-NAMES = ("bases", "training", "shortcuts", "recipe")
+NAMES = ("bases", "training", "shortcuts", "recipe", "twin")
 DEMO_RUN = ROOT / "runs" / "demo"
 
 
@@ -119,6 +123,11 @@ def plan(args: argparse.Namespace) -> list[Step]:
     recipe += ["--out", str(out / "recipe")]
     recipe += ["--quick"] if quick else ["--variants", "baseline,mean", "--sampling", "leading,clip"]
     steps.append(Step("recipe", recipe, "needs --device cpu" * (args.device != "cpu")))
+
+    twin = [py, str(HERE / "bench_twin.py"), "--json", str(out / "twin.json"), "--out", str(out / "twin")]
+    twin += ["--quick"] if quick else []
+    twin_skip = "needs --device cpu" * (args.device != "cpu") or "diffusers is not installed" * no_diffusers
+    steps.append(Step("twin", twin, twin_skip))
     return [s for s in steps if s.name in args.only]
 
 

@@ -40,7 +40,13 @@ def _planned(tmp_path: Path) -> list[list[str]]:
 def test_plan_covers_every_benchmark_and_writes_under_out(tmp_path):
     cmds = _planned(tmp_path)
     scripts = {Path(c[1]).name for c in cmds if c[1].endswith(".py")}
-    assert scripts == {"bench_bases.py", "bench_training.py", "bench_shortcuts.py", "bench_recipe_ablation.py"}
+    assert scripts == {
+        "bench_bases.py",
+        "bench_training.py",
+        "bench_shortcuts.py",
+        "bench_recipe_ablation.py",
+        "bench_twin.py",
+    }
     for c in cmds:
         if c[1].endswith(".py"):
             assert (ROOT / c[1]).is_file(), c[1]
@@ -59,7 +65,7 @@ def test_unknown_benchmark_is_an_error():
 
 
 @pytest.mark.parametrize(
-    "script", ["bench_bases.py", "bench_training.py", "bench_shortcuts.py", "bench_recipe_ablation.py"]
+    "script", ["bench_bases.py", "bench_training.py", "bench_shortcuts.py", "bench_recipe_ablation.py", "bench_twin.py"]
 )
 def test_each_script_accepts_the_flags_it_is_given(tmp_path, script):
     cmd = next(c for c in _planned(tmp_path) if c[1].endswith(script))
