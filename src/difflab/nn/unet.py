@@ -366,9 +366,9 @@ class UNet(nn.Module):
 
         h = self.in_conv(x)
         if self.cpu_channels_last and h.device.type == "cpu":
-            # oneDNN runs NHWC convolutions without the per-call reorders NCHW needs (BENCHMARKS.md: CPU
-            # training 1.1-1.3x); later ops keep the layout. After in_conv, because a 1-channel x is
-            # already "contiguous" in both layouts and would not switch.
+            # oneDNN runs NHWC convolutions without the per-call reorders NCHW needs (1.3-1.7x per conv,
+            # a small whole-step gain: BENCHMARKS.md); later ops keep the layout. After in_conv, because
+            # a 1-channel x is already "contiguous" in both layouts and would not switch.
             h = h.contiguous(memory_format=torch.channels_last)
         hs = [h]
         for level in self.down:
