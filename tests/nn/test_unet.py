@@ -204,3 +204,35 @@ def test_dtype_agnostic_float64_and_bf16_autocast():
             yb = net(x, t, z=z)
     assert torch.isfinite(yb).all()
     assert (yb.float() - ref).abs().max() < 0.1 * ref.abs().max()
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        dict(in_channels=1, num_classes=2, z_dim=4, z_mode="time_bottleneck"),
+        dict(in_channels=3, extra_channels=3, noise_injection="gated", z_dim=4, z_mode="adagn"),
+    ],
+)
+def test_cpu_channels_last_is_the_same_function(kw):
+    """The CPU's NHWC layout (a speed lever) gives the NCHW outputs and gradients to float rounding."""
+    torch.manual_seed(0)
+    net = UNet(**kw, **dict(TINY, channel_mults=(1, 2, 2), attention_levels=(1,)))
+    x = torch.randn(3, net.in_channels, 8, 8)
+    cond = dict(z=torch.randn(3, 4), labels=torch.tensor([0, 1, 2]) if net.num_classes else None)
+    cond["extra"] = torch.randn_like(x) if net.extra_channels else None
+    layouts = []
+    net.get_submodule("down.0.res.0").register_forward_hook(
+        lambda m, i, o: layouts.append(o.is_contiguous(memory_format=torch.channels_last) and not o.is_contiguous())
+    )
+    runs = []
+    for channels_last in (False, True):
+        net.cpu_channels_last = channels_last
+        net.zero_grad()
+        y = net(x, torch.rand(3, generator=torch.Generator().manual_seed(1)), **cond)
+        y.square().mean().backward()
+        assert y.is_contiguous()
+        runs.append((y.detach(), [p.grad.clone() for p in net.parameters()]))
+    assert layouts == [False, True]
+    torch.testing.assert_close(runs[1][0], runs[0][0], atol=1e-5, rtol=1e-5)
+    for g1, g0 in zip(runs[1][1], runs[0][1]):
+        torch.testing.assert_close(g1, g0, atol=1e-5, rtol=1e-4)

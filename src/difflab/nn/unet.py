@@ -127,7 +127,14 @@ class UNet(nn.Module):
         z_null_token: ``cross_attn`` context is ``[null, z]`` (True) or the paper's ``[z]`` alone (False).
         norm_groups: GroupNorm groups.
         heads: attention heads.
+
+    On the CPU the features run channels-last (NHWC) after ``in_conv``: the same function to float
+    rounding, faster convolutions. Forward hooks see channels-last tensors there (``.reshape``, not
+    ``.view``); set the class attribute ``cpu_channels_last = False`` to turn it off.
     """
+
+    # Not a config field: a memory layout, not part of the model's function or its checkpoints.
+    cpu_channels_last: bool = True
 
     def __init__(
         self,
@@ -358,6 +365,11 @@ class UNet(nn.Module):
         ada = z_emb if self.z_mode == "adagn" else None
 
         h = self.in_conv(x)
+        if self.cpu_channels_last and h.device.type == "cpu":
+            # oneDNN runs NHWC convolutions without the per-call reorders NCHW needs (1.3-1.7x per conv,
+            # a small whole-step gain: BENCHMARKS.md); later ops keep the layout. After in_conv, because
+            # a 1-channel x is already "contiguous" in both layouts and would not switch.
+            h = h.contiguous(memory_format=torch.channels_last)
         hs = [h]
         for level in self.down:
             for i, block in enumerate(level.res):
@@ -383,4 +395,4 @@ class UNet(nn.Module):
                     h = level.attn[i](h, context)
             if level.upsample is not None:
                 h = level.upsample(h)
-        return self.out(h)
+        return self.out(h).contiguous()  # callers may .view() the output: hand back the usual layout
