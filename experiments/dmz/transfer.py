@@ -7,8 +7,9 @@ inverted``). ``eval`` fits the code map (``difflab.dmz.transfer.fit_transfer``: 
 and epoch chosen on 20 % of the training pairs), transfers the codes of the 360 *test* digits,
 decodes each 3 times (n = 1080) with the target run, and scores the samples after undoing the
 inversion: the shipped classifier's label agreement with the source digit's label, and
-classifier-FD against the test split. Rows: the transferred codes; fair bits (chance); the
-target run's own codes of the paired test images (the ceiling a perfect map would reach).
+classifier-FD against the test split. Rows: the transferred codes; the source codes fed to the
+target run unmapped; fair bits (chance); the target run's own codes of the paired test images
+(the ceiling a perfect map would reach).
 
 Usage (outputs beside the runs, in runs/dmz_study/transfer_s{seed}/)::
 
@@ -54,6 +55,7 @@ def evaluate(seed: int, steps: int, reps: int) -> dict:
     clf = load_digits_classifier()
     codes = {
         "transfer": z_map.repeat(reps, 1),
+        "source codes, no map": z_src.repeat(reps, 1),  # the two runs' bits are not aligned by themselves
         "fair": dmz.sample_codes(tgt, n, source="fair", seed=0),
         "target data codes": z_tgt.repeat(reps, 1),
     }
