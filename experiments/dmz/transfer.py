@@ -16,6 +16,7 @@ Usage (outputs beside the runs, in runs/dmz_study/transfer_s{seed}/)::
     python experiments/dmz/study.py train --seeds 0,1,2 --models paper,paperinv
     python experiments/dmz/transfer.py eval --seeds 0,1,2 [--steps 8] [--reps 3]
     python experiments/dmz/transfer.py table
+    python experiments/dmz/transfer.py figure --seeds 0    # docs/figures/dmz_transfer_inverted.png
 """
 
 import argparse
@@ -139,11 +140,27 @@ def table() -> str:
     return "\n".join(out)
 
 
+def figure(seed: int, out: Path, steps: int = 8, per_row: int = 16) -> None:
+    """Rows: source test digits; their transfers (target domain); the paired target test digits."""
+    from difflab.dmz.transfer import load_code_map, transfer
+    from difflab.pipeline import load_run
+    from difflab.pipeline.run import load_data
+    from difflab.report import save_image_grid
+
+    src = load_run(ROOT / f"{SOURCE}_s{seed}", device="cpu")
+    tgt = load_run(ROOT / f"{TARGET}_s{seed}", device="cpu")
+    code_map, _ = load_code_map(ROOT / f"transfer_s{seed}")
+    x_src, x_tgt = load_data(src.cfg).test[:per_row], load_data(tgt.cfg).test[:per_row]
+    x = transfer(src, tgt, code_map, x_src, steps=steps, sampler="dpmpp2m", seed=0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_image_grid(torch.cat([x_src, x.clamp(-1, 1), x_tgt]), out, nrow=per_row)
+
+
 def main(argv: list[str]) -> None:
     global ROOT
     torch.set_num_threads(1)
     p = argparse.ArgumentParser()
-    p.add_argument("cmd", choices=["eval", "table"])
+    p.add_argument("cmd", choices=["eval", "table", "figure"])
     p.add_argument("--seeds", default="0,1,2")
     p.add_argument("--steps", type=int, default=8, help="DPM-Solver++ steps of the target run's decoder")
     p.add_argument("--reps", type=int, default=3, help="decodes (fresh x_T) per test digit")
@@ -152,6 +169,9 @@ def main(argv: list[str]) -> None:
     ROOT = Path(args.root)
     if args.cmd == "table":
         print(table())
+        return
+    if args.cmd == "figure":  # docs/figures/dmz_transfer_inverted.png from the first seed given
+        figure(int(args.seeds.split(",")[0]), Path("docs/figures/dmz_transfer_inverted.png"), args.steps)
         return
     for seed in (int(s) for s in args.seeds.split(",")):
         if not (ROOT / f"transfer_s{seed}" / "transfer_eval.json").exists():
