@@ -28,7 +28,6 @@ MODELS = {  # name -> (config, extra overrides)
     "uncond": ("configs/digits.yaml", ["network.base_channels=32"]),  # the DMZ UNet's width
     "paperd10": ("configs/digits-dmz-paper.yaml", ["encoder.dim=10"]),  # d ≈ log2(1437 training digits)
     "ours": ("configs/digits-dmz.yaml", []),  # GroupNorm, null token, flip 0.2
-    "oursd10": ("configs/digits-dmz.yaml", ["encoder.dim=10"]),
     # the target domain of experiments/dmz/transfer.py: the same digits with ink and paper swapped
     "paperinv": ("configs/digits-dmz-paper.yaml", ["data.options.view=inverted"]),
 }
