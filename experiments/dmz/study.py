@@ -28,6 +28,8 @@ MODELS = {  # name -> (config, extra overrides)
     "uncond": ("configs/digits.yaml", ["network.base_channels=32"]),  # the DMZ UNet's width
     "paperd10": ("configs/digits-dmz-paper.yaml", ["encoder.dim=10"]),  # d ≈ log2(1437 training digits)
     "ours": ("configs/digits-dmz.yaml", []),  # GroupNorm, null token, flip 0.2
+    # the target domain of experiments/dmz/transfer.py: the same digits with ink and paper swapped
+    "paperinv": ("configs/digits-dmz-paper.yaml", ["data.options.view=inverted"]),
 }
 
 
@@ -78,7 +80,7 @@ def evaluate_model(
 ) -> dict:
     """classifier-FD (DPM-Solver++) vs steps per code source, plus a second sample set at ``noise_steps``."""
     from difflab import dmz
-    from difflab.metrics.digits_classifier import classifier_fd
+    from difflab.metrics import classifier_fd
     from difflab.models.code_prior import load_prior
     from difflab.pipeline import generate, load_run
     from difflab.pipeline.run import load_data

@@ -9,6 +9,8 @@ Public API::
     encode(run, x0, t=None, *, hard=True) -> codes (B, d)
     sample_codes(run, n, *, source="fair"|"marginal"|"prior"|"data", seed=0) -> (n, d)
     prior.fit_code_prior(run) -> stats         # a MADE over the bits, stored beside the checkpoint
+    transfer.fit_transfer(src_run, tgt_run) -> (CodeMap, stats)   # MLP source code -> target code
+    transfer.transfer(src_run, tgt_run, code_map, x_src, steps=...) -> target-domain samples
     reconstruct(run, x0, *, steps, mode="stochastic"|"inverted") -> (B, *shape)
     interpolate(run, x_a, x_b, *, frames, steps, kind="soft"|"bitflip") -> (frames, *shape)
     edit_direction(codes, labels, target) / edit(run, x0, direction, strengths)
