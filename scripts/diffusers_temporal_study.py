@@ -7,7 +7,8 @@
 2. ``save_pretrained`` as a ``DDPMPipeline`` folder (OUT/hub);
 3. ``difflab import OUT/hub --out OUT/run --data digits``;
 4. ``difflab ablate`` (impact heatmap) and ``difflab shortcuts`` (speed-up and its FD shift) on it.
-Everything is offline and CPU-only.
+Everything is offline and CPU-only. ``--import-only`` stops after step 3 (and a sample grid): the imported
+plain DDPM is then used elsewhere, e.g. for inpainting (``experiments/conditional/digits.py --run OUT/run``).
 """
 
 from __future__ import annotations
@@ -76,6 +77,7 @@ def main() -> None:
     p.add_argument("--n", type=int, default=256)
     p.add_argument("--windows", type=int, default=5)
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 is fastest on a shared CPU)")
+    p.add_argument("--import-only", action="store_true", help="stop after the import and a sample grid")
     args = p.parse_args()
     torch.set_num_threads(args.threads)
     out = Path(args.out)
@@ -84,6 +86,8 @@ def main() -> None:
     DDPMPipeline(unet=unet, scheduler=sched).save_pretrained(out / "hub")
     difflab("import", str(out / "hub"), "--out", str(out / "run"), "--data", "digits")
     difflab("sample", str(out / "run"), "--n", "64", "--steps", str(args.steps), "--out", str(out / "samples.png"))
+    if args.import_only:
+        return
     common = ["--steps", str(args.steps), "--n", str(args.n), "--seed", str(args.seed)]
     difflab("ablate", str(out / "run"), "--windows", str(args.windows), "--out", str(out / "ablate"), *common)
     difflab(

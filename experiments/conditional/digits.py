@@ -5,11 +5,17 @@ classifier's label agreement between a completion of the right half and the orig
 agreement of two independent completions, on the 360 test images, for 3 seeds (mean ± std).
 
     PYTHONPATH=src python experiments/conditional/digits.py --run runs/demo --out docs/figures/conditional
-    PYTHONPATH=src python experiments/conditional/digits.py --run runs/demo --method moment --n 36 --no-figures
+    PYTHONPATH=src python experiments/conditional/digits.py --run runs/demo --method moment --seeds 0 --no-figures
+    PYTHONPATH=src python experiments/conditional/digits.py --run runs/demo --unconditional --no-figures
+
+``--unconditional`` scores plain (unconditional) samples the same way: the chance level of both agreements.
+``--run`` may be any run ``load_run`` reads, e.g. an imported diffusers folder (``--prefix`` names its figures).
+Each seed's line carries its wall time in seconds (``seconds``: both completions of that seed).
 """
 
 import argparse
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -31,48 +37,58 @@ def main():
     p.add_argument("--resample", type=int, default=0)
     p.add_argument("--method", choices=("replace", "moment"), default="replace")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
-    p.add_argument("--n", type=int, default=None, help="use the first n test images (default: all 360)")
+    p.add_argument("--n", type=int, default=None, help="use n test images (default: all 360)")
+    p.add_argument("--start", type=int, default=0, help="index of the first test image used (for chunked runs)")
     p.add_argument("--no-figures", action="store_true", help="only the agreement numbers")
+    p.add_argument("--unconditional", action="store_true", help="score plain samples (chance reference)")
+    p.add_argument("--prefix", default="", help="prefix of the figure file names")
     args = p.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     run = load_run(args.run)
     test = load_digits().test
-    test = test if args.n is None else test[: args.n]
+    test = test[args.start :] if args.n is None else test[args.start : args.start + args.n]
     clf = load_digits_classifier()
     mask = torch.zeros(1, 1, 8, 8)
     mask[..., :4] = 1
     known = Known(test, mask, resample=args.resample, method=args.method)
     tag = "" if args.method == "replace" else f"_{args.method}"
+    # The chance reference: the same two agreements for samples that never saw the known half.
+    cond = {} if args.unconditional else {"known": known}
     kw = {"steps": args.steps, "sampler": args.sampler}
     truth = clf.predict(test.numpy())
-    rows = []
+    rows, labels = [], []
     for seed in args.seeds:
-        a, _ = generate(run, len(test), known=known, seed=seed, **kw)
-        b, _ = generate(run, len(test), known=known, seed=seed + 1000, **kw)
+        t0 = time.perf_counter()
+        a, _ = generate(run, len(test), seed=seed, **cond, **kw)
+        b, _ = generate(run, len(test), seed=seed + 1000, **cond, **kw)
+        seconds = time.perf_counter() - t0
         la, lb = clf.predict(a.numpy()), clf.predict(b.numpy())
         rows.append(
             {
                 "seed": seed,
                 "completion_vs_original": float((la == truth).float().mean()),
                 "completion_vs_completion": float((la == lb).float().mean()),
+                "seconds": round(seconds, 1),
             }
         )
         print(json.dumps(rows[-1]), flush=True)
-        if seed == args.seeds[0] and not args.no_figures:
+        labels.append({"seed": seed, "a": la.tolist(), "b": lb.tolist()})
+        if seed == args.seeds[0] and not args.no_figures and not args.unconditional:
             show = torch.cat([test[:12], (test[:12] * mask) - (1 - mask), a[:12], b[:12]])
-            save_image_grid(show, out / f"inpaint_right_half{tag}.png", nrow=12)
+            save_image_grid(show, out / f"{args.prefix}inpaint_right_half{tag}.png", nrow=12)
             low = test[:12].reshape(12, 1, 4, 2, 4, 2).mean((3, 5))
             up_known = coarse_known(run.denoiser.process, low, method=args.method)
             up, _ = generate(run, 12, known=up_known, seed=seed, **kw)
             show = torch.cat([test[:12], low.repeat_interleave(2, 2).repeat_interleave(2, 3), up])
-            save_image_grid(show, out / f"upsample_2x{tag}.png", nrow=12)
+            save_image_grid(show, out / f"{args.prefix}upsample_2x{tag}.png", nrow=12)
     summary = {
         "n": len(test),
+        "start": args.start,
         "steps": args.steps,
         "sampler": args.sampler,
         "resample": args.resample,
-        "method": args.method,
+        "method": "unconditional" if args.unconditional else args.method,
         "per_seed": rows,
         **{
             k: [float(np.mean([r[k] for r in rows])), float(np.std([r[k] for r in rows]))]
@@ -80,6 +96,8 @@ def main():
         },
     }
     print(json.dumps(summary, indent=1))
+    # Per-image labels, one line: chunks can be pooled and methods compared image by image.
+    print(json.dumps({"labels": {"truth": truth.tolist(), "per_seed": labels}}))
 
 
 if __name__ == "__main__":

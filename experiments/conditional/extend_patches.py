@@ -9,8 +9,11 @@ error for unconditional samples at the training width, and for real patches agai
 
     PYTHONPATH=src python -m difflab train configs/patches.yaml process.schedule=sequential \\
         process.axis=column process.softness=2.0 process.gamma_max=10.0 network.base_channels=16 \\
-        train.steps=1200 train.batch_size=64 --out runs/patches-columns
-    PYTHONPATH=src python experiments/conditional/extend_patches.py --run runs/patches-columns
+        'network.attention_levels=[]' train.steps=3000 train.batch_size=64 train.time_limit=1200 \\
+        --out runs/patches-columns
+    PYTHONPATH=src python experiments/conditional/extend_patches.py --run runs/patches-columns --n 128 --steps 32
+
+(docs/conditional.md: the time limit stopped that run at 2050 steps on the shared 2-core CPU.)
 """
 
 import argparse
