@@ -2,7 +2,7 @@
 
 import pytest
 
-from difflab.data import DEFAULT_DATASET, dataset_names, dataset_options, load_dataset
+from difflab.data import DEFAULT_DATASET, dataset_names, dataset_options, load_dataset, registry
 from difflab.errors import DifflabError
 
 
@@ -18,9 +18,13 @@ def test_unknown_dataset_lists_valid_names():
         load_dataset("celeba")
 
 
-def test_unknown_option_is_named_with_valid_options():
+def test_unknown_option_is_named_with_valid_options(monkeypatch):
     with pytest.raises(DifflabError, match=r"no option n_samples; valid options: which, n_train, n_test, seed"):
         load_dataset("toy2d", n_samples=3)
+    with pytest.raises(DifflabError, match=r"no option size; valid options: view$"):
+        load_dataset("digits", size=3)
+    # A loader without options says so rather than listing nothing.
+    monkeypatch.setattr(registry, "dataset_options", lambda name: {})
     with pytest.raises(DifflabError, match=r"no option size; valid options: \(none\)"):
         load_dataset("digits", size=3)
 
