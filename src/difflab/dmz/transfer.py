@@ -19,19 +19,17 @@ Public API::
     save_code_map(folder, code_map, stats) / load_code_map(folder) -> (CodeMap, stats)
 """
 
-import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from difflab.dmz.codes import coded_model
 from difflab.dmz.use import decode
 from difflab.errors import DifflabError
-from difflab.io import atomic_write_bytes, atomic_write_json
+from difflab.io.small_model import read_small_model, save_small_model
 from difflab.models.coded import encode_batch
 from difflab.models.run import LoadedRun, load_data
 
@@ -226,24 +224,17 @@ def transfer(
 
 def save_code_map(folder: str | Path, model: CodeMap, stats: dict) -> None:
     """Write ``code_map.safetensors`` and ``code_map.json`` into ``folder`` (each atomically)."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    atomic_write_bytes(folder / MAP_WEIGHTS, save(state))
     arch = {"kind": "mlp", "d_in": model.d_in, "d_out": model.d_out, "hidden": list(model.hidden)}
-    atomic_write_json(folder / MAP_JSON, {"model": arch, "stats": stats})
+    save_small_model(folder, (MAP_WEIGHTS, MAP_JSON), model.state_dict(), arch, stats)
 
 
 def load_code_map(folder: str | Path) -> tuple[CodeMap, dict]:
     """The code map stored in ``folder`` and its statistics; a DifflabError if there is none or it is corrupt."""
-    folder = Path(folder)
-    if not (folder / MAP_JSON).exists() or not (folder / MAP_WEIGHTS).exists():
-        raise DifflabError(f"{folder} has no code map ({MAP_JSON} + {MAP_WEIGHTS})")
-    record = json.loads((folder / MAP_JSON).read_text())
-    arch = record["model"]
+    state, arch, stats = read_small_model(
+        folder, (MAP_WEIGHTS, MAP_JSON), f"{folder} has no code map ({MAP_JSON} + {MAP_WEIGHTS})"
+    )
     model = CodeMap(int(arch["d_in"]), int(arch["d_out"]), arch["hidden"])
-    state, expected = load_file(str(folder / MAP_WEIGHTS)), model.state_dict()
-    if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in expected.items()}:
-        raise DifflabError(f"{folder / MAP_WEIGHTS} does not match its {MAP_JSON}: it is corrupt")
+    if {k: v.shape for k, v in state.items()} != {k: v.shape for k, v in model.state_dict().items()}:
+        raise DifflabError(f"{Path(folder) / MAP_WEIGHTS} does not match its {MAP_JSON}: it is corrupt")
     model.load_state_dict(state)
-    return model.eval(), record.get("stats", {})
+    return model.eval(), stats

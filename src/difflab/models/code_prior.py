@@ -10,17 +10,15 @@ Stored beside the run's final checkpoint as ``code_prior.safetensors`` (weights)
 and ``code_prior.json`` (architecture and fit statistics); nothing is unpickled.
 """
 
-import json
 import math
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from safetensors.torch import load_file, save
 from torch import Tensor, nn
 
 from difflab.errors import DifflabError
-from difflab.io import atomic_write_bytes, atomic_write_json
+from difflab.io.small_model import read_small_model, save_small_model
 
 PRIOR_WEIGHTS = "code_prior.safetensors"
 PRIOR_JSON = "code_prior.json"
@@ -165,23 +163,18 @@ def fit_made(
 
 def save_prior(folder: str | Path, model: MADE, stats: dict) -> None:
     """Write ``code_prior.safetensors`` and ``code_prior.json`` into ``folder`` (each atomically)."""
-    folder = Path(folder)
-    state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items() if not k.endswith("mask")}
-    atomic_write_bytes(folder / PRIOR_WEIGHTS, save(state))
+    state = {k: v for k, v in model.state_dict().items() if not k.endswith("mask")}  # masks are rebuilt
     arch = {"kind": "made", "dim": model.dim, "hidden": model.hidden, "layers": model.layers}
-    atomic_write_json(folder / PRIOR_JSON, {"model": arch, "stats": stats})
+    save_small_model(folder, (PRIOR_WEIGHTS, PRIOR_JSON), state, arch, stats)
 
 
 def load_prior(folder: str | Path) -> tuple[MADE, dict]:
     """The MADE stored in ``folder`` and its statistics; a DifflabError if there is none."""
-    folder = Path(folder)
-    if not (folder / PRIOR_JSON).exists() or not (folder / PRIOR_WEIGHTS).exists():
-        raise DifflabError(f"{folder} has no learned code prior: fit one with `difflab fit-prior RUN`")
-    record = json.loads((folder / PRIOR_JSON).read_text())
-    arch = record["model"]
+    state, arch, stats = read_small_model(
+        folder, (PRIOR_WEIGHTS, PRIOR_JSON), f"{folder} has no learned code prior: fit one with `difflab fit-prior RUN`"
+    )
     model = MADE(int(arch["dim"]), int(arch["hidden"]), int(arch["layers"]))
-    state = load_file(str(folder / PRIOR_WEIGHTS))
     missing, unexpected = model.load_state_dict(state, strict=False)
     if unexpected or [k for k in missing if not k.endswith("mask")]:
-        raise DifflabError(f"{folder / PRIOR_WEIGHTS} does not match its {PRIOR_JSON}: it is corrupt")
-    return model.eval(), record.get("stats", {})
+        raise DifflabError(f"{Path(folder) / PRIOR_WEIGHTS} does not match its {PRIOR_JSON}: it is corrupt")
+    return model.eval(), stats
