@@ -32,6 +32,7 @@ from difflab.errors import DifflabError
 from difflab.io.small_model import read_small_model, save_small_model
 from difflab.models.coded import encode_batch
 from difflab.models.run import LoadedRun, load_data
+from difflab.models.small_fit import fit_early_stopped
 
 MAP_WEIGHTS = "code_map.safetensors"
 MAP_JSON = "code_map.json"
@@ -116,31 +117,25 @@ def fit_code_map(
     model = CodeMap(src.shape[1], tgt.shape[1], hidden)
     with torch.no_grad():  # start from the target bits' marginals: output biases = their logits
         model.net[-1].bias.copy_(tgt.mean(0).clamp(0.01, 0.99).logit())
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
 
     def bce(a: Tensor, b: Tensor) -> float:
         with torch.no_grad():
             return float(F.binary_cross_entropy_with_logits(model(a), b, reduction="sum") / len(a))
 
-    best, best_state, best_epoch = float("inf"), None, epochs
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(len(src), generator=g)
-        for start in range(0, len(src), batch_size):
-            idx = order[start : start + batch_size]
-            loss = F.binary_cross_entropy_with_logits(model(src[idx]), tgt[idx], reduction="sum") / len(idx)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        if val is not None:
-            model.eval()
-            score = bce(*val)
-            if score < best:
-                best, best_epoch = score, epoch + 1
-                best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    model.eval()
+    def batch_loss(idx: Tensor) -> Tensor:
+        return F.binary_cross_entropy_with_logits(model(src[idx]), tgt[idx], reduction="sum") / len(idx)
+
+    best_epoch = fit_early_stopped(
+        model,
+        batch_loss,
+        len(src),
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        generator=g,
+        score=None if val is None else lambda: bce(*val),
+    )
     stats = {"hidden": list(model.hidden), "n_fit": len(src), "epoch": best_epoch, "epochs": epochs, "seed": seed}
     stats["bce_fit"] = bce(src, tgt)
     stats.update({f"{k}_fit": v for k, v in code_agreement(model.transfer(src), tgt).items()})

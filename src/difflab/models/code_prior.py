@@ -19,6 +19,7 @@ from torch import Tensor, nn
 
 from difflab.errors import DifflabError
 from difflab.io.small_model import read_small_model, save_small_model
+from difflab.models.small_fit import fit_early_stopped
 
 PRIOR_WEIGHTS = "code_prior.safetensors"
 PRIOR_JSON = "code_prior.json"
@@ -129,23 +130,17 @@ def fit_made(
     model = MADE(codes.shape[1], hidden, layers)
     with torch.no_grad():  # start from the independent-bit fit: the output biases are the marginals' logits
         model.net[-1].bias.copy_(fit.mean(0).clamp(0.01, 0.99).logit())
-    opt = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay)
-    best, best_state, best_epoch = float("inf"), None, 0
-    for epoch in range(epochs):
-        model.train()
-        order = torch.randperm(fit.shape[0], generator=g)
-        for start in range(0, fit.shape[0], batch_size):
-            loss = -model.log_prob(fit[order[start : start + batch_size]]).mean()
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-        model.eval()
-        score = model.nll_bits(val) if n_val else model.nll_bits(fit)
-        if score < best:
-            best, best_epoch = score, epoch + 1
-            best_state = {k: v.clone() for k, v in model.state_dict().items()}
-    model.load_state_dict(best_state)
-    model.eval()
+    best_epoch = fit_early_stopped(
+        model,
+        lambda idx: -model.log_prob(fit[idx]).mean(),
+        fit.shape[0],
+        epochs=epochs,
+        lr=lr,
+        weight_decay=weight_decay,
+        batch_size=batch_size,
+        generator=g,
+        score=lambda: model.nll_bits(val) if n_val else model.nll_bits(fit),
+    )
     stats = {
         "n_fit": int(fit.shape[0]),
         "n_val": int(n_val),
