@@ -13,11 +13,12 @@ a few large square ``torch.matmul`` calls in the same process, with the same thr
 
 ``--clock process`` times with the process's CPU time instead of the wall clock: on a CPU shared
 with other jobs the wall clock mostly measures time slicing, while CPU time (one torch thread) stays
-close to the work done. ``--no-channels-last`` runs difflab's UNet in NCHW, as before issue 14.
+close to the work done. ``--no-channels-last`` runs difflab's UNet in NCHW, as before issue 14;
+``--no-folded-norm`` turns off the folded no-grad GroupNorm path (``difflab.nn.norm``).
 
 Usage: python benchmarks/bench_training.py [--device cpu|cuda] [--precision fp32|bf16]
        [--shapes digits,patches,mnist5k,rgb32] [--batch 128] [--repeats 20] [--threads N]
-       [--clock wall|process] [--no-channels-last] [--json out.json]
+       [--clock wall|process] [--no-channels-last] [--no-folded-norm] [--json out.json]
 """
 
 import argparse
@@ -31,6 +32,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from difflab.nn import DiffusersAdapter, UNet, count_parameters
+from difflab.nn.norm import GroupNorm
 from difflab.utils.device import autocast_for, sync_device
 
 SHAPES = {
@@ -166,9 +168,13 @@ def main() -> None:
         "--clock", default="wall", choices=["wall", "process"], help="wall clock or process CPU time (shared CPUs)"
     )
     parser.add_argument("--no-channels-last", action="store_true", help="difflab's UNet in NCHW on the CPU")
+    parser.add_argument(
+        "--no-folded-norm", action="store_true", help="native GroupNorm kernel also when sampling on the CPU"
+    )
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     UNet.cpu_channels_last = not args.no_channels_last
+    GroupNorm.fold_cpu_nhwc = not args.no_folded_norm
     clock = time.process_time if args.clock == "process" else time.perf_counter
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -184,12 +190,14 @@ def main() -> None:
         "precision": args.precision,
         "clock": args.clock,
         "cpu_channels_last": UNet.cpu_channels_last,
+        "folded_norm": GroupNorm.fold_cpu_nhwc,
     }
     peak = matmul_peak_flops(device, clock=clock)
     results["matmul_peak_gflops"] = peak / 1e9
     print(
         f"device {device} ({name}), {torch.get_num_threads()} threads, batch {args.batch}, {args.precision}, "
-        f"{args.clock} clock, difflab channels-last on CPU: {UNet.cpu_channels_last}"
+        f"{args.clock} clock, difflab channels-last on CPU: {UNet.cpu_channels_last}, "
+        f"folded no-grad GroupNorm: {GroupNorm.fold_cpu_nhwc}"
     )
     print(f"fp32 matmul peak (2048x2048, best of 5): {peak / 1e9:.1f} GFLOP/s\n")
     print(

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from difflab.nn.norm import GroupNorm
+
 
 def _heads(x: Tensor, heads: int) -> Tensor:
     """``(B, N, C) -> (B, heads, N, C // heads)``."""
@@ -38,7 +40,7 @@ class CrossAttention(nn.Module):
     def __init__(self, channels: int, context_dim: int, *, heads: int = 4, groups: int = 8) -> None:
         super().__init__()
         self.heads = heads
-        self.norm = nn.GroupNorm(groups, channels)
+        self.norm = GroupNorm(groups, channels)
         self.q = nn.Linear(channels, channels)
         self.kv = nn.Linear(context_dim, 2 * channels)
         self.proj = nn.Linear(channels, channels)
@@ -68,7 +70,7 @@ class AttentionBlock(nn.Module):
     def __init__(self, channels: int, *, heads: int = 4, groups: int = 8, context_dim: int = 0) -> None:
         super().__init__()
         self.heads = heads
-        self.norm = nn.GroupNorm(groups, channels)
+        self.norm = GroupNorm(groups, channels)
         self.qkv = nn.Linear(channels, 3 * channels)
         self.proj = nn.Linear(channels, channels)
         self.cross = CrossAttention(channels, context_dim, heads=heads, groups=groups) if context_dim > 0 else None

@@ -12,6 +12,8 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from difflab.nn.norm import GroupNorm
+
 
 class ResBlock(nn.Module):
     """Residual block with scale/shift conditioning.
@@ -30,11 +32,11 @@ class ResBlock(nn.Module):
     ) -> None:
         super().__init__()
         self.in_ch, self.out_ch = in_ch, out_ch
-        self.norm1 = nn.GroupNorm(groups, in_ch)
+        self.norm1 = GroupNorm(groups, in_ch)
         self.conv1 = nn.Conv2d(in_ch, out_ch, 3, padding=1)
         self.emb_proj = nn.Sequential(nn.SiLU(), nn.Linear(emb_dim, 2 * out_ch))
         self.z_proj = nn.Sequential(nn.SiLU(), nn.Linear(z_emb_dim, 2 * (in_ch + out_ch))) if z_emb_dim > 0 else None
-        self.norm2 = nn.GroupNorm(groups, out_ch)
+        self.norm2 = GroupNorm(groups, out_ch)
         self.dropout = nn.Dropout(dropout)
         self.conv2 = nn.Conv2d(out_ch, out_ch, 3, padding=1)
         self.shortcut = nn.Conv2d(in_ch, out_ch, 1) if in_ch != out_ch else nn.Identity()
@@ -50,16 +52,17 @@ class ResBlock(nn.Module):
         Returns:
             ``(B, out_ch, H, W)``.
         """
-        h = self.norm1(x)
         scale2, shift2 = self.emb_proj(emb)[:, :, None, None].chunk(2, dim=1)
         if self.z_proj is not None and z_emb is not None:
             s1, b1, s2, b2 = self.z_proj(z_emb)[:, :, None, None].split(
                 [self.in_ch, self.in_ch, self.out_ch, self.out_ch], dim=1
             )
-            h = h * (1 + s1) + b1
+            h = self.norm1(x, s1, b1)
             scale2, shift2 = scale2 + s2, shift2 + b2
+        else:
+            h = self.norm1(x)
         h = self.conv1(F.silu(h))
-        h = self.norm2(h) * (1 + scale2) + shift2
+        h = self.norm2(h, scale2, shift2)
         h = self.conv2(self.dropout(F.silu(h)))
         return self.shortcut(x) + h
 

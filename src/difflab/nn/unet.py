@@ -46,6 +46,7 @@ from difflab.nn.attention import AttentionBlock
 from difflab.nn.blocks import Downsample, ResBlock, Skip, Upsample
 from difflab.nn.embeddings import CondEmbedding, broadcast_time, check_conditioning
 from difflab.nn.noise_injection import GatedNoise, NoiseInjection
+from difflab.nn.norm import GroupNorm
 
 ZMode = Literal["cross_attn", "adagn", "time", "time_bottleneck"]
 Z_MODES = ("cross_attn", "adagn", "time", "time_bottleneck")
@@ -268,7 +269,7 @@ class UNet(nn.Module):
             skips[lvl] = nn.ModuleList([Skip() for _ in range(num_res_blocks + 1)])
         self.skip = nn.ModuleList(skips)
         self.up = nn.ModuleList(up)
-        self.out = nn.Sequential(nn.GroupNorm(norm_groups, ch), nn.SiLU(), nn.Conv2d(ch, out_channels, 3, padding=1))
+        self.out = nn.Sequential(GroupNorm(norm_groups, ch), nn.SiLU(), nn.Conv2d(ch, out_channels, 3, padding=1))
 
     @property
     def size_divisor(self) -> int:
