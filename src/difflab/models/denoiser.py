@@ -106,7 +106,8 @@ class Denoiser(nn.Module):
                 if xi is not None
                 else standard_normal(cond.get("noise"), x_t.shape, dtype=x_t.dtype, device=x_t.device)
             )
-        return self.network(x_t, t, labels=cond.get("labels"), z=cond.get("z"), extra=extra)
+        x_in = self.process.network_input(x_t, t)  # x_t itself unless process.network_input is "unit"
+        return self.network(x_in, t, labels=cond.get("labels"), z=cond.get("z"), extra=extra)
 
     def output_to_white(self, out: Tensor, w_t: Tensor) -> Tensor:
         """The network output as the whitened quantity it predicts ``(B, D)`` (ŵ₀, ε̂ or v̂).
