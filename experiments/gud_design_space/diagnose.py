@@ -91,7 +91,7 @@ def evaluate_process(process, denoiser, train, test, times, seed) -> list[dict]:
             preds["model"] = denoiser.output_to_white_x0(out, xf, tt).double()
             prediction = denoiser.prediction
             target = regression_target(prediction, w0, eps, alpha, sigma)
-            objective["model"] = denoiser.output_to_white(out, wf).double() - target
+            objective["model"] = denoiser.output_to_white(out, wf, tt).double() - target
         if prediction in ("eps", "eps_gud"):
             objective["diag"] = alpha * r
         elif prediction == "x0":

@@ -64,6 +64,8 @@ def cell_overrides(basis: str, prior: str, softness: float, form: str, dataset: 
         out.append(f"process.network_input={args.network_input}")
     if args.loss_weight != "none":
         out.append(f"train.loss_weight={args.loss_weight}")
+    if args.gaussian_residual:
+        out.append("process.gaussian_residual=true")
     return out
 
 
@@ -110,6 +112,7 @@ def run_cell(dataset: str, basis: str, prior: str, softness: float, form: str, s
         "seed": seed,
         "network_input": args.network_input,
         "loss_weight": args.loss_weight,
+        "gaussian_residual": args.gaussian_residual,
         "prediction": args.prediction or "v",
         "train_seconds": train_s,
         "sample_eval_seconds": sample_s,
@@ -170,6 +173,11 @@ def main() -> None:
         default="data",
         choices=["data", "unit"],
         help="process.network_input: unit = each component scaled to unit variance at its noise level",
+    )
+    p.add_argument(
+        "--gaussian-residual",
+        action="store_true",
+        help="process.gaussian_residual: the network predicts the residual from independent per-component Gaussians",
     )
     p.add_argument("--loss-weight", default="none", choices=["none", "min_snr"], help="train.loss_weight")
     p.add_argument("--sampler", default="euler", help="euler = Euler–Maruyama reverse SDE, GUD's sampler")

@@ -1,4 +1,5 @@
-"""``process.network_input: unit``: every component reaches the network with unit variance.
+"""``process.network_input: unit`` (every component reaches the network with unit variance) and
+``process.gaussian_residual`` (a zero network is the exact denoiser of independent Gaussians).
 
 Oracle: Gaussian data on (1, 4, 4) with variances spanning three decades. At any time of a soft schedule,
 the whitened component i of x_t has variance α_i² Σ_i + σ_i² exactly (Σ_i its whitened data variance), so
@@ -15,6 +16,7 @@ from difflab.models.denoiser import Denoiser
 from difflab.models.run import load_run
 from difflab.pipeline import train_run
 from difflab.process.factory import build_process, empty_process_like
+from difflab.process.oracles import GaussianOracle
 from tests.helpers import tiny_config
 
 SHAPE, D = (1, 4, 4), 16
@@ -96,3 +98,34 @@ def test_a_trained_run_loads_with_the_scaled_input(tmp_path):
     train_run(cfg, tmp_path / "run", progress=False)
     run = load_run(tmp_path / "run")
     assert run.denoiser.process.data_var is not None and bool((run.denoiser.process.data_var > 0).all())
+
+
+# -- process.gaussian_residual ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("prediction", ["eps", "v", "x0"])
+@pytest.mark.parametrize("prior", ["white", "data"])
+@pytest.mark.parametrize("network_input", ["data", "unit"])
+def test_a_zero_network_is_the_exact_independent_gaussian_denoiser(prediction, prior, network_input):
+    # Oracle: pixel basis; the Gaussian with the data's mean and the *diagonal* of its covariance has the
+    # exact denoiser GaussianOracle; under the residual a network that outputs 0 must be that denoiser.
+    p = _process("pixel", prior, gaussian_residual=True, network_input=network_input)
+    x = _data().flatten(1)
+    oracle = GaussianOracle(p, x.mean(0), torch.diag(x.var(0, correction=0)))
+    d = Denoiser(_Capture(), p, prediction=prediction)
+    g = torch.Generator().manual_seed(2)
+    x_t = p.from_white(torch.randn(64, D, generator=g, dtype=torch.float64))
+    for t in (0.02, 0.3, 0.6, 0.9, 0.99):  # at softness 0.1 these span clean to fully noised components
+        tt = torch.full((64,), t, dtype=torch.float64)
+        torch.testing.assert_close(d(x_t, tt), oracle(x_t, t), rtol=1e-7, atol=1e-9)
+
+
+def test_without_the_residual_a_zero_network_is_not_that_denoiser_and_eps_gud_refuses_it():
+    p = _process("pixel")
+    x = _data().flatten(1)
+    oracle = GaussianOracle(p, x.mean(0), torch.diag(x.var(0, correction=0)))
+    x_t = p.from_white(torch.randn(8, D, dtype=torch.float64))
+    tt = torch.full((8,), 0.9, dtype=torch.float64)
+    assert not torch.allclose(Denoiser(_Capture(), p, prediction="v")(x_t, tt), oracle(x_t, 0.9), atol=1e-3)
+    with pytest.raises(DifflabError, match="eps_gud"):
+        Denoiser(_Capture(), _process("pixel", gaussian_residual=True), prediction="eps_gud")

@@ -50,6 +50,10 @@ class ProcessOptions:
     # the data layout by the orthonormal basis (EDM's c_in per component): under a white prior with a wide
     # soft schedule the data-layout input spans orders of magnitude across components and times.
     network_input: NetworkInput = "data"
+    # True: the network predicts the residual from the exact denoiser of independent per-component Gaussians
+    # N(0, Σ_i), so an untrained network already is that denoiser at every component and time (EDM's c_skip
+    # per component; GUD's "Gaussian default" ε̂ = net + w_t is this only at σ = 1 with Σ = 1). False: none.
+    gaussian_residual: bool = False
     # The discrete schedule's β table (a pretrained DDPM's, as in diffusers' scheduler config); T also sets
     # the timestep k = tT − 1 a diffusers network is fed (process.schedules.discrete.timestep_of).
     num_train_timesteps: int = bounded(1000, ge=2, le=10**6)

@@ -47,8 +47,8 @@ class Process(nn.Module):
         deterministic: boolean ``(D,)``, True for components whose value is known exactly (0 in
             whitened space); ``None`` (the default) keeps no buffer, as for ``mean``.
         data_var: Σ_i ``(D,)``, each component's variance in whitened space (centred with ``center``, else
-            the second moment); when given, :meth:`network_input` feeds the network unit-variance
-            components (``process.network_input: unit``). ``None`` (the default) keeps no buffer.
+            the second moment), kept for ``process.network_input: unit`` (:meth:`network_input`) and
+            ``process.gaussian_residual`` (:meth:`gaussian_prediction`). ``None`` (the default) keeps no buffer.
     """
 
     def __init__(
@@ -155,12 +155,32 @@ class Process(nn.Module):
         mapped to the data layout by the basis alone (no prior scale, no mean), so every component reaches
         the network with unit variance whatever its Σ_i and its place in a component-wise schedule.
         """
-        if self.data_var is None:
+        if self.data_var is None or self.options is None or self.options.network_input != "unit":
             return x_t
         alpha, sigma = self.alpha_sigma(self._times(t, x_t.shape[0]))
         std = (alpha**2 * self.data_var + sigma**2).sqrt()
         w = self.to_white(x_t)
         return self.white_noise_to_data(w / std.to(w.dtype))
+
+    def gaussian_prediction(self, w_t: Tensor, t: Tensor, prediction: str) -> Tensor | None:
+        """The exact ε, v or x₀ prediction ``(B, D)`` at times ``t`` ``(B,)`` of independent Gaussians N(0, Σ_i).
+
+        ``process.gaussian_residual``: the network output is added to it. With s = α² Σ + σ², the posterior
+        mean is ŵ₀ = α Σ w_t / s, so ε̂ = σ w_t / s and v̂ = α σ (1 − Σ) w_t / s (closed forms: no division by
+        σ, exact for clean components). ``None`` when the option is off.
+        """
+        if self.data_var is None or self.options is None or not self.options.gaussian_residual:
+            return None
+        alpha, sigma = self.alpha_sigma(self._times(t, w_t.shape[0]))
+        var, alpha, sigma = self.data_var.to(w_t.dtype), alpha.to(w_t.dtype), sigma.to(w_t.dtype)
+        s = alpha**2 * var + sigma**2
+        if prediction == "x0":
+            return alpha * var * w_t / s
+        if prediction == "eps":
+            return sigma * w_t / s
+        if prediction == "v":
+            return alpha * sigma * (1 - var) * w_t / s
+        raise DifflabError(f"process.gaussian_residual has no Gaussian prediction for {prediction!r}")
 
     # -- schedule ---------------------------------------------------------
     def _times(self, t: Tensor | float, batch: int | None = None) -> Tensor:
