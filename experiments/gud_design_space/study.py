@@ -60,6 +60,12 @@ def cell_overrides(basis: str, prior: str, softness: float, form: str, dataset: 
         out.append("process.levels=2" if dataset == "patches" else "process.levels=1")
     if args.prediction:
         out.append(f"method.prediction={args.prediction}")
+    if args.network_input != "data":
+        out.append(f"process.network_input={args.network_input}")
+    if args.loss_weight != "none":
+        out.append(f"train.loss_weight={args.loss_weight}")
+    if args.gaussian_residual:
+        out.append("process.gaussian_residual=true")
     return out
 
 
@@ -104,6 +110,10 @@ def run_cell(dataset: str, basis: str, prior: str, softness: float, form: str, s
         "softness": softness,
         "soft_form": form,
         "seed": seed,
+        "network_input": args.network_input,
+        "loss_weight": args.loss_weight,
+        "gaussian_residual": args.gaussian_residual,
+        "prediction": args.prediction or "v",
         "train_seconds": train_s,
         "sample_eval_seconds": sample_s,
         "bpd_seconds": time.perf_counter() - t0,
@@ -158,6 +168,18 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=4000)
     p.add_argument("--channels", type=int, default=32)
     p.add_argument("--prediction", default=None, help="method.prediction (e.g. eps_gud for GUD's recipe)")
+    p.add_argument(
+        "--network-input",
+        default="data",
+        choices=["data", "unit"],
+        help="process.network_input: unit = each component scaled to unit variance at its noise level",
+    )
+    p.add_argument(
+        "--gaussian-residual",
+        action="store_true",
+        help="process.gaussian_residual: the network predicts the residual from independent per-component Gaussians",
+    )
+    p.add_argument("--loss-weight", default="none", choices=["none", "min_snr"], help="train.loss_weight")
     p.add_argument("--sampler", default="euler", help="euler = Euler–Maruyama reverse SDE, GUD's sampler")
     p.add_argument("--sample-steps", type=int, default=100)
     p.add_argument("--n", type=int, default=1000)

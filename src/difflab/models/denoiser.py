@@ -45,6 +45,10 @@ class Denoiser(nn.Module):
         self, network: nn.Module, process: Process, prediction: Prediction = "v", generator_noise: bool = False
     ):
         super().__init__()
+        if prediction == "eps_gud" and process.options is not None and process.options.gaussian_residual:
+            raise DifflabError(
+                "method.prediction eps_gud has its own residual; it cannot take process.gaussian_residual"
+            )
         self.network = network
         self.process = process
         self.prediction = prediction
@@ -106,22 +110,28 @@ class Denoiser(nn.Module):
                 if xi is not None
                 else standard_normal(cond.get("noise"), x_t.shape, dtype=x_t.dtype, device=x_t.device)
             )
-        return self.network(x_t, t, labels=cond.get("labels"), z=cond.get("z"), extra=extra)
+        x_in = self.process.network_input(x_t, t)  # x_t itself unless process.network_input is "unit"
+        return self.network(x_in, t, labels=cond.get("labels"), z=cond.get("z"), extra=extra)
 
-    def output_to_white(self, out: Tensor, w_t: Tensor) -> Tensor:
-        """The network output as the whitened quantity it predicts ``(B, D)`` (ŵ₀, ε̂ or v̂).
+    def output_to_white(self, out: Tensor, w_t: Tensor, t: Tensor) -> Tensor:
+        """The network output as the whitened quantity it predicts ``(B, D)`` (ŵ₀, ε̂ or v̂) at times ``t``.
 
         ``eps``/``v``: the orthonormal image ``U out`` (unit variance in every basis).
         ``eps_gud``: GUD's tutorial ``EpsilonModel(gaussian_default=True)``: the network outputs ε
         in the data layout, ε̂ = S⁻¹ U out + w_t in whitened components (the "Gaussian default"
         residual: a zero network predicts ε = w_t).
+        With ``process.gaussian_residual`` the output is added to the exact prediction of independent
+        per-component Gaussians (:meth:`~difflab.process.process.Process.gaussian_prediction`).
         """
-        if self.prediction == "x0":
-            return self.process.to_white(out)
-        e = self.process.data_noise_to_white(out)
         if self.prediction == "eps_gud":
-            return e / self.process.scale.to(e.dtype) + w_t
-        return e
+            return self.process.data_noise_to_white(out) / self.process.scale.to(out.dtype) + w_t
+        base = self.process.gaussian_prediction(w_t, t, self.prediction)
+        if base is None:
+            return self.process.to_white(out) if self.prediction == "x0" else self.process.data_noise_to_white(out)
+        r = self.process.data_noise_to_white(out)
+        if self.prediction == "x0":  # a residual in whitened units: no mean, scaled like the components
+            r = r / self.process.scale.to(r.dtype)
+        return r + base
 
     def output_to_white_x0(self, out: Tensor, x_t: Tensor, t: Tensor) -> Tensor:
         """Convert a network output to ŵ₀ ``(B, D)`` in whitened components.
@@ -129,12 +139,12 @@ class Denoiser(nn.Module):
         Deterministic components of the process (``process.deterministic_tol``) are pinned to their
         exact value: the network's output there is ignored.
         """
-        if self.prediction == "x0":
-            return self.process.pin(self.process.to_white(out))
         w_t = self.process.to_white(x_t)
+        if self.prediction == "x0":
+            return self.process.pin(self.output_to_white(out, w_t, t))
         alpha, sigma = self.process.alpha_sigma(torch.as_tensor(t, device=x_t.device).expand(x_t.shape[0]))
         alpha, sigma = alpha.to(w_t.dtype), sigma.to(w_t.dtype)
-        e = self.output_to_white(out, w_t)
+        e = self.output_to_white(out, w_t, t)
         if self.prediction in ("eps", "eps_gud"):
             return self.process.pin(Process.eps_to_x0(w_t, e, alpha, sigma))
         return self.process.pin(Process.v_to_x0(w_t, e, alpha, sigma))
@@ -142,6 +152,6 @@ class Denoiser(nn.Module):
     def forward(self, x_t: Tensor, t: Tensor, **cond) -> Tensor:
         """x̂₀ ``(B, *shape)`` for ``x_t`` ``(B, *shape)`` at times ``t`` ``(B,)`` under conditioning ``cond``."""
         out = self.raw(x_t, t, **cond)
-        if self.prediction == "x0" and self.process.active is None:
+        if self.prediction == "x0" and self.process.active is None and self.process.data_var is None:
             return out
         return self.process.from_white(self.output_to_white_x0(out, x_t, t))

@@ -76,7 +76,7 @@ def regression_loss(
     out = denoiser.raw(x_t, t, **(cond or {}))
     alpha, sigma = (a.to(w0.dtype) for a in process.alpha_sigma(t))
     target = regression_target(denoiser.prediction, w0, eps, alpha, sigma)
-    pred = denoiser.output_to_white(out, w_t)
+    pred = denoiser.output_to_white(out, w_t, t)
     sq = (pred.float() - target.float()).pow(2)
     if min_snr_gamma is not None:
         sq = sq * min_snr_weight(denoiser.prediction, alpha, sigma, min_snr_gamma).to(sq.dtype)

@@ -86,6 +86,10 @@ def build_process(
         raise DifflabError(
             "process.deterministic_tol needs training data to find the constant components; pass data=(N, *shape)"
         )
+    if data is None and (o.network_input == "unit" or o.gaussian_residual):
+        raise DifflabError(
+            "process.network_input: unit and process.gaussian_residual need training data for the component variances"
+        )
     if data is None and o.center:
         raise DifflabError("process.center needs training data to measure the mean; pass data=(N, *shape)")
     if data is None and (why := _needs_data(o)):
@@ -117,7 +121,11 @@ def build_process(
         component_var = raw_var.clamp_min(1e-12)
         data_var = component_var / scale**2  # Σ_i in the whitened space w = S⁻¹ U x
     sched = _schedule(o, b, data_var, component_var)
-    return Process(b, sched, scale, options=o, mean=mean, deterministic=deterministic)
+    input_var = None
+    if o.network_input == "unit" or o.gaussian_residual:  # Σ_i in whitened space (pinned: smallest live)
+        raw = raw_var if raw_var is not None else component_second_moment(b, data)
+        input_var = raw.clamp_min(1e-12) / scale**2
+    return Process(b, sched, scale, options=o, mean=mean, deterministic=deterministic, data_var=input_var)
 
 
 def deterministic_components(component_var: Tensor, tol: float) -> Tensor:
@@ -150,6 +158,7 @@ def empty_process(shape: tuple[int, ...], options: ProcessOptions | None = None,
         options=o,
         mean=torch.zeros(b.dim) if o.center else None,
         deterministic=torch.zeros(b.dim, dtype=torch.bool) if o.deterministic_tol > 0 else None,
+        data_var=torch.ones(b.dim) if o.network_input == "unit" or o.gaussian_residual else None,
     )
 
 

@@ -7,12 +7,15 @@ The allowed names come from the basis, prior and schedule registries.
 """
 
 from dataclasses import dataclass
+from typing import Literal
 
 from difflab.errors import DifflabError
 from difflab.process.bases.registry import BasisName
 from difflab.process.prior import PriorName
 from difflab.process.schedules.registry import Axis, Ordering, ScheduleName, SoftForm
 from difflab.utils.bounds import bounded
+
+NetworkInput = Literal["data", "unit"]
 
 
 @dataclass
@@ -42,6 +45,15 @@ class ProcessOptions:
     # of the variance labels and of the likelihood (bits/dim over the active dims). 0 = off (the original
     # behaviour: their variance is floored at 1e-12, which makes variance-ordered schedules stiff).
     deterministic_tol: float = bounded(0.0, ge=0, lt=1)
+    # What the network is fed. data: x_t in the data layout (the default; GUD's tutorial). unit: every
+    # component scaled to unit variance at its own noise level, c_i(t) = (α_i² Σ_i + σ_i²)^(-1/2), then put in
+    # the data layout by the orthonormal basis (EDM's c_in per component): under a white prior with a wide
+    # soft schedule the data-layout input spans orders of magnitude across components and times.
+    network_input: NetworkInput = "data"
+    # True: the network predicts the residual from the exact denoiser of independent per-component Gaussians
+    # N(0, Σ_i), so an untrained network already is that denoiser at every component and time (EDM's c_skip
+    # per component; GUD's "Gaussian default" ε̂ = net + w_t is this only at σ = 1 with Σ = 1). False: none.
+    gaussian_residual: bool = False
     # The discrete schedule's β table (a pretrained DDPM's, as in diffusers' scheduler config); T also sets
     # the timestep k = tT − 1 a diffusers network is fed (process.schedules.discrete.timestep_of).
     num_train_timesteps: int = bounded(1000, ge=2, le=10**6)
