@@ -10,7 +10,9 @@ agreement of two independent completions, on the 360 test images, for 3 seeds (m
 
 ``--unconditional`` scores plain (unconditional) samples the same way: the chance level of both agreements.
 ``--run`` may be any run ``load_run`` reads, e.g. an imported diffusers folder (``--prefix`` names its figures).
-Each seed's line carries its wall time in seconds (``seconds``: both completions of that seed).
+Each seed's line carries its wall time in seconds (``seconds``: both completions of that seed) and the
+network calls per completion (``nfe``; with ``--resample N``: steps + N·(steps − 1), as RePaint rounds
+skip the last step).
 """
 
 import argparse
@@ -60,7 +62,7 @@ def main():
     rows, labels = [], []
     for seed in args.seeds:
         t0 = time.perf_counter()
-        a, _ = generate(run, len(test), seed=seed, **cond, **kw)
+        a, nfe = generate(run, len(test), seed=seed, **cond, **kw)
         b, _ = generate(run, len(test), seed=seed + 1000, **cond, **kw)
         seconds = time.perf_counter() - t0
         la, lb = clf.predict(a.numpy()), clf.predict(b.numpy())
@@ -70,6 +72,7 @@ def main():
                 "completion_vs_original": float((la == truth).float().mean()),
                 "completion_vs_completion": float((la == lb).float().mean()),
                 "seconds": round(seconds, 1),
+                "nfe": nfe,
             }
         )
         print(json.dumps(rows[-1]), flush=True)

@@ -13,7 +13,8 @@ error for unconditional samples at the training width, and for real patches agai
         --out runs/patches-columns
     PYTHONPATH=src python experiments/conditional/extend_patches.py --run runs/patches-columns --n 128 --steps 32
 
-(docs/conditional.md: the time limit stopped that run at 2050 steps on the shared 2-core CPU.)
+(docs/conditional.md: the time limit stopped that run at 2050 steps on the shared 2-core CPU; training seeds
+1 and 2 ran the same command with ``seed=S train.steps=2050 train.time_limit=3000``, so all three have 2050.)
 """
 
 import argparse
