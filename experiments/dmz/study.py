@@ -131,12 +131,18 @@ LABELS = {  # model name -> row label prefix
 
 
 def load_evals() -> dict[str, list[dict]]:
-    """Row label -> one result per seed; FD@32 from ``study_eval_fd32.json`` joins its run's main row."""
+    """Row label -> one result per seed (FD per source and step count, merged over a run's JSONs)."""
     rows: dict[str, list[dict]] = {}
-    for path in sorted(ROOT.glob("*_s*/study_eval.json")):
-        res = json.loads(path.read_text())
-        extra = path.with_name("study_eval_fd32.json")
-        if extra.exists():  # the 32-step evaluation of the same model, same codes and x_T (seed 0)
+    for run in sorted(p for p in ROOT.glob("*_s*") if p.is_dir()):
+        # the main evaluation, then more steps or sources of the same model (same codes and x_T, seed 0);
+        # a run evaluated only in pieces (study_eval_fd32*.json) is shown with what it has
+        parts = sorted(run.glob("study_eval_fd32*.json"))
+        if (run / "study_eval.json").exists():
+            parts.insert(0, run / "study_eval.json")
+        if not parts:
+            continue
+        path, res = parts[0], json.loads(parts[0].read_text())
+        for extra in parts[1:]:
             for source, fd in json.loads(extra.read_text())["fd"].items():
                 res["fd"].setdefault(source, {}).update({k: v for k, v in fd.items() if k not in res["fd"][source]})
         model = path.parent.name.rsplit("_s", 1)[0]
