@@ -174,12 +174,13 @@ def table() -> str:
         cells = []
         for k in steps:
             v = [r["fd"][s][str(k)] for r, s in zip(res, src) if str(k) in r["fd"][s]]
-            cells.append(ms(v) + (f" ({len(v)} seeds)" if 0 < len(v) < len(res) else "") if v else "–")
+            cells.append(ms(v) + (f" ({len(v)} of {len(res)} seeds)" if 0 < len(v) < len(res) else "") if v else "–")
         second = [r["fd_second_set"][s]["8"] for r, s in zip(res, src) if s in r["fd_second_set"]]
         reach = [steps_to_within({int(k): v for k, v in r["fd"][s].items()}) for r, s in zip(res, src)]
         reach_text = ", ".join(map(str, reach)) if all("32" in r["fd"][s] for r, s in zip(res, src)) else "–"
         seeds = ",".join(r["name"].rsplit("_s", 1)[1] for r in res)
-        second_text = ms(second) + (f" ({len(second)} seeds)" if 0 < len(second) < len(res) else "")
+        part = f" ({len(second)} of {len(res)} seeds)" if len(second) < len(res) else ""
+        second_text = ms(second) + part if second else ""
         out.append(f"| {label} | {seeds} | {' | '.join(cells)} | {second_text if second else '–'} | {reach_text} |")
     floors = [r["floor_fd"] for res in rows.values() for r in res]
     n = next(iter(rows.values()))[0]["n"] if rows else 0
