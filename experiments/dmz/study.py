@@ -33,7 +33,7 @@ MODELS = {  # name -> (config, extra overrides)
 }
 
 
-def train(seeds: list[int], steps: int, batch: int, models: list[str]) -> None:
+def train(seeds: list[int], steps: int, batch: int, models: list[str], every: int | None = None) -> None:
     from difflab.config import load_config
     from difflab.config.schema import RunConfig
     from difflab.pipeline import train_run
@@ -45,10 +45,13 @@ def train(seeds: list[int], steps: int, batch: int, models: list[str]) -> None:
             if (out / "train_seconds.txt").exists():
                 continue
             over = [f"seed={seed}", f"train.steps={steps}", f"train.batch_size={batch}"]
-            over += [f"train.checkpoint_every={steps}", "train.log_every=100", *extra]
+            # --checkpoint-every 600 on a longer run keeps its step-600 checkpoint (constant lr after warm-up,
+            # so it is the 600-step model): equal steps and equal wall-clock from one run
+            over += [f"train.checkpoint_every={every or steps}", "train.keep_last=100", "train.log_every=100", *extra]
             cfg = load_config(RunConfig, config, over)
-            t0 = time.time()
+            t0, c0 = time.time(), time.process_time()
             train_run(cfg, out, progress=False)
+            (out / "train_cpu_seconds.txt").write_text(f"{time.process_time() - c0:.1f}\n")  # one thread: core-seconds
             (out / "train_seconds.txt").write_text(f"{time.time() - t0:.1f}\n")
             print(f"trained {out} in {time.time() - t0:.0f} s", flush=True)
 
@@ -77,6 +80,7 @@ def evaluate_model(
     noise_steps: int = 8,
     second_set: bool = True,
     tag: str = "",
+    ckpt: str = "",
 ) -> dict:
     """classifier-FD (DPM-Solver++) vs steps per code source, plus a second sample set at ``noise_steps``."""
     from difflab import dmz
@@ -85,7 +89,7 @@ def evaluate_model(
     from difflab.pipeline import generate, load_run
     from difflab.pipeline.run import load_data
 
-    run = load_run(ROOT / name, device="cpu")
+    run = load_run(ROOT / name / "checkpoints" / ckpt if ckpt else ROOT / name, device="cpu")
     data = load_data(run.cfg)
     coded = isinstance(run.denoiser, dmz.CodedDenoiser)
     if coded and not (run.path / "code_prior.json").exists():
@@ -119,48 +123,68 @@ def evaluate_model(
     return out
 
 
-def table() -> str:
-    """Markdown: FD mean ± std over the seeds found, per model and code source; prior NLL vs entropy."""
+LABELS = {  # model name -> row label prefix
+    "paper": "DMZ paper recipe",
+    "paperd10": "DMZ paper recipe d = 10",
+    "ours": "DMZ ours (GroupNorm, null token, flip 0.2)",
+}
+
+
+def load_evals() -> dict[str, list[dict]]:
+    """Row label -> one result per seed (FD per source and step count, merged over a run's JSONs)."""
+    rows: dict[str, list[dict]] = {}
+    for run in sorted(p for p in ROOT.glob("*_s*") if p.is_dir()):
+        # the main evaluation, then more steps or sources of the same model (same codes and x_T, seed 0);
+        # a run evaluated only in pieces (study_eval_fd32*.json) is shown with what it has
+        parts = sorted(run.glob("study_eval_fd32*.json"))
+        if (run / "study_eval.json").exists():
+            parts.insert(0, run / "study_eval.json")
+        if not parts:
+            continue
+        path, res = parts[0], json.loads(parts[0].read_text())
+        for extra in parts[1:]:
+            for source, fd in json.loads(extra.read_text())["fd"].items():
+                res["fd"].setdefault(source, {}).update({k: v for k, v in fd.items() if k not in res["fd"][source]})
+        model = path.parent.name.rsplit("_s", 1)[0]
+        for source in res["fd"]:
+            label = f"unconditional ({res['step']} steps)" if source == "none" else f"{LABELS[model]}, z: {source}"
+            rows.setdefault(label, []).append({**res, "this": source})
+    for path in sorted(ROOT.glob("uncond_s*/study_eval_wc.json")):  # the unconditional model at equal CPU cost
+        res = json.loads(path.read_text())
+        rows.setdefault(f"unconditional, equal CPU cost ({res['step']} steps)", []).append({**res, "this": "none"})
+    return rows
+
+
+def ms(values) -> str:
     import numpy as np
 
-    rows: dict[str, list[dict]] = {}
-    for path in sorted(ROOT.glob("*_s*/study_eval*.json")):
-        if path.name == "study_eval_fd32.json":  # the 32-step check, summarised below the table
-            continue
-        res = json.loads(path.read_text())
-        for source in res["fd"]:
-            model = path.parent.name.rsplit("_s", 1)[0]
-            kind = {"paperd10": "DMZ paper recipe d = 10", "ours": "DMZ ours (GroupNorm, null token, flip 0.2)"}
-            label = "unconditional" if source == "none" else f"{kind.get(model, 'DMZ paper recipe')}, z: {source}"
-            rows.setdefault(label, []).append({**res, "this": source})
+    v = np.asarray(values, dtype=float)
+    return f"{v.mean():.1f}" if len(v) == 1 else f"{v.mean():.1f} ± {v.std(ddof=1):.1f}"
 
-    def ms(values) -> str:
-        v = np.asarray(values, dtype=float)
-        return f"{v.mean():.1f}" if len(v) == 1 else f"{v.mean():.1f} ± {v.std(ddof=1):.1f}"
 
+def table() -> str:
+    """Markdown: FD mean ± std over the seeds found, per model and code source; prior NLL vs entropy."""
+    rows = load_evals()
     steps = sorted({int(k) for r in rows.values() for res in r for k in res["fd"][res["this"]]})
     head = "| model | seeds | " + " | ".join(f"FD@{k}" for k in steps)
-    out = [head + " | FD@8, 2nd set | steps to ≤ 5 % of own FD@max |", "|---|---:|" + "---:|" * (len(steps) + 2)]
+    head += " | FD@8, 2nd set | steps to ≤ 5 % of own FD@32 (per seed) |"
+    out = [head, "|---|---:|" + "---:|" * (len(steps) + 2)]
     for label, res in rows.items():
         src = [r["this"] for r in res]
-        fds = [[r["fd"][s][str(k)] for r, s in zip(res, src)] for k in steps]
+        cells = []
+        for k in steps:
+            v = [r["fd"][s][str(k)] for r, s in zip(res, src) if str(k) in r["fd"][s]]
+            cells.append(ms(v) + (f" ({len(v)} of {len(res)} seeds)" if 0 < len(v) < len(res) else "") if v else "–")
         second = [r["fd_second_set"][s]["8"] for r, s in zip(res, src) if s in r["fd_second_set"]]
-        reach = [r["steps_to_5pct"][s] for r, s in zip(res, src)]
+        reach = [steps_to_within({int(k): v for k, v in r["fd"][s].items()}) for r, s in zip(res, src)]
+        reach_text = ", ".join(map(str, reach)) if all("32" in r["fd"][s] for r, s in zip(res, src)) else "–"
         seeds = ",".join(r["name"].rsplit("_s", 1)[1] for r in res)
-        cells = " | ".join(ms(v) for v in fds)
-        second_text = ms(second) + (f" (n seeds {len(second)})" if 0 < len(second) < len(res) else "")
-        out.append(f"| {label} | {seeds} | {cells} | {second_text if second else '–'} | {', '.join(map(str, reach))} |")
+        part = f" ({len(second)} of {len(res)} seeds)" if len(second) < len(res) else ""
+        second_text = ms(second) + part if second else ""
+        out.append(f"| {label} | {seeds} | {' | '.join(cells)} | {second_text if second else '–'} | {reach_text} |")
     floors = [r["floor_fd"] for res in rows.values() for r in res]
     n = next(iter(rows.values()))[0]["n"] if rows else 0
     out.append(f"\nclassifier-FD, DPM-Solver++, n = {n}; floor (1000 training digits vs test) {floors[0]:.1f}.\n")
-    fd32: dict[str, list[float]] = {}
-    for path in sorted(ROOT.glob("*_s*/study_eval_fd32.json")):
-        res = json.loads(path.read_text())
-        for source, fd in res["fd"].items():
-            fd32.setdefault(f"{path.parent.name.rsplit('_s', 1)[0]} {source}", []).append(fd["32"])
-    if fd32:
-        out.append("FD@32 (same protocol): " + "; ".join(f"{k}: {ms(v)} (n seeds {len(v)})" for k, v in fd32.items()))
-        out.append("")
     out.append(
         "| run | distinct training codes | plug-in entropy (bits) | MADE NLL held-out train | MADE NLL test "
         "| per-bit entropy sum | fair bits |"
@@ -206,12 +230,14 @@ def main(argv: list[str]) -> None:
     p.add_argument("--second-seeds", default="0,1,2", help="seeds scored again with a second sample set")
     p.add_argument("--tag", default="", help="eval: suffix of the JSON (study_eval{TAG}.json), for extra sources")
     p.add_argument("--root", default=str(ROOT))
+    p.add_argument("--ckpt", default="", help="eval: a checkpoint folder (step_000600) instead of the newest")
+    p.add_argument("--checkpoint-every", type=int, default=None, help="train: checkpoint interval (default: the end)")
     args = p.parse_args(argv)
     ROOT = Path(args.root)
     seeds = [int(s) for s in args.seeds.split(",")]
     models = args.models.split(",")
     if args.cmd == "train":
-        train(seeds, int(args.steps or 600), args.batch, models)
+        train(seeds, int(args.steps or 600), args.batch, models, args.checkpoint_every)
     elif args.cmd == "figure":  # rows: fair, marginal, prior, data codes; same x_T per column
         figure(f"paper_s{seeds[0]}", Path("docs/figures/dmz_paper_codes_by_source.png"))
     elif args.cmd == "table":
@@ -229,7 +255,8 @@ def main(argv: list[str]) -> None:
                     time.sleep(30)
                 if not (run / f"study_eval{args.tag}.json").exists():
                     sources = args.sources.split(",") + (["marginal"] if seed in marginal_seeds else [])
-                    evaluate_model(run.name, steps, args.n, sources, second_set=seed in second_seeds, tag=args.tag)
+                    second = seed in second_seeds
+                    evaluate_model(run.name, steps, args.n, sources, second_set=second, tag=args.tag, ckpt=args.ckpt)
 
 
 if __name__ == "__main__":

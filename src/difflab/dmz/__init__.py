@@ -11,6 +11,7 @@ Public API::
     prior.fit_code_prior(run) -> stats         # a MADE over the bits, stored beside the checkpoint
     transfer.fit_transfer(src_run, tgt_run) -> (CodeMap, stats)   # MLP source code -> target code
     transfer.transfer(src_run, tgt_run, code_map, x_src, steps=...) -> target-domain samples
+    forward_mean.forward_mean_loss(mean, denoiser, x0, t, eps, schedule) -> (B,)  # learned forward mean (prototype)
     reconstruct(run, x0, *, steps, mode="stochastic"|"inverted") -> (B, *shape)
     interpolate(run, x_a, x_b, *, frames, steps, kind="soft"|"bitflip") -> (frames, *shape)
     edit_direction(codes, labels, target) / edit(run, x0, direction, strengths)
