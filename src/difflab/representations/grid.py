@@ -14,6 +14,9 @@ mixer's and each probe's random draws are the ones ``train_probe`` makes for it:
 - Adam (``torch.optim.Adam``, one parameter group per rate) and per-probe gradient clipping with
   ``clip_grad_norm_``'s formula.
 
+Masks are drawn on the CPU and moved to the probes' device, so on a GPU the grid reproduces a CPU
+``train_probe`` run's randomness (``train_probe`` on a GPU draws from the GPU's generator instead).
+
 A probe's test accuracy is read once, after training, from its best-validation parameters (the
 loop reads it at that epoch: the same parameters). Mixers whose randomness is not all in
 ``nn.Dropout`` modules (attention-weight dropout inside ``nn.MultiheadAttention``) are not
