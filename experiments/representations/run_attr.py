@@ -10,6 +10,7 @@ Writes OUT/<name>_<attribute>.json, OUT/<name>_acc_vs_t.png, OUT/<name>_attentio
 
 Usage: python experiments/representations/run_attr.py RUN --name drl_reg [--source drl|unet] [--k 5]
        [--attributes digit,background,joint] [--seeds 3] [--lrs 1e-3,2.5e-4,5e-5] [--epochs 30] [--width 64]
+The paper's protocol in full: --lrs 1e-3,7.5e-4,5e-4,2.5e-4,1e-4,5e-5 --epochs 100 --seeds 5 --width 256.
 """
 
 import argparse
@@ -79,7 +80,7 @@ def main():
             source=args.source,
             dataset="digits-attr",
             data_options={"label": "joint", "levels": args.levels},
-            out=args.out / "cache" / f"{args.name}_k{args.k}",
+            out=args.out / "cache" / f"{Path(args.run).name}_{args.source}_k{args.k}",  # shared by protocols
             batch_size=512,
             **rep,
         )
@@ -92,7 +93,7 @@ def main():
         if path.exists():
             studies[attribute] = json.loads(path.read_text())
             continue
-        t0 = time.time()
+        t0, c0 = time.time(), time.process_time()
         res = run_study(
             relabel(traj, attribute, args.levels),
             args.mixers.split(","),
@@ -106,6 +107,7 @@ def main():
             "source": args.source,
             "run": args.run,
             "seconds": time.time() - t0,
+            "cpu_seconds": time.process_time() - c0,
             "protocol": {
                 "lrs": list(cfg.rates()),
                 "epochs": args.epochs,
@@ -114,11 +116,13 @@ def main():
                 "grad_clip": 1.0,
                 "dropout": 0.25,
                 "standardise": args.standardise,
+                "seeds": args.seeds,
+                "batched": "single, single-mlp, concat (representations.grid); gru, attention one by one",
             },
         }
         atomic_write_json(path, res)
         studies[attribute] = res
-        print(f"[{args.name}] {attribute} done in {time.time() - t0:.0f}s", flush=True)
+        print(f"[{args.name}] {attribute} done in {time.time() - t0:.0f}s ({res['cpu_seconds']:.0f} CPU s)", flush=True)
     plot_attributes(studies, args.out / f"{args.name}_acc_vs_t.png", title=f"{args.name}: accuracy vs t")
     plot_attention_attributes(studies, args.out / f"{args.name}_attention.png", title=f"{args.name}: attention over t")
 

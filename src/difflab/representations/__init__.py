@@ -17,6 +17,7 @@ from difflab.representations.figures import (
     plot_attention_attributes,
     plot_attributes,
 )
+from difflab.representations.grid import replayable, train_probe_grid
 from difflab.representations.mixers import (
     MIXERS,
     AttentionMixer,
@@ -36,7 +37,7 @@ from difflab.representations.probe import (
     train_probe,
 )
 from difflab.representations.sources import EncoderCode, UNetFeatures, build_source, example_seeds
-from difflab.representations.study import best_single, probe_mixer, run_study, summarise
+from difflab.representations.study import best_single, probe_mixer, probe_single_times, run_study, summarise
 from difflab.representations.times import parse_times, trajectory_times
 
 __all__ = [
@@ -66,6 +67,8 @@ __all__ = [
     "plot_attributes",
     "probe_mixer",
     "probe_protocol",
+    "probe_single_times",
+    "replayable",
     "represent",
     "require_trajectories",
     "run_study",
@@ -74,5 +77,6 @@ __all__ = [
     "standardise",
     "summarise",
     "train_probe",
+    "train_probe_grid",
     "trajectory_times",
 ]

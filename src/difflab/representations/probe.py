@@ -39,6 +39,7 @@ class ProbeConfig:
     grad_clip: float | None = None  # max gradient norm; None: no clipping
     standardise: bool = True  # features scaled with train statistics
     dropout: float | None = None  # mixer dropout (see build_mixer); None: the quick layout
+    batched: bool = True  # train a sweep's rates x seeds as one batched model (representations.grid); same results
 
     def rates(self) -> tuple[float, ...]:
         """The learning rates to try."""
@@ -75,6 +76,25 @@ def standardise(train: Tensor, *others: Tensor) -> list[Tensor]:
     return [(x - mean) / std for x in (train, *others)]
 
 
+def probe_splits(
+    traj: Trajectories, seed: int, cfg: ProbeConfig
+) -> tuple[torch.Generator, tuple[Tensor, Tensor], tuple[Tensor, Tensor], tuple[Tensor, Tensor]]:
+    """The seed's generator and its (train, validation, test) ``(x, y)`` pairs on ``cfg.device``.
+
+    The generator has drawn the validation split and goes on to draw the batch order, so every probe
+    of one seed (whatever its rate) sees the same split and the same batches.
+    """
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(traj.train.shape[0], generator=g)
+    n_val = max(1, int(round(cfg.val_fraction * len(perm))))
+    val_idx, tr_idx = perm[:n_val], perm[n_val:]
+    dev = torch.device(cfg.device)
+    splits = (traj.train[tr_idx], traj.train[val_idx], traj.test)
+    x_tr, x_val, x_te = (x.to(dev) for x in (standardise(*splits) if cfg.standardise else splits))
+    y_tr, y_val, y_te = (y.to(dev) for y in (traj.train_labels[tr_idx], traj.train_labels[val_idx], traj.test_labels))
+    return g, (x_tr, y_tr), (x_val, y_val), (x_te, y_te)
+
+
 @torch.no_grad()
 def _evaluate(model: nn.Module, x: Tensor, y: Tensor) -> tuple[float, float]:
     model.eval()
@@ -98,14 +118,8 @@ def train_probe(
         ``config.lr`` is used (a sweep over ``config.lrs`` is :func:`~difflab.representations.study.probe_mixer`'s).
     """
     cfg = config or ProbeConfig()
-    g = torch.Generator().manual_seed(seed)
-    perm = torch.randperm(traj.train.shape[0], generator=g)
-    n_val = max(1, int(round(cfg.val_fraction * len(perm))))
-    val_idx, tr_idx = perm[:n_val], perm[n_val:]
-    dev = torch.device(cfg.device)
-    splits = (traj.train[tr_idx], traj.train[val_idx], traj.test)
-    x_tr, x_val, x_te = (x.to(dev) for x in (standardise(*splits) if cfg.standardise else splits))
-    y_tr, y_val, y_te = (y.to(dev) for y in (traj.train_labels[tr_idx], traj.train_labels[val_idx], traj.test_labels))
+    g, (x_tr, y_tr), (x_val, y_val), (x_te, y_te) = probe_splits(traj, seed, cfg)
+    dev = x_tr.device
     torch.manual_seed(seed)
     model = make_model().to(dev)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -114,7 +128,7 @@ def train_probe(
     stale = 0
     for epoch in range(cfg.epochs):
         model.train()
-        for batch in torch.randperm(len(tr_idx), generator=g).to(dev).split(cfg.batch_size):
+        for batch in torch.randperm(len(y_tr), generator=g).to(dev).split(cfg.batch_size):
             loss = F.cross_entropy(model(x_tr[batch]), y_tr[batch])
             opt.zero_grad(set_to_none=True)
             loss.backward()

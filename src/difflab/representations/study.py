@@ -9,6 +9,7 @@ from tqdm.auto import tqdm
 
 from difflab.errors import DifflabError
 from difflab.representations.extract import Trajectories
+from difflab.representations.grid import replayable, train_probe_grid
 from difflab.representations.mixers import MIXERS, build_mixer
 from difflab.representations.probe import ProbeConfig, train_probe
 
@@ -44,7 +45,28 @@ def probe_mixer(
     def make():
         return build_mixer(kind, features, steps, traj.num_classes, index=index, width=width, dropout=cfg.dropout)
 
-    by_lr = {lr: [train_probe(make, traj, seed=s, config=replace(cfg, lr=lr)) for s in seeds] for lr in cfg.rates()}
+    if _grid_trains(cfg, kind) and replayable(make()):
+        grid = train_probe_grid(make, [traj], seeds=seeds, config=cfg)[0]
+    else:
+        grid = {
+            (lr, s): train_probe(make, traj, seed=s, config=replace(cfg, lr=lr)) for lr in cfg.rates() for s in seeds
+        }
+    return _choose_rate(grid, cfg.rates(), seeds)
+
+
+def _grid_trains(cfg: ProbeConfig, kind: str) -> bool:
+    """Whether :func:`train_probe_grid` trains ``kind``: ``batched``, the full budget, small probes on a CPU.
+
+    A CPU's time for the GRU and attention at width 256 is arithmetic, which batching does not remove
+    (``experiments/representations/time_probe.py`` measured the grid at 0.6-0.7x the loop's speed there).
+    """
+    light = kind in ("single", "single-mlp", "concat")
+    return cfg.batched and cfg.patience is None and (light or not cfg.device.startswith("cpu"))
+
+
+def _choose_rate(grid: dict, rates: Sequence[float], seeds: Sequence[int]) -> dict:
+    """Summary at the rate with the best validation accuracy averaged over seeds (ties: the earlier rate)."""
+    by_lr = {lr: [grid[lr, s] for s in seeds] for lr in rates}
     val_by_lr = {lr: float(np.mean([r.val_accuracy for r in runs])) for lr, runs in by_lr.items()}
     lr = max(val_by_lr, key=val_by_lr.get)  # max keeps the first of equal values
     runs = by_lr[lr]
@@ -57,6 +79,33 @@ def probe_mixer(
     if runs[0].attention is not None:
         out["attention"] = np.mean([r.attention for r in runs], axis=0).tolist()
     return out
+
+
+def probe_single_times(
+    traj: Trajectories, kind: str, seeds: Sequence[int], *, config: ProbeConfig | None = None
+) -> list[dict]:
+    """:func:`probe_mixer` of a single-time probe (``single`` / ``single-mlp``) at every time point.
+
+    With the grid (see :func:`_grid_trains`) all times train at once: each time point is a view
+    ``(N, 1, F)`` probed at index 0, the same probe as index k of the whole trajectory.
+
+    Returns:
+        one summary per time point, with ``t``.
+    """
+    cfg = config or ProbeConfig()
+    if not _grid_trains(cfg, kind):
+        return [probe_mixer(traj, kind, seeds, index=k, config=cfg) | {"t": t} for k, t in enumerate(traj.times)]
+    views = [
+        Trajectories(traj.train[:, k : k + 1], traj.train_labels, traj.test[:, k : k + 1], traj.test_labels, [t])
+        for k, t in enumerate(traj.times)
+    ]
+    features = traj.train.shape[2]
+
+    def make():
+        return build_mixer(kind, features, 1, traj.num_classes, dropout=cfg.dropout)
+
+    grids = train_probe_grid(make, views, seeds=seeds, config=cfg)
+    return [_choose_rate(g, cfg.rates(), seeds) | {"t": t} for g, t in zip(grids, traj.times, strict=True)]
 
 
 def run_study(
@@ -95,13 +144,10 @@ def run_study(
     bar = tqdm(total=units, desc="probe", unit="probe", dynamic_ncols=True, disable=not progress)
     for kind in mixers:
         if kind.startswith("single"):
-            out["single"][kind] = []
-            for k, t in enumerate(traj.times):
-                out["single"][kind].append(probe_mixer(traj, kind, seeds, index=k, config=config) | {"t": t})
-                bar.update(len(seeds) * rates)
-                s = out["single"][kind][-1]
-                if progress:
-                    bar.write(f"  {kind} t={t:.3f}: test accuracy {s['mean']:.4f} ± {s['std']:.4f}")
+            out["single"][kind] = probe_single_times(traj, kind, seeds, config=config)
+            bar.update(n_times * len(seeds) * rates)
+            for s in out["single"][kind] if progress else []:
+                bar.write(f"  {kind} t={s['t']:.3f}: test accuracy {s['mean']:.4f} ± {s['std']:.4f}")
         elif kind not in skipped:
             out["mixers"][kind] = probe_mixer(
                 traj, kind, seeds, config=config, width=width if kind in ("gru", "attention") else None
