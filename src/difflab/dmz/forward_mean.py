@@ -19,13 +19,9 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
-from difflab.process.schedules.base import Schedule
+from difflab.process.schedules.base import Schedule, alpha_sigma_of_gamma
 
 Mean = Callable[[Tensor, Tensor], Tensor]  # F(x, t): (B, D), (B,) -> (B, D); F(x, 0) = x
-
-
-def _alpha_sigma2(gamma: Tensor) -> tuple[Tensor, Tensor]:
-    return torch.sigmoid(-gamma).sqrt(), torch.sigmoid(gamma)
 
 
 def diffusion_integrand(mean: Mean, x0: Tensor, x_hat: Tensor, t: Tensor, schedule: Schedule) -> Tensor:
@@ -45,14 +41,14 @@ def forward_mean_loss(
     mean: Mean, denoiser: Callable[[Tensor, Tensor], Tensor], x0: Tensor, t: Tensor, eps: Tensor, schedule: Schedule
 ) -> Tensor:
     """One Monte-Carlo draw of the diffusion term at times ``t``: x_t = α_t F(x₀, t) + σ_t ε, x̂ = D(x_t, t)."""
-    alpha, sigma2 = _alpha_sigma2(schedule.gamma(t).to(x0.dtype))
-    x_t = alpha * mean(x0, t) + sigma2.sqrt() * eps
+    alpha, sigma = alpha_sigma_of_gamma(schedule.gamma(t).to(x0.dtype))
+    x_t = alpha * mean(x0, t) + sigma * eps
     return diffusion_integrand(mean, x0, denoiser(x_t, t), t, schedule)
 
 
 def terminal_kl(mean: Mean, x0: Tensor, schedule: Schedule) -> Tensor:
     """KL(q(x₁ | x₀) ‖ N(0, I)) per sample ``(B,)``: ≈ 0 for every x₀ only if α₁ F(x₀, 1) ≈ 0."""
     one = torch.ones(x0.shape[0], dtype=x0.dtype, device=x0.device)
-    alpha, sigma2 = _alpha_sigma2(schedule.gamma(one).to(x0.dtype))
-    m = alpha * mean(x0, one)
+    alpha, sigma = alpha_sigma_of_gamma(schedule.gamma(one).to(x0.dtype))
+    m, sigma2 = alpha * mean(x0, one), sigma**2
     return 0.5 * (m**2 + sigma2 - 1 - torch.log(sigma2)).sum(-1)

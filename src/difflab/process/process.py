@@ -26,7 +26,7 @@ from torch import Tensor, nn
 from difflab.errors import DifflabError
 from difflab.process.bases.base import Basis
 from difflab.process.noise import NoiseLike, standard_normal
-from difflab.process.schedules.base import Schedule
+from difflab.process.schedules.base import Schedule, alpha_sigma_of_gamma
 
 if TYPE_CHECKING:
     from difflab.process.options import ProcessOptions
@@ -197,8 +197,7 @@ class Process(nn.Module):
 
     def alpha_sigma(self, t: Tensor | float) -> tuple[Tensor, Tensor]:
         """α(t), σ(t), each ``(*t.shape, D)`` float64."""
-        g = self.gamma(t)
-        return torch.sigmoid(-g).sqrt(), torch.sigmoid(g).sqrt()
+        return alpha_sigma_of_gamma(self.gamma(t))
 
     def beta(self, t: Tensor | float) -> Tensor:
         """β(t) = σ² dγ/dt per component, ``(*t.shape, D)`` float64; zero where a component is frozen."""

@@ -11,6 +11,11 @@ import torch
 from torch import Tensor, nn
 
 
+def alpha_sigma_of_gamma(gamma: Tensor) -> tuple[Tensor, Tensor]:
+    """α = sqrt(sigmoid(−γ)), σ = sqrt(sigmoid(γ)): the one place the VP relation is written."""
+    return torch.sigmoid(-gamma).sqrt(), torch.sigmoid(gamma).sqrt()
+
+
 class Schedule(nn.Module, ABC):
     """γ(t) for every component; scalar schedules broadcast one γ to all.
 
