@@ -86,7 +86,7 @@ def build_process(
         raise DifflabError(
             "process.deterministic_tol needs training data to find the constant components; pass data=(N, *shape)"
         )
-    if data is None and (o.network_input == "unit" or o.gaussian_residual):
+    if data is None and o.keeps_component_var:
         raise DifflabError(
             "process.network_input: unit and process.gaussian_residual need training data for the component variances"
         )
@@ -107,7 +107,7 @@ def build_process(
         data = data.to(torch.float64) - mean
     scale = fit_prior_scale(b, data, o.prior)
     deterministic = None
-    needs_var = o.deterministic_tol > 0 or SCHEDULES[o.schedule].needs_data
+    needs_var = o.deterministic_tol > 0 or SCHEDULES[o.schedule].needs_data or o.keeps_component_var
     raw_var = component_second_moment(b, data) if needs_var else None  # centred variance with `center`
     if o.deterministic_tol > 0:
         deterministic = deterministic_components(raw_var, o.deterministic_tol)
@@ -117,15 +117,13 @@ def build_process(
         scale = torch.where(deterministic, scale[live].min(), scale)
         raw_var = torch.where(deterministic, raw_var[live].min(), raw_var)
     component_var = data_var = None
-    if SCHEDULES[o.schedule].needs_data:
+    if raw_var is not None:
         component_var = raw_var.clamp_min(1e-12)
-        data_var = component_var / scale**2  # Σ_i in the whitened space w = S⁻¹ U x
-    sched = _schedule(o, b, data_var, component_var)
-    input_var = None
-    if o.network_input == "unit" or o.gaussian_residual:  # Σ_i in whitened space (pinned: smallest live)
-        raw = raw_var if raw_var is not None else component_second_moment(b, data)
-        input_var = raw.clamp_min(1e-12) / scale**2
-    return Process(b, sched, scale, options=o, mean=mean, deterministic=deterministic, data_var=input_var)
+        data_var = component_var / scale**2  # Σ_i in the whitened space w = S⁻¹ U x (pinned: smallest live)
+    by_data = SCHEDULES[o.schedule].needs_data  # others get no variances, as before the options that keep Σ_i
+    sched = _schedule(o, b, data_var if by_data else None, component_var if by_data else None)
+    kept_var = data_var if o.keeps_component_var else None
+    return Process(b, sched, scale, options=o, mean=mean, deterministic=deterministic, data_var=kept_var)
 
 
 def deterministic_components(component_var: Tensor, tol: float) -> Tensor:
@@ -158,7 +156,7 @@ def empty_process(shape: tuple[int, ...], options: ProcessOptions | None = None,
         options=o,
         mean=torch.zeros(b.dim) if o.center else None,
         deterministic=torch.zeros(b.dim, dtype=torch.bool) if o.deterministic_tol > 0 else None,
-        data_var=torch.ones(b.dim) if o.network_input == "unit" or o.gaussian_residual else None,
+        data_var=torch.ones(b.dim) if o.keeps_component_var else None,
     )
 
 

@@ -67,6 +67,11 @@ class ProcessOptions:
         keys = ("num_train_timesteps", "beta_schedule", "beta_start", "beta_end", "trained_betas")
         return {k: getattr(self, k) for k in keys}
 
+    @property
+    def keeps_component_var(self) -> bool:
+        """Whether the process keeps Σ_i (``Process.data_var``): the unit network input and the residual read it."""
+        return self.network_input == "unit" or self.gaussian_residual
+
     def validate(self) -> None:
         if self.softness <= 0:
             raise DifflabError(f"process.softness must be > 0 (inf = standard diffusion), got {self.softness}")
