@@ -114,6 +114,8 @@ def run_cell(dataset: str, basis: str, prior: str, softness: float, form: str, s
         "loss_weight": args.loss_weight,
         "gaussian_residual": args.gaussian_residual,
         "prediction": args.prediction or "v",
+        "sampler": args.sampler,
+        "sample_steps": args.sample_steps,
         "train_seconds": train_s,
         "sample_eval_seconds": sample_s,
         "bpd_seconds": time.perf_counter() - t0,

@@ -1,0 +1,123 @@
+"""Figures of the full design-space grid: FD and bits/dim against softness per basis and prior, and samples.
+
+Reads OUT/<dataset>/results.json (study.py) and, if present, rescore.json (rescore.py: the same models
+at more sampler steps, drawn dashed). Softness runs from ∞ (equal true SNR) through 1 (standard
+diffusion under ``gud_code``) to 0.05 (autoregressive). Points: mean over seeds, bars: ± std.
+The sample mosaic shows 8 samples (Euler–Maruyama, ``--sample-steps``, seed 0) of each cell's seed-0 model.
+
+    python experiments/gud_design_space/plot_grid.py --out runs/gud_design_space \
+        --figure docs/figures/gud_grid_digits.png --samples docs/figures/gud_grid_digits_samples.png
+"""
+
+import argparse
+import json
+import math
+import statistics
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import torch
+from PIL import Image
+
+from difflab.pipeline import generate, load_run
+
+SOFTNESS = (math.inf, 1.0, 0.3, 0.1, 0.05)
+BASES = ("pixel", "dct", "haar", "pca")
+COLOURS = {"pixel": "C0", "dct": "C1", "haar": "C2", "pca": "C3"}
+
+
+def _save(fig, path: str) -> None:
+    fig.savefig(path, dpi=100)
+    Image.open(path).convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT).save(path, optimize=True)
+    print(path, math.ceil(Path(path).stat().st_size / 1024), "KB")
+
+
+def _stats(vals: list[float]) -> tuple[float, float]:
+    return statistics.mean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
+
+
+def curves(rows, rescore, priors, dataset, path, fd_name):
+    fig, axes = plt.subplots(2, len(priors), figsize=(4.2 * len(priors), 6.4), squeeze=False)
+    for j, prior in enumerate(priors):
+        for key, ax, title in (("fd", axes[0, j], fd_name), ("bits_per_dim", axes[1, j], "bits/dim")):
+            for b in BASES:
+                xs, ms, ss = [], [], []
+                for i, s in enumerate(SOFTNESS):
+                    v = [r[key] for r in rows if r["basis"] == b and r["prior"] == prior and r["softness"] == s]
+                    if v:
+                        m, sd = _stats(v)
+                        xs, ms, ss = [*xs, i + 0.06 * BASES.index(b)], [*ms, m], [*ss, sd]
+                if xs:
+                    ax.errorbar(xs, ms, yerr=ss, color=COLOURS[b], marker="o", ms=3, capsize=2, label=b)
+                if key == "fd":
+                    for steps in sorted({r["steps"] for r in rescore}):
+                        pts = [
+                            (i + 0.06 * BASES.index(b), _stats(v)[0])
+                            for i, s in enumerate(SOFTNESS)
+                            if (
+                                v := [
+                                    r["fd"]
+                                    for r in rescore
+                                    if r["basis"] == b and r["prior"] == prior and r["softness"] == s
+                                    and r["steps"] == steps
+                                ]
+                            )
+                        ]  # fmt: skip
+                        if pts:
+                            ax.plot(*zip(*pts, strict=True), "--", color=COLOURS[b], marker="x", ms=4, alpha=0.8)
+            ax.set_xticks(range(len(SOFTNESS)), ["∞", "1", "0.3", "0.1", "0.05"])
+            ax.set_xlabel("softness")
+            if key == "fd":
+                ax.set_yscale("log")
+            ax.set_title(f"{prior} prior: {title}", fontsize=9)
+            ax.legend(fontsize=7)
+    fig.suptitle(f"{dataset}: GUD design space (mean ± std over seeds; dashed ×: more sampler steps)", fontsize=9)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def mosaic(rows, priors, root, path, steps):
+    fig, axes = plt.subplots(len(BASES), len(priors) * len(SOFTNESS), figsize=(1.5 * len(priors) * 5, 1.6 * 4))
+    for j, prior in enumerate(priors):
+        for i, b in enumerate(BASES):
+            for k, s in enumerate(SOFTNESS):
+                ax = axes[i, j * len(SOFTNESS) + k]
+                ax.set_axis_off()
+                r = [r for r in rows if r["basis"] == b and r["prior"] == prior and r["softness"] == s]
+                if not r:
+                    continue
+                r = min(r, key=lambda r: r["seed"])
+                tag = f"{b}-{prior}-{r['soft_form']}-s{s:g}-seed{r['seed']}"
+                x, _ = generate(load_run(root / tag), 8, steps=steps, sampler="euler", seed=0)
+                x = x[:, 0].clamp(-1, 1)
+                img = torch.cat([torch.cat(list(x[:4]), 1), torch.cat(list(x[4:]), 1)], 0)
+                ax.imshow(img.numpy(), cmap="gray_r" if img.shape[-1] < 64 else "gray", vmin=-1, vmax=1)
+                ax.set_title(f"{prior[0]} {b} {s:g}", fontsize=7)
+    fig.tight_layout()
+    _save(fig, path)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="digits")
+    ap.add_argument("--out", default="runs/gud_design_space")
+    ap.add_argument("--figure", default="docs/figures/gud_grid_digits.png")
+    ap.add_argument("--samples", default=None, help="also write the sample mosaic here")
+    ap.add_argument("--sample-steps", type=int, default=256, help="EM steps of the mosaic (stable at 0.05)")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+    root = Path(args.out) / args.dataset
+    rows = [r for r in json.loads((root / "results.json").read_text())["rows"] if r["soft_form"] == "gud_code"]
+    rescore = json.loads((root / "rescore.json").read_text()) if (root / "rescore.json").exists() else []
+    priors = [p for p in ("white", "data") if any(r["prior"] == p for r in rows)]
+    fd_name = "classifier-FD" if args.dataset == "digits" else "PCA-FD"
+    curves(rows, [r for r in rescore if r["soft_form"] == "gud_code"], priors, args.dataset, args.figure, fd_name)
+    if args.samples:
+        mosaic(rows, priors, root, args.samples, args.sample_steps)
+
+
+if __name__ == "__main__":
+    main()
