@@ -100,6 +100,53 @@ def mosaic(rows, priors, root, path, steps):
     _save(fig, path)
 
 
+def table(rows, rescore, priors) -> str:
+    """Markdown: per prior, basis × softness with FD (study steps; rescored steps) and bits/dim, mean ± std."""
+
+    def cell(vals, fmt):
+        if not vals:
+            return "—"
+        m, sd = _stats(vals)
+        return f"{m:{fmt}} ± {sd:{fmt}}" if len(vals) > 1 else f"{m:{fmt}} (1 seed)"
+
+    out = []
+    for prior in priors:
+        out += [
+            f"**{prior} prior**",
+            "",
+            "| basis | measure | ∞ | 1 | 0.3 | 0.1 | 0.05 |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for b in BASES:
+            sel = [
+                [r for r in rows if r["basis"] == b and r["prior"] == prior and r["softness"] == s] for s in SOFTNESS
+            ]
+            if not any(sel):
+                continue
+            steps = sorted({r.get("sample_steps", 64) for c in sel for r in c})
+            out.append(
+                f"| {b} | FD, EM {'/'.join(map(str, steps))} | "
+                + " | ".join(cell([r["fd"] for r in c], ".1f") for c in sel)
+                + " |"
+            )
+            for st in sorted({r["steps"] for r in rescore}):
+                sc = [
+                    [
+                        r["fd"]
+                        for r in rescore
+                        if r["basis"] == b and r["prior"] == prior and r["softness"] == s and r["steps"] == st
+                    ]
+                    for s in SOFTNESS
+                ]
+                if any(sc):
+                    out.append(f"| {b} | FD, EM {st} | " + " | ".join(cell(v, ".1f") for v in sc) + " |")
+            out.append(
+                f"| {b} | bits/dim | " + " | ".join(cell([r["bits_per_dim"] for r in c], ".3f") for c in sel) + " |"
+            )
+        out.append("")
+    return "\n".join(out)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="digits")
@@ -114,6 +161,7 @@ def main() -> None:
     rescore = json.loads((root / "rescore.json").read_text()) if (root / "rescore.json").exists() else []
     priors = [p for p in ("white", "data") if any(r["prior"] == p for r in rows)]
     fd_name = "classifier-FD" if args.dataset == "digits" else "PCA-FD"
+    print(table(rows, [r for r in rescore if r["soft_form"] == "gud_code"], priors))
     curves(rows, [r for r in rescore if r["soft_form"] == "gud_code"], priors, args.dataset, args.figure, fd_name)
     if args.samples:
         mosaic(rows, priors, root, args.samples, args.sample_steps)

@@ -84,6 +84,7 @@ def em_step_factors(process: Process, times: Tensor) -> Tensor:
     h = (times[:-1] - times[1:]).to(torch.float64).unsqueeze(-1)
     _, sigma = process.alpha_sigma(t)
     beta = process.beta(t)
+    h = h.to(beta.device)  # the grid lives on the CPU, the process's buffers may not
     factor = torch.where(beta > 0, 1 + beta * h * (0.5 - 1 / sigma.pow(2).clamp_min(1e-300)), torch.ones_like(beta))
     return factor[:-1] if float(times[-1]) == 0.0 else factor
 
