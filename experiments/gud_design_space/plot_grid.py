@@ -26,6 +26,7 @@ from difflab.pipeline import generate, load_run
 
 SOFTNESS = (math.inf, 1.0, 0.3, 0.1, 0.05)
 BASES = ("pixel", "dct", "haar", "pca")
+FD_TOP = 2000.0  # FD above this is a diverged sampler, not a model: clipped to the top of the axis
 COLOURS = {"pixel": "C0", "dct": "C1", "haar": "C2", "pca": "C3"}
 
 
@@ -50,6 +51,11 @@ def curves(rows, rescore, priors, dataset, path, fd_name):
                     if v:
                         m, sd = _stats(v)
                         xs, ms, ss = [*xs, i + 0.06 * BASES.index(b)], [*ms, m], [*ss, sd]
+                if xs and key == "fd":  # a diverged sampler (FD in the thousands and up) is drawn as ▲ at the top
+                    top = [m > FD_TOP for m in ms]
+                    ss = [0.0 if t else sd for t, sd in zip(top, ss, strict=True)]
+                    ms = [FD_TOP if t else m for t, m in zip(top, ms, strict=True)]
+                    ax.plot([x for x, t in zip(xs, top, strict=True) if t], [FD_TOP] * sum(top), "^", color=COLOURS[b])
                 if xs:
                     ax.errorbar(xs, ms, yerr=ss, color=COLOURS[b], marker="o", ms=3, capsize=2, label=b)
                 if key == "fd":
@@ -74,7 +80,11 @@ def curves(rows, rescore, priors, dataset, path, fd_name):
                 ax.set_yscale("log")
             ax.set_title(f"{prior} prior: {title}", fontsize=9)
             ax.legend(fontsize=7)
-    fig.suptitle(f"{dataset}: GUD design space (mean ± std over seeds; dashed ×: more sampler steps)", fontsize=9)
+    fig.suptitle(
+        f"{dataset}: GUD design space (mean ± std over seeds)\ndashed ×: the same models at more sampler steps; "
+        f"▲: FD > {FD_TOP:g}, a diverged sampler)",
+        fontsize=9,
+    )
     fig.tight_layout()
     _save(fig, path)
 
