@@ -21,6 +21,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 from PIL import Image
+from study import cell_tag  # this folder is on sys.path when the script runs
 
 from difflab.pipeline import generate, load_run
 
@@ -100,8 +101,7 @@ def mosaic(rows, priors, root, path, steps):
                 if not r:
                     continue
                 r = min(r, key=lambda r: r["seed"])
-                tag = f"{b}-{prior}-{r['soft_form']}-s{s:g}-seed{r['seed']}"
-                x, _ = generate(load_run(root / tag), 8, steps=steps, sampler="euler", seed=0)
+                x, _ = generate(load_run(root / cell_tag(r)), 8, steps=steps, sampler="euler", seed=0)
                 x = x[:, 0].clamp(-1, 1)
                 img = torch.cat([torch.cat(list(x[:4]), 1), torch.cat(list(x[4:]), 1)], 0)
                 ax.imshow(img.numpy(), cmap="gray_r" if img.shape[-1] < 64 else "gray", vmin=-1, vmax=1)

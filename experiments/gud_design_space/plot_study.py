@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import torch
 from PIL import Image
+from study import cell_tag  # this folder is on sys.path when the script runs
 
 from difflab.models.generate import generate
 from difflab.models.run import load_run
@@ -57,8 +58,7 @@ def main() -> None:
         ax.set_title(name, fontsize=8)
     for i, c in enumerate(names):
         r = min(cells[c], key=lambda r: r["seed"])
-        tag = f"{r['basis']}-{r['prior']}-{r['soft_form']}-s{r['softness']:g}-seed{r['seed']}"
-        run = load_run(root / tag)
+        run = load_run(root / cell_tag(r))
         x, _ = generate(run, 16, steps=args.sample_steps, sampler="euler", seed=0)
         img = torch.cat(list(x[:, 0].clamp(-1, 1)), dim=1)
         ax = fig.add_subplot(grid[1 + i, :])

@@ -16,15 +16,12 @@ import time
 from pathlib import Path
 
 import torch
+from study import cell_tag  # this folder is on sys.path when the script runs
 
 from difflab.metrics import evaluate
 from difflab.pipeline import generate, load_run
 from difflab.pipeline.evaluate import primary_metric
 from difflab.pipeline.run import load_data
-
-
-def tag_of(r: dict) -> str:
-    return f"{r['basis']}-{r['prior']}-{r['soft_form']}-s{r['softness']:g}-seed{r['seed']}"
 
 
 def main() -> None:
@@ -54,7 +51,7 @@ def main() -> None:
     data = None
     for steps in map(int, args.steps.split(",")):
         for r in sorted(keep, key=lambda r: r["seed"]):  # seeds outermost: partial results cover every cell
-            tag = tag_of(r)
+            tag = cell_tag(r)
             if (tag, args.sampler, steps) in done:
                 continue
             run = load_run(root / tag, device=args.device)

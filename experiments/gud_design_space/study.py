@@ -69,8 +69,13 @@ def cell_overrides(basis: str, prior: str, softness: float, form: str, dataset: 
     return out
 
 
+def cell_tag(row: dict) -> str:
+    """A cell's run directory name under OUT/<dataset>/, from its results row (or the same keys)."""
+    return f"{row['basis']}-{row['prior']}-{row['soft_form']}-s{row['softness']:g}-seed{row['seed']}"
+
+
 def run_cell(dataset: str, basis: str, prior: str, softness: float, form: str, seed: int, args) -> dict:
-    tag = f"{basis}-{prior}-{form}-s{softness:g}-seed{seed}"
+    tag = cell_tag({"basis": basis, "prior": prior, "soft_form": form, "softness": softness, "seed": seed})
     out = Path(args.out) / dataset / tag
     cfg = load_config(
         RunConfig,
