@@ -37,6 +37,16 @@ def _save(fig, path: str) -> None:
     print(path, math.ceil(Path(path).stat().st_size / 1024), "KB")
 
 
+def _select(rows: list[dict], basis: str, prior: str, softness: float, steps: int | None = None) -> list[dict]:
+    """The rows of one cell (one per seed); ``steps`` picks a rescore step count."""
+    return [
+        r
+        for r in rows
+        if r["basis"] == basis and r["prior"] == prior and r["softness"] == softness
+        and (steps is None or r["steps"] == steps)
+    ]  # fmt: skip
+
+
 def _stats(vals: list[float]) -> tuple[float, float]:
     return statistics.mean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
 
@@ -48,7 +58,7 @@ def curves(rows, rescore, priors, dataset, path, fd_name):
             for b in BASES:
                 xs, ms, ss = [], [], []
                 for i, s in enumerate(SOFTNESS):
-                    v = [r[key] for r in rows if r["basis"] == b and r["prior"] == prior and r["softness"] == s]
+                    v = [r[key] for r in _select(rows, b, prior, s)]
                     if v:
                         m, sd = _stats(v)
                         xs, ms, ss = [*xs, i + 0.06 * BASES.index(b)], [*ms, m], [*ss, sd]
@@ -64,15 +74,8 @@ def curves(rows, rescore, priors, dataset, path, fd_name):
                         pts = [
                             (i + 0.06 * BASES.index(b), _stats(v)[0])
                             for i, s in enumerate(SOFTNESS)
-                            if (
-                                v := [
-                                    r["fd"]
-                                    for r in rescore
-                                    if r["basis"] == b and r["prior"] == prior and r["softness"] == s
-                                    and r["steps"] == steps
-                                ]
-                            )
-                        ]  # fmt: skip
+                            if (v := [r["fd"] for r in _select(rescore, b, prior, s, steps)])
+                        ]
                         if pts:
                             ax.plot(*zip(*pts, strict=True), "--", color=COLOURS[b], marker="x", ms=4, alpha=0.8)
             ax.set_xticks(range(len(SOFTNESS)), ["∞", "1", "0.3", "0.1", "0.05"])
@@ -83,7 +86,7 @@ def curves(rows, rescore, priors, dataset, path, fd_name):
             ax.legend(fontsize=7)
     fig.suptitle(
         f"{dataset}: GUD design space (mean ± std over seeds)\ndashed ×: the same models at more sampler steps; "
-        f"▲: FD > {FD_TOP:g}, a diverged sampler)",
+        f"▲: FD > {FD_TOP:g}, a diverged sampler",
         fontsize=9,
     )
     fig.tight_layout()
@@ -97,10 +100,10 @@ def mosaic(rows, priors, root, path, steps):
             for k, s in enumerate(SOFTNESS):
                 ax = axes[i, j * len(SOFTNESS) + k]
                 ax.set_axis_off()
-                r = [r for r in rows if r["basis"] == b and r["prior"] == prior and r["softness"] == s]
-                if not r:
+                cell = _select(rows, b, prior, s)
+                if not cell:
                     continue
-                r = min(r, key=lambda r: r["seed"])
+                r = min(cell, key=lambda r: r["seed"])
                 x, _ = generate(load_run(root / cell_tag(r)), 8, steps=steps, sampler="euler", seed=0)
                 x = x[:, 0].clamp(-1, 1)
                 img = torch.cat([torch.cat(list(x[:4]), 1), torch.cat(list(x[4:]), 1)], 0)
@@ -128,9 +131,7 @@ def table(rows, rescore, priors) -> str:
             "|---|---|---|---|---|---|---|",
         ]
         for b in BASES:
-            sel = [
-                [r for r in rows if r["basis"] == b and r["prior"] == prior and r["softness"] == s] for s in SOFTNESS
-            ]
+            sel = [_select(rows, b, prior, s) for s in SOFTNESS]
             if not any(sel):
                 continue
             steps = sorted({r.get("sample_steps", 64) for c in sel for r in c})
@@ -140,14 +141,7 @@ def table(rows, rescore, priors) -> str:
                 + " |"
             )
             for st in sorted({r["steps"] for r in rescore}):
-                sc = [
-                    [
-                        r["fd"]
-                        for r in rescore
-                        if r["basis"] == b and r["prior"] == prior and r["softness"] == s and r["steps"] == st
-                    ]
-                    for s in SOFTNESS
-                ]
+                sc = [[r["fd"] for r in _select(rescore, b, prior, s, st)] for s in SOFTNESS]
                 if any(sc):
                     out.append(f"| {b} | FD, EM {st} | " + " | ".join(cell(v, ".1f") for v in sc) + " |")
             out.append(
@@ -169,10 +163,11 @@ def main() -> None:
     root = Path(args.out) / args.dataset
     rows = [r for r in json.loads((root / "results.json").read_text())["rows"] if r["soft_form"] == "gud_code"]
     rescore = json.loads((root / "rescore.json").read_text()) if (root / "rescore.json").exists() else []
+    rescore = [r for r in rescore if r["soft_form"] == "gud_code"]
     priors = [p for p in ("white", "data") if any(r["prior"] == p for r in rows)]
     fd_name = "classifier-FD" if args.dataset == "digits" else "PCA-FD"
-    print(table(rows, [r for r in rescore if r["soft_form"] == "gud_code"], priors))
-    curves(rows, [r for r in rescore if r["soft_form"] == "gud_code"], priors, args.dataset, args.figure, fd_name)
+    print(table(rows, rescore, priors))
+    curves(rows, rescore, priors, args.dataset, args.figure, fd_name)
     if args.samples:
         mosaic(rows, priors, root, args.samples, args.sample_steps)
 

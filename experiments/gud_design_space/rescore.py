@@ -55,7 +55,8 @@ def main() -> None:
             if (tag, args.sampler, steps) in done:
                 continue
             run = load_run(root / tag, device=args.device)
-            data = data or load_data(run.cfg)
+            if data is None:  # every cell of a dataset has the same splits: load them once
+                data = load_data(run.cfg)
             t0 = time.perf_counter()
             x, _ = generate(run, args.n, steps=steps, sampler=args.sampler, seed=r["seed"])
             fd = evaluate(x, data.test, train=data.train, dataset=args.dataset)[primary_metric(args.dataset)]
