@@ -36,6 +36,9 @@ class DataConfig:
     stream_above_mb: float = bounded(2048.0, ge=0, le=1e9)
     num_workers: int = bounded(2, ge=0, le=256)  # DataLoader worker processes of a streamed training set
     hflip: bool = False  # mirror each training image left-right with probability 1/2
+    # discrete data (a grid step in the dataset's meta): add U(-1/2, 1/2) grid steps to every training example, so the
+    # model learns the dequantised density that bits/dim scores (Theis et al. 2016; Ho et al. 2019)
+    dequantise: bool = False
 
     def validate(self) -> None:
         check_dataset_name(self.name)

@@ -197,6 +197,20 @@ class Dataset:
         """True for ``(C, H, W)`` examples."""
         return len(self.shape) == 3
 
+    def dequantisation_width(self) -> torch.Tensor:
+        """One grid step of discrete data in normalised units, shaped like one example (float32).
+
+        Training with ``data.dequantise`` adds ``width × (u − ½)``, u ~ U[0, 1), to each example: in
+        original units exactly the centred uniform dequantisation that bits/dim scores.
+        """
+        quantum = self.meta.get("quantum")
+        if quantum is None:
+            raise DifflabError(
+                f"data.dequantise needs discrete data (a dataset with a grid step); {self.name!r} is continuous"
+            )
+        scale = torch.as_tensor(np.asarray(self.normaliser.scale, dtype=np.float64))
+        return (quantum / scale).broadcast_to(self.shape).to(torch.float32).contiguous()
+
     def __repr__(self) -> str:
         return (
             f"Dataset(name={self.name!r}, shape={self.shape}, n_train={self.n_train}, "

@@ -93,6 +93,8 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
     try:
         dataset = load_data(cfg)
         info = data_info(dataset)
+        # before the run folder is touched: continuous data is refused with nothing written
+        dequant_width = dataset.dequantisation_width() if cfg.data.dequantise else None
         seeded_init(cfg.seed)
         denoiser = build_denoiser(cfg, info, dataset.train)
         with contextlib.ExitStack() as stack:
@@ -121,6 +123,7 @@ def train_run(cfg: RunConfig, out: str | Path, *, progress: bool = True) -> Path
                 progress=progress,
                 stream=dataset.train_stream,
                 hflip=cfg.data.hflip,
+                dequant_width=dequant_width,
                 num_workers=cfg.data.num_workers,
                 evaluator=evaluator,
             )

@@ -27,12 +27,18 @@ from difflab.data.stream import StreamedExamples
 from difflab.errors import DifflabError
 
 STREAM_KEY = 0x5EED_10AD  # separates the batch streams from any other stream seeded by (seed, rank)
+DEQUANT_KEY = 0xDE_0A47  # the streamed path's dequantisation noise, apart from its index and flip draws
 
 
 def batch_draw(n: int, batch_size: int, seed: int, rank: int, micro: int) -> tuple[np.ndarray, np.ndarray]:
     """Micro-batch ``micro``'s ``(indices (B,) int64 in [0, n), flips (B,) bool)`` for rank ``rank``."""
     rng = np.random.default_rng([seed, rank, micro, STREAM_KEY])
     return rng.integers(n, size=batch_size), rng.random(batch_size) < 0.5
+
+
+def dequantise(x: Tensor, width: Tensor, u: Tensor) -> Tensor:
+    """``x (B, *shape)`` plus ``width (*shape) × (u − ½)``: centred uniform dequantisation with uniforms ``u``."""
+    return x + width.to(x.device) * (u.to(x.device) - 0.5)
 
 
 def flip_where(x: Tensor, flip: Tensor) -> Tensor:
@@ -43,8 +49,9 @@ def flip_where(x: Tensor, flip: Tensor) -> Tensor:
 class MemoryBatches:
     """Batches of ``x (N, *shape)`` (and ``labels (N,)``) drawn with ``generator``.
 
-    ``hflip`` then draws ``B`` uniforms from the same generator (a run without flips draws exactly
-    what it always did).
+    ``hflip`` then draws ``B`` uniforms from the same generator, and ``dequant_width`` (one grid step in
+    normalised units, shaped like an example: :meth:`~difflab.data.base.Dataset.dequantisation_width`) a
+    uniform per value after that (a run without either draws exactly what it always did).
     """
 
     def __init__(
@@ -55,9 +62,10 @@ class MemoryBatches:
         generator: torch.Generator,
         device: torch.device,
         hflip: bool = False,
+        dequant_width: Tensor | None = None,
     ) -> None:
         self.x, self.labels, self.batch_size, self.generator = x, labels, batch_size, generator
-        self.device, self.hflip = device, hflip
+        self.device, self.hflip, self.dequant_width = device, hflip, dequant_width
 
     def start(self, micro: int) -> None:
         """Nothing to do: the generator's state is the position (restored with the checkpoint)."""
@@ -70,6 +78,8 @@ class MemoryBatches:
         if self.hflip:
             flip = torch.rand(self.batch_size, generator=self.generator) < 0.5
             x0 = flip_where(x0, flip.to(self.device))
+        if self.dequant_width is not None:
+            x0 = dequantise(x0, self.dequant_width, torch.rand(x0.shape, generator=self.generator))
         return x0, labels
 
     def close(self) -> None:
@@ -114,6 +124,9 @@ class StreamBatches:
         seed, rank: seed the per-micro-batch draws (:func:`batch_draw`).
         device: where batches go (pinned host memory first on CUDA).
         hflip: mirror the images the draw marks.
+        dequant_width: add centred uniform dequantisation of this width (normalised units, shaped like an
+            example); micro-batch ``k``'s uniforms come from a generator seeded by ``(seed, rank, k)``, so a
+            resumed run draws the noise an uninterrupted one draws.
         num_workers: loader processes (0: read in the training process).
         with_labels: return the labels (class-conditional training), else ``None``.
     """
@@ -127,11 +140,13 @@ class StreamBatches:
         device: torch.device,
         *,
         hflip: bool = False,
+        dequant_width: Tensor | None = None,
         num_workers: int = 0,
         with_labels: bool = False,
     ) -> None:
         self.source, self.batch_size, self.seed, self.rank, self.device = source, batch_size, seed, rank, device
         self.hflip, self.num_workers, self.with_labels = hflip, num_workers, with_labels
+        self.dequant_width = dequant_width
         self._it: Iterator | None = None
         self.micro = 0
 
@@ -158,8 +173,11 @@ class StreamBatches:
         except DifflabError as err:  # from a worker: its message inside the worker's traceback
             self.close()
             raise DifflabError(one_line(err)) from None
-        self.micro += 1
         x = x.to(self.device, non_blocking=True)
+        if self.dequant_width is not None:
+            rng = np.random.default_rng([self.seed, self.rank, self.micro, DEQUANT_KEY])
+            x = dequantise(x, self.dequant_width, torch.from_numpy(rng.random(tuple(x.shape), dtype=np.float32)))
+        self.micro += 1
         return x, (y.to(self.device, non_blocking=True) if self.with_labels else None)
 
     def close(self) -> None:

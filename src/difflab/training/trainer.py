@@ -149,6 +149,8 @@ class Trainer:
         stream: the whole training split read per batch (``Dataset.train_stream``); ``train_x`` is then only
             checked non-empty, and ``train_labels`` not ``None`` asks for the stream's labels.
         hflip: mirror each training image left-right with probability 1/2 (``data.hflip``).
+        dequant_width: one grid step in normalised units, shaped like an example, to dequantise every batch
+            with (``data.dequantise``); ``None``: train on the data as it is.
         num_workers: DataLoader workers of a streamed training split (``data.num_workers``).
         evaluator: ``(ema_model, step) -> Evaluation`` run every ``cfg.eval_every`` steps on rank 0
             (:func:`difflab.training.evaluation.make_evaluator`); ``None``: no evaluation.
@@ -172,6 +174,7 @@ class Trainer:
         progress: bool = True,
         stream: StreamedExamples | None = None,
         hflip: bool = False,
+        dequant_width: Tensor | None = None,
         num_workers: int = 0,
         evaluator: Evaluator | None = None,
     ):
@@ -200,6 +203,7 @@ class Trainer:
                 self.dist.rank,
                 self.device,
                 hflip=hflip,
+                dequant_width=dequant_width,
                 num_workers=num_workers,
                 with_labels=train_labels is not None,
             )
@@ -219,7 +223,9 @@ class Trainer:
         self.ema = EMA(self.model, cfg.ema_decay)
         self.generator = torch.Generator().manual_seed(derive_seed(seed, self.dist.rank))
         if stream is None:
-            self.batches = MemoryBatches(train_x, train_labels, cfg.batch_size, self.generator, self.device, hflip)
+            self.batches = MemoryBatches(
+                train_x, train_labels, cfg.batch_size, self.generator, self.device, hflip, dequant_width
+            )
         # fp16 gradients underflow without loss scaling; bf16 and fp32 need none (the scaler is then a no-op)
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "fp16")
         self.step = 0
