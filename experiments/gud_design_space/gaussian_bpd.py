@@ -1,32 +1,48 @@
-"""Bits/dim of two Gaussian references on the study's fixed held-out set, in closed form.
+"""Gaussian references on the study's measures: bits/dim in closed form, and (``--samples``) FD and spectrum error.
 
-The same first ``--n`` digits test images, the same centred uniform dequantisation (seed 0) and the same
-60 active dimensions (the 4 constant border pixels pinned) as ``study.py``'s bits/dim column:
+The same first ``--n`` test examples as ``study.py``'s bits/dim column: digits with the same centred
+uniform dequantisation (seed 0) and the same 60 active dimensions (the 4 constant border pixels
+pinned); patches continuous, all 256 dimensions.
 
-- ``diag``: independent components N(μ_i, Σ_i) (what ``process.gaussian_residual`` gives an untrained network);
-- ``full``: N(μ, C) with the training mean and covariance (the best linear model);
+- ``diag``: independent pixels N(μ_i, Σ_i) (what ``process.gaussian_residual`` gives an untrained
+  network in the pixel basis);
+- ``full``: N(μ, C) with the training mean and covariance (the best linear model; what the residual
+  gives an untrained network in the PCA basis, whose components are uncorrelated);
 - ``N(μ, I)``: the model of a network that outputs v ≡ 0 under the white prior without the residual.
 
+With ``--samples N`` each of ``diag`` and ``full`` also draws N samples per seed (``--seeds``) and scores
+them as the study scores a model's samples (classifier-FD on digits, PCA-FD on patches; spectrum
+error): what a model learns beyond a Gaussian must show up as a score below these.
+
     python experiments/gud_design_space/gaussian_bpd.py --n 16
+    python experiments/gud_design_space/gaussian_bpd.py --dataset patches --n 16 --samples 500 --seeds 0,1,2
 """
 
 import argparse
 import math
+import statistics
 
 import torch
 
 from difflab.data import load_dataset
+from difflab.metrics import evaluate
 from difflab.metrics.likelihood import DEQUANT_OFFSET, active_normaliser_log_det
+from difflab.pipeline.evaluate import primary_metric
 from difflab.process.factory import build_process
 from difflab.process.noise import PerSampleNoise, sample_seeds
+
+OPTIONS = {"digits": {}, "patches": {"size": 16}}  # as configs/<dataset>.yaml
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--dataset", default="digits", choices=sorted(OPTIONS))
     ap.add_argument("--n", type=int, default=16)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--samples", type=int, default=0, help="also score this many samples of diag and full")
+    ap.add_argument("--seeds", default="0,1,2", help="sample draws of --samples")
     args = ap.parse_args()
-    ds = load_dataset("digits")
+    ds = load_dataset(args.dataset, **OPTIONS[args.dataset])
     p = build_process(
         ds.train.shape[1:],
         basis="pixel",
@@ -39,25 +55,43 @@ def main() -> None:
         data=ds.train,
     )
     x = ds.test[: args.n].double()
-    raw = ds.normaliser.decode(x, clamp=False)
-    gens = PerSampleNoise(sample_seeds(args.seed, args.n, offset=DEQUANT_OFFSET)).generators
-    u = torch.stack([torch.rand(x.shape[1:], generator=g, dtype=torch.float64) for g in gens])
-    x = ds.normaliser.encode(raw + ds.meta["quantum"] * (u - 0.5))
-    live = p.active
+    quantum = ds.meta.get("quantum")
+    if quantum is not None:  # discrete: the study's dequantisation
+        raw = ds.normaliser.decode(x, clamp=False)
+        gens = PerSampleNoise(sample_seeds(args.seed, args.n, offset=DEQUANT_OFFSET)).generators
+        u = torch.stack([torch.rand(x.shape[1:], generator=g, dtype=torch.float64) for g in gens])
+        x = ds.normaliser.encode(raw + quantum * (u - 0.5))
+    live = p.active if p.active is not None else torch.ones(p.dim, dtype=torch.bool)
     d = int(live.sum())
-    offset = active_normaliser_log_det(ds.normaliser, p) - d * math.log(ds.meta["quantum"])
+    offset = active_normaliser_log_det(ds.normaliser, p) - (d * math.log(quantum) if quantum is not None else 0.0)
     w = p.to_white(x)[:, live]
     wt = p.to_white(ds.train.double())[:, live]
     cov = torch.cov(wt.T, correction=0)
-    models = {
-        "diag": torch.distributions.Normal(0.0, cov.diagonal().sqrt()).log_prob(w).sum(1),
-        "full": torch.distributions.MultivariateNormal(torch.zeros(d, dtype=torch.float64), cov).log_prob(w),
-        "N(μ, I)": torch.distributions.Normal(0.0, 1.0).log_prob(w).sum(1),
+    dists = {
+        "diag": torch.distributions.Normal(torch.zeros(d, dtype=torch.float64), cov.diagonal().sqrt()),
+        "full": torch.distributions.MultivariateNormal(torch.zeros(d, dtype=torch.float64), cov),
+        "N(μ, I)": torch.distributions.Normal(0.0, 1.0),
     }
-    for name, logp in models.items():
-        bpd = -(logp - offset) / (d * math.log(2))
+    for name, dist in dists.items():
+        logp = dist.log_prob(w)
+        bpd = -((logp.sum(1) if logp.dim() == 2 else logp) - offset) / (d * math.log(2))
         se = float(bpd.std() / math.sqrt(args.n))
         print(f"{name}: {float(bpd.mean()):.3f} ± {se:.3f} bits/dim (n = {args.n}, {d} dims)")
+    if not args.samples:
+        return
+    fd_key = primary_metric(args.dataset, tuple(ds.shape))
+    keys = [fd_key, *(["spectrum_error"] if ds.is_image else [])]
+    for name in ("diag", "full"):
+        scores: dict[str, list[float]] = {k: [] for k in keys}
+        for seed in map(int, args.seeds.split(",")):
+            torch.manual_seed(seed)
+            white = torch.zeros(args.samples, p.dim, dtype=torch.float64)
+            white[:, live] = dists[name].sample((args.samples,))
+            metrics = evaluate(p.from_white(white).float(), ds.test, train=ds.train, dataset=args.dataset)
+            for k in keys:
+                scores[k].append(metrics[k])
+        text = ", ".join(f"{k} {statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}" for k, v in scores.items())
+        print(f"{name} samples (n = {args.samples}, {len(scores[fd_key])} draws): {text}")
 
 
 if __name__ == "__main__":

@@ -51,14 +51,23 @@ def _stats(vals: list[float]) -> tuple[float, float]:
     return statistics.mean(vals), statistics.stdev(vals) if len(vals) > 1 else 0.0
 
 
-def curves(rows, rescore, priors, dataset, path, fd_name):
-    fig, axes = plt.subplots(2, len(priors), figsize=(4.2 * len(priors), 6.4), squeeze=False)
+def measures(dataset: str) -> list[tuple[str, str, str]]:
+    """``(row key, label, format)`` of what the grid reports. Patches add the log-spectrum error, which
+    weighs every radial frequency band equally (PCA-FD sees only the leading principal components)."""
+    fd = ("fd", "classifier-FD" if dataset == "digits" else "PCA-FD", ".1f")
+    extra = [("spectrum_error", "spectrum error", ".3f")] if dataset == "patches" else []
+    return [fd, *extra, ("bits_per_dim", "bits/dim", ".3f")]
+
+
+def curves(rows, rescore, priors, dataset, path):
+    keys = measures(dataset)
+    fig, axes = plt.subplots(len(keys), len(priors), figsize=(4.2 * len(priors), 3.2 * len(keys)), squeeze=False)
     for j, prior in enumerate(priors):
-        for key, ax, title in (("fd", axes[0, j], fd_name), ("bits_per_dim", axes[1, j], "bits/dim")):
+        for (key, title, _), ax in zip(keys, axes[:, j], strict=True):
             for b in BASES:
                 xs, ms, ss = [], [], []
                 for i, s in enumerate(SOFTNESS):
-                    v = [r[key] for r in _select(rows, b, prior, s)]
+                    v = [r[key] for r in _select(rows, b, prior, s) if r.get(key) is not None]
                     if v:
                         m, sd = _stats(v)
                         xs, ms, ss = [*xs, i + 0.06 * BASES.index(b)], [*ms, m], [*ss, sd]
@@ -80,12 +89,12 @@ def curves(rows, rescore, priors, dataset, path, fd_name):
                             ax.plot(*zip(*pts, strict=True), "--", color=COLOURS[b], marker="x", ms=4, alpha=0.8)
             ax.set_xticks(range(len(SOFTNESS)), ["∞", "1", "0.3", "0.1", "0.05"])
             ax.set_xlabel("softness")
-            if key == "fd":
+            if key != "bits_per_dim":
                 ax.set_yscale("log")
             ax.set_title(f"{prior} prior: {title}", fontsize=9)
             ax.legend(fontsize=7)
     fig.suptitle(
-        f"{dataset}: GUD design space (mean ± std over seeds)\ndashed ×: the same models at more sampler steps; "
+        f"{dataset}: GUD design space (mean ± std over seeds)\ndashed ×: the same models at more sampler steps;\n"
         f"▲: FD > {FD_TOP:g}, a diverged sampler",
         fontsize=9,
     )
@@ -113,8 +122,9 @@ def mosaic(rows, priors, root, path, steps):
     _save(fig, path)
 
 
-def table(rows, rescore, priors) -> str:
-    """Markdown: per prior, basis × softness with FD (study steps; rescored steps) and bits/dim, mean ± std."""
+def table(rows, rescore, priors, dataset) -> str:
+    """Markdown: per prior, basis × softness with FD (study steps; rescored steps), the dataset's other
+    measures and bits/dim, mean ± std."""
 
     def cell(vals, fmt):
         if not vals:
@@ -144,9 +154,9 @@ def table(rows, rescore, priors) -> str:
                 sc = [[r["fd"] for r in _select(rescore, b, prior, s, st)] for s in SOFTNESS]
                 if any(sc):
                     out.append(f"| {b} | FD, EM {st} | " + " | ".join(cell(v, ".1f") for v in sc) + " |")
-            out.append(
-                f"| {b} | bits/dim | " + " | ".join(cell([r["bits_per_dim"] for r in c], ".3f") for c in sel) + " |"
-            )
+            for key, label, fmt in measures(dataset)[1:]:
+                vals = [[r[key] for r in c if r.get(key) is not None] for c in sel]
+                out.append(f"| {b} | {label} | " + " | ".join(cell(v, fmt) for v in vals) + " |")
         out.append("")
     return "\n".join(out)
 
@@ -165,9 +175,8 @@ def main() -> None:
     rescore = json.loads((root / "rescore.json").read_text()) if (root / "rescore.json").exists() else []
     rescore = [r for r in rescore if r["soft_form"] == "gud_code"]
     priors = [p for p in ("white", "data") if any(r["prior"] == p for r in rows)]
-    fd_name = "classifier-FD" if args.dataset == "digits" else "PCA-FD"
-    print(table(rows, rescore, priors))
-    curves(rows, rescore, priors, args.dataset, args.figure, fd_name)
+    print(table(rows, rescore, priors, args.dataset))
+    curves(rows, rescore, priors, args.dataset, args.figure)
     if args.samples:
         mosaic(rows, priors, root, args.samples, args.sample_steps)
 
