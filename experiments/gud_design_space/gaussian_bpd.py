@@ -12,7 +12,9 @@ pinned); patches continuous, all 256 dimensions.
 
 With ``--samples N`` each of ``diag`` and ``full`` also draws N samples per seed (``--seeds``) and scores
 them as the study scores a model's samples (classifier-FD on digits, PCA-FD on patches; spectrum
-error): what a model learns beyond a Gaussian must show up as a score below these.
+error; against the test split and against held-out training examples): what a model learns beyond a
+Gaussian must show up as a score below these. ``real``: N training examples outside the train-ref set,
+scored the same way, the floor a perfect model reaches.
 
     python experiments/gud_design_space/gaussian_bpd.py --n 16
     python experiments/gud_design_space/gaussian_bpd.py --dataset patches --n 16 --samples 500 --seeds 0,1,2
@@ -23,6 +25,7 @@ import math
 import statistics
 
 import torch
+from study import score_train_ref, train_reference  # this folder is on sys.path when the script runs
 
 from difflab.data import load_dataset
 from difflab.metrics import evaluate
@@ -81,15 +84,21 @@ def main() -> None:
         return
     fd_key = primary_metric(args.dataset, tuple(ds.shape))
     keys = [fd_key, *(["spectrum_error"] if ds.is_image else [])]
-    for name in ("diag", "full"):
-        scores: dict[str, list[float]] = {k: [] for k in keys}
+    _, rest = train_reference(ds.train)  # training examples outside the train-ref set: the real-data floor
+    for name in ("diag", "full", "real"):
+        scores: dict[str, list[float]] = {}
         for seed in map(int, args.seeds.split(",")):
             torch.manual_seed(seed)
-            white = torch.zeros(args.samples, p.dim, dtype=torch.float64)
-            white[:, live] = dists[name].sample((args.samples,))
-            metrics = evaluate(p.from_white(white).float(), ds.test, train=ds.train, dataset=args.dataset)
-            for k in keys:
-                scores[k].append(metrics[k])
+            if name == "real":
+                x = rest[torch.randperm(len(rest))[: args.samples]]
+            else:
+                white = torch.zeros(args.samples, p.dim, dtype=torch.float64)
+                white[:, live] = dists[name].sample((args.samples,))
+                x = p.from_white(white).float()
+            metrics = evaluate(x, ds.test, train=ds.train, dataset=args.dataset)
+            metrics.update(score_train_ref(x, ds.train, args.dataset))
+            for k in [*keys, *(f"{'fd' if k == fd_key else k}_train_ref" for k in keys)]:
+                scores.setdefault(k, []).append(metrics[k])
         text = ", ".join(f"{k} {statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}" for k, v in scores.items())
         print(f"{name} samples (n = {args.samples}, {len(scores[fd_key])} draws): {text}")
 
