@@ -21,8 +21,10 @@ scored the same way, the floor a perfect model reaches.
 """
 
 import argparse
+import json
 import math
 import statistics
+from pathlib import Path
 
 import torch
 from study import score_train_ref, train_reference  # this folder is on sys.path when the script runs
@@ -44,6 +46,7 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--samples", type=int, default=0, help="also score this many samples of diag and full")
     ap.add_argument("--seeds", default="0,1,2", help="sample draws of --samples")
+    ap.add_argument("--json", default=None, help="write {reference: {measure: mean}} here (plot_grid --baselines)")
     args = ap.parse_args()
     ds = load_dataset(args.dataset, **OPTIONS[args.dataset])
     p = build_process(
@@ -75,13 +78,21 @@ def main() -> None:
         "full": torch.distributions.MultivariateNormal(torch.zeros(d, dtype=torch.float64), cov),
         "N(μ, I)": torch.distributions.Normal(0.0, 1.0),
     }
+    table: dict[str, dict[str, float]] = {}
     for name, dist in dists.items():
         logp = dist.log_prob(w)
         bpd = -((logp.sum(1) if logp.dim() == 2 else logp) - offset) / (d * math.log(2))
         se = float(bpd.std() / math.sqrt(args.n))
         print(f"{name}: {float(bpd.mean()):.3f} ± {se:.3f} bits/dim (n = {args.n}, {d} dims)")
-    if not args.samples:
-        return
+        table.setdefault(name, {})["bits_per_dim"] = float(bpd.mean())
+    if args.samples:
+        table = score_samples(args, ds, p, live, dists, table)
+    if args.json:
+        Path(args.json).write_text(json.dumps({k: v for k, v in table.items() if k != "N(μ, I)"}, indent=1))
+
+
+def score_samples(args, ds, p, live, dists, table: dict) -> dict:
+    """Score ``--samples`` draws of the diag and full Gaussians and of real held-out training examples."""
     fd_key = primary_metric(args.dataset, tuple(ds.shape))
     keys = [fd_key, *(["spectrum_error"] if ds.is_image else [])]
     _, rest = train_reference(ds.train)  # training examples outside the train-ref set: the real-data floor
@@ -101,6 +112,9 @@ def main() -> None:
                 scores.setdefault(k, []).append(metrics[k])
         text = ", ".join(f"{k} {statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}" for k, v in scores.items())
         print(f"{name} samples (n = {args.samples}, {len(scores[fd_key])} draws): {text}")
+        row = table.setdefault(name, {})
+        row.update({("fd" if k == fd_key else k): statistics.mean(v) for k, v in scores.items()})
+    return table
 
 
 if __name__ == "__main__":

@@ -29,6 +29,7 @@ SOFTNESS = (math.inf, 1.0, 0.3, 0.1, 0.05)
 BASES = ("pixel", "dct", "haar", "pca")
 FD_TOP = 2000.0  # FD above this is a diverged sampler, not a model: clipped to the top of the axis
 COLOURS = {"pixel": "C0", "dct": "C1", "haar": "C2", "pca": "C3"}
+BASELINE_LABELS = {"full": "N(μ, C)", "real": "real train data"}  # gaussian_bpd.py --json
 
 
 def _save(fig, path: str) -> None:
@@ -53,15 +54,23 @@ def _stats(vals: list[float]) -> tuple[float, float]:
 
 def measures(dataset: str) -> list[tuple[str, str, str]]:
     """``(row key, label, format)`` of what the grid reports. Patches add the log-spectrum error, which
-    weighs every radial frequency band equally (PCA-FD sees only the leading principal components)."""
-    fd = ("fd", "classifier-FD" if dataset == "digits" else "PCA-FD", ".1f")
-    extra = [("spectrum_error", "spectrum error", ".3f")] if dataset == "patches" else []
-    return [fd, *extra, ("bits_per_dim", "bits/dim", ".3f")]
+    weighs every radial frequency band equally, and both scores against held-out *training* patches
+    (``study.score_train_ref``): the test split is cut from other photographs."""
+    if dataset != "patches":
+        return [("fd", "classifier-FD", ".1f"), ("bits_per_dim", "bits/dim", ".3f")]
+    return [
+        ("fd", "PCA-FD vs test", ".2f"),
+        ("spectrum_error", "spectrum error vs test", ".3f"),
+        ("fd_train_ref", "PCA-FD vs train", ".2f"),
+        ("spectrum_error_train_ref", "spectrum error vs train", ".3f"),
+        ("bits_per_dim", "bits/dim", ".3f"),
+    ]
 
 
-def curves(rows, rescore, priors, dataset, path):
+def curves(rows, rescore, priors, dataset, path, baselines=None):
     keys = measures(dataset)
-    fig, axes = plt.subplots(len(keys), len(priors), figsize=(4.2 * len(priors), 3.2 * len(keys)), squeeze=False)
+    size = (4.2 * len(priors), 3.2 * len(keys))
+    fig, axes = plt.subplots(len(keys), len(priors), figsize=size, squeeze=False, layout="constrained")
     for j, prior in enumerate(priors):
         for (key, title, _), ax in zip(keys, axes[:, j], strict=True):
             for b in BASES:
@@ -87,6 +96,9 @@ def curves(rows, rescore, priors, dataset, path):
                         ]
                         if pts:
                             ax.plot(*zip(*pts, strict=True), "--", color=COLOURS[b], marker="x", ms=4, alpha=0.8)
+            for (name, ref), style in zip((baselines or {}).items(), (":", "-."), strict=False):
+                if ref.get(key) is not None:
+                    ax.axhline(ref[key], color="0.4", ls=style, lw=1, label=BASELINE_LABELS.get(name, name))
             ax.set_xticks(range(len(SOFTNESS)), ["∞", "1", "0.3", "0.1", "0.05"])
             ax.set_xlabel("softness")
             if key != "bits_per_dim":
@@ -98,7 +110,6 @@ def curves(rows, rescore, priors, dataset, path):
         f"▲: FD > {FD_TOP:g}, a diverged sampler",
         fontsize=9,
     )
-    fig.tight_layout()
     _save(fig, path)
 
 
@@ -145,9 +156,10 @@ def table(rows, rescore, priors, dataset) -> str:
             if not any(sel):
                 continue
             steps = sorted({r.get("sample_steps", 64) for c in sel for r in c})
+            key, label, fmt = measures(dataset)[0]
             out.append(
-                f"| {b} | FD, EM {'/'.join(map(str, steps))} | "
-                + " | ".join(cell([r["fd"] for r in c], ".1f") for c in sel)
+                f"| {b} | {label}, EM {'/'.join(map(str, steps))} | "
+                + " | ".join(cell([r[key] for r in c], fmt) for c in sel)
                 + " |"
             )
             for st in sorted({r["steps"] for r in rescore}):
@@ -168,6 +180,7 @@ def main() -> None:
     ap.add_argument("--figure", default="docs/figures/gud_grid_digits.png")
     ap.add_argument("--samples", default=None, help="also write the sample mosaic here")
     ap.add_argument("--sample-steps", type=int, default=256, help="EM steps of the mosaic (stable at 0.05)")
+    ap.add_argument("--baselines", default=None, help="gaussian_bpd.py --json output: reference lines")
     args = ap.parse_args()
     torch.set_num_threads(1)
     root = Path(args.out) / args.dataset
@@ -176,7 +189,9 @@ def main() -> None:
     rescore = [r for r in rescore if r["soft_form"] == "gud_code"]
     priors = [p for p in ("white", "data") if any(r["prior"] == p for r in rows)]
     print(table(rows, rescore, priors, args.dataset))
-    curves(rows, rescore, priors, args.dataset, args.figure)
+    baselines = json.loads(Path(args.baselines).read_text()) if args.baselines else {}
+    baselines = {k: v for k, v in baselines.items() if k in BASELINE_LABELS}  # the diag Gaussian is off the scale
+    curves(rows, rescore, priors, args.dataset, args.figure, baselines)
     if args.samples:
         mosaic(rows, priors, root, args.samples, args.sample_steps)
 
