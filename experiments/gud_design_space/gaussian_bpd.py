@@ -4,8 +4,8 @@ The same first ``--n`` test examples as ``study.py``'s bits/dim column: digits w
 uniform dequantisation (seed 0) and the same 60 active dimensions (the 4 constant border pixels
 pinned); patches continuous, all 256 dimensions.
 
-- ``diag``: independent pixels N(μ_i, Σ_i) (what ``process.gaussian_residual`` gives an untrained
-  network in the pixel basis);
+- ``diag``: independent components N(μ_i, Σ_i) in ``--basis`` (default pixels): what
+  ``process.gaussian_residual`` gives an untrained network in that basis;
 - ``full``: N(μ, C) with the training mean and covariance (the best linear model; what the residual
   gives an untrained network in the PCA basis, whose components are uncorrelated);
 - ``N(μ, I)``: the model of a network that outputs v ≡ 0 under the white prior without the residual.
@@ -43,6 +43,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--dataset", default="digits", choices=sorted(OPTIONS))
     ap.add_argument("--n", type=int, default=16)
+    ap.add_argument("--basis", default="pixel", help="the basis of diag's independent components (as study.py)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--samples", type=int, default=0, help="also score this many samples of diag and full")
     ap.add_argument("--seeds", default="0,1,2", help="sample draws of --samples")
@@ -51,7 +52,8 @@ def main() -> None:
     ds = load_dataset(args.dataset, **OPTIONS[args.dataset])
     p = build_process(
         ds.train.shape[1:],
-        basis="pixel",
+        basis=args.basis,
+        **({"levels": 2 if args.dataset == "patches" else 1} if args.basis == "haar" else {}),
         schedule="soft",
         softness=math.inf,
         soft_form="one_gamma",
