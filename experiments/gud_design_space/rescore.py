@@ -18,6 +18,7 @@ import statistics
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from study import cell_tag, score_train_ref  # this folder is on sys.path when the script runs
 
@@ -34,6 +35,7 @@ def main() -> None:
     ap.add_argument("--sampler", default="euler")
     ap.add_argument("--steps", default="256", help="comma list, or 'own': each cell's study step count")
     ap.add_argument("--train-ref", action="store_true", help="also score against held-out training examples")
+    ap.add_argument("--save-samples", action="store_true", help="keep them: CELL/samples_<sampler>_<steps>.npy")
     ap.add_argument("--n", type=int, default=500)
     ap.add_argument("--max-softness", type=float, default=math.inf)
     ap.add_argument("--bases", default=None, help="comma list; default: all")
@@ -68,6 +70,8 @@ def main() -> None:
             row = {"tag": tag, "sampler": args.sampler, "steps": steps, "fd": fd, "seconds": time.perf_counter() - t0}
             if args.train_ref:
                 row.update(score_train_ref(x, data.train, args.dataset))
+            if args.save_samples:  # normalised units, for diagnostics (e.g. per-band spectra)
+                np.save(root / tag / f"samples_{args.sampler}_{steps}.npy", x.numpy())
             rows = [old for old in rows if (old["tag"], old["sampler"], old["steps"]) != (tag, args.sampler, steps)]
             row.update({k: r[k] for k in ("basis", "prior", "soft_form", "softness", "seed")})
             rows.append(row)
