@@ -109,9 +109,9 @@ def score_samples(args, ds, p, live, dists, table: dict) -> dict:
                 white[:, live] = dists[name].sample((args.samples,))
                 x = p.from_white(white).float()
             metrics = evaluate(x, ds.test, train=ds.train, dataset=args.dataset)
-            metrics.update(score_train_ref(x, ds.train, args.dataset))
-            for k in [*keys, *(f"{'fd' if k == fd_key else k}_train_ref" for k in keys)]:
-                scores.setdefault(k, []).append(metrics[k])
+            scored = {k: metrics[k] for k in keys} | score_train_ref(x, ds.train, args.dataset)
+            for k, v in scored.items():
+                scores.setdefault(k, []).append(v)
         text = ", ".join(f"{k} {statistics.mean(v):.3f} ± {statistics.stdev(v):.3f}" for k, v in scores.items())
         print(f"{name} samples (n = {args.samples}, {len(scores[fd_key])} draws): {text}")
         row = table.setdefault(name, {})
